@@ -1,0 +1,184 @@
+// Wires the parts together and owns the order of start, reload and stop.
+import type { Server } from "bun";
+import { formatHostPort, isLoopback, parseHostPort } from "./config/address";
+import type { ResolvedConfig } from "./config/load";
+import { settleWithin, TaskManager } from "./lifecycle/tasks";
+import { ServerCounters, UpstreamCounters } from "./metrics/counters";
+import { log, setLogLevel } from "./metrics/log";
+import { Pipeline, type Snapshot } from "./pipeline";
+import { Ring } from "./server/ring";
+import { TcpServer, type TcpLimits } from "./server/tcp";
+import { UdpServer } from "./server/udp";
+import { Forwarder } from "./upstream/forwarder";
+import { openExchanges } from "./upstream/transport";
+import { LocalData } from "./zones/local";
+import { startHttp } from "./http/server";
+import { VERSION } from "./version";
+
+/** Everything request handling reads from config, built off to the side and swapped in one assignment. */
+function buildSnapshot(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters): Snapshot {
+  const upstreams = cfg.upstreams.map((u) => {
+    const hp = parseHostPort(u, 53);
+    return { ...hp, label: formatHostPort(hp) };
+  });
+  return {
+    local: new LocalData(cfg.records),
+    forwarder: new Forwarder({ upstreams, attemptTimeoutMs: cfg.timeouts.upstream_ms }, upstreamCounters),
+    queryTimeoutMs: cfg.timeouts.query_ms,
+  };
+}
+
+export class App {
+  readonly counters = new ServerCounters();
+  readonly upstreamCounters = new UpstreamCounters();
+  readonly tasks = new TaskManager();
+  readonly udpRing: Ring;
+  readonly tcpRing: Ring;
+  readonly pipeline: Pipeline;
+  readonly udp: UdpServer[] = [];
+  readonly tcp: TcpServer[] = [];
+  private http: Server<undefined> | null = null;
+  private stopping: Promise<void> | null = null;
+  private readonly startedAt = Date.now();
+  reloads = 0;
+
+  private constructor(private cfg: ResolvedConfig) {
+    const r = cfg.ring;
+    this.udpRing = new Ring(r.udp_slots, r.udp_slot_size, 0, r.strict);
+    this.tcpRing = new Ring(r.tcp_slots, r.tcp_slot_size, 2, r.strict);
+    this.pipeline = new Pipeline(buildSnapshot(cfg, this.upstreamCounters), this.counters);
+  }
+
+  get config(): ResolvedConfig {
+    return this.cfg;
+  }
+
+  /** Binds every listener (UDP and TCP on each address, then HTTP) and starts background tasks. */
+  static async start(cfg: ResolvedConfig): Promise<App> {
+    setLogLevel(cfg.log_level);
+    const app = new App(cfg);
+    try {
+      await app.listen();
+    } catch (err) {
+      app.closeSockets();
+      throw err;
+    }
+    app.tasks.every("stats-log", "metrics", 60_000, () => log.info("stats", app.stats()));
+    log.info("bunbound started", {
+      version: VERSION,
+      listen: app.udp.map((u) => formatHostPort({ host: u.host, port: u.boundPort, family: u.host.includes(":") ? 6 : 4 })),
+      http: cfg.http === "off" ? "off" : `http://${app.httpAddress}`,
+      upstreams: cfg.upstreams,
+      upstreamsFrom: cfg.upstreamsFrom,
+      records: app.pipeline.snapshot.local.recordCount,
+      config: cfg.source,
+    });
+    if (cfg.upstreams.length === 0) log.warn("no upstreams configured: names not answered locally get SERVFAIL");
+    return app;
+  }
+
+  private async listen(): Promise<void> {
+    const limits = (): TcpLimits => ({
+      idleTimeoutMs: this.cfg.timeouts.tcp_idle_ms,
+      maxConnections: this.cfg.tcp.max_connections,
+      maxInflightPerConnection: this.cfg.tcp.max_inflight_per_connection,
+    });
+    const queryTimeout = () => this.cfg.timeouts.query_ms;
+    for (const addr of this.cfg.listen) {
+      const { host, port } = parseHostPort(addr);
+      const udp = new UdpServer(host, port, this.udpRing, this.pipeline, this.counters, queryTimeout);
+      await udp.start();
+      this.udp.push(udp);
+      // Port 0 means "any": TCP takes the same port UDP got, so one ADDR:PORT serves both.
+      const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.pipeline, this.counters, limits, queryTimeout);
+      tcp.start();
+      this.tcp.push(tcp);
+    }
+    if (this.cfg.http !== "off") {
+      const { host, port } = parseHostPort(this.cfg.http);
+      if (!isLoopback(host)) log.warn("HTTP listener is not on loopback", { http: this.cfg.http });
+      this.http = startHttp(host, port, { health: () => this.health() });
+    }
+  }
+
+  get httpAddress(): string | null {
+    if (!this.http) return null;
+    const host = this.http.hostname ?? "";
+    return host.includes(":") ? `[${host}]:${this.http.port}` : `${host}:${this.http.port}`;
+  }
+
+  /**
+   * Applies a new configuration. Everything requests read is rebuilt first and swapped in one assignment;
+   * a config that fails to build throws and leaves the running one untouched. Listener, HTTP and ring
+   * changes need a restart and are reported as such.
+   */
+  reload(next: ResolvedConfig): void {
+    if (this.stopping) throw new Error("shutting down");
+    const snapshot = buildSnapshot(next, this.upstreamCounters); // may throw: nothing changed yet
+    const needsRestart = (["listen", "http", "ring", "data_dir"] as const).filter(
+      (k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]),
+    );
+    this.pipeline.snapshot = snapshot;
+    this.cfg = { ...next, listen: this.cfg.listen, http: this.cfg.http, ring: this.cfg.ring, data_dir: this.cfg.data_dir };
+    setLogLevel(next.log_level);
+    this.reloads++;
+    log.info("configuration reloaded", { records: snapshot.local.recordCount, upstreams: next.upstreams, source: next.source });
+    if (needsRestart.length) log.warn("some changes take effect only after a restart", { fields: needsRestart });
+  }
+
+  /**
+   * Stops accepting, lets in-flight queries finish (up to timeouts.drain_ms, then cancels them: they get
+   * SERVFAIL), closes every socket and stops every task. Idempotent: every caller gets the same promise.
+   */
+  shutdown(reason = "shutdown"): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.stopping = (async () => {
+      log.info("shutting down", { reason, inflight: this.inflight });
+      this.http?.stop(true);
+      this.http = null;
+      const drained = Promise.all([...this.udp.map((u) => u.drain()), ...this.tcp.map((t) => t.drain())]);
+      const inTime = await settleWithin(drained, this.cfg.timeouts.drain_ms);
+      if (!inTime) {
+        log.warn("drain timeout: cancelling in-flight queries", { inflight: this.inflight });
+        this.pipeline.cancelAll();
+        await settleWithin(drained, 1000);
+      }
+      this.closeSockets();
+      await this.tasks.stopAll(2000);
+      log.info("stopped", this.stats());
+    })();
+    return this.stopping;
+  }
+
+  private closeSockets(): void {
+    for (const u of this.udp) u.close();
+    for (const t of this.tcp) t.close();
+    this.http?.stop(true);
+    this.http = null;
+  }
+
+  get inflight(): number {
+    return this.udp.reduce((n, u) => n + u.inflight, 0) + this.tcp.reduce((n, t) => n + t.inflight, 0);
+  }
+
+  stats(): Record<string, unknown> {
+    return {
+      queries: { ...this.counters },
+      upstream: { ...this.upstreamCounters, open: { ...openExchanges } },
+      ring: { udp: this.udpRing.stats(), tcp: this.tcpRing.stats() },
+      inflight: this.inflight,
+      tcpConnections: this.tcp.reduce((n, t) => n + t.connections, 0),
+    };
+  }
+
+  health(): Record<string, unknown> {
+    return {
+      status: this.stopping ? "stopping" : "ok",
+      version: VERSION,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      reloads: this.reloads,
+      tasks: this.tasks.byCategory(),
+      ...this.stats(),
+    };
+  }
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bun
+// Command line: parse flags, load config, start the app, hand signals to it. Nothing else lives here.
+import { parseArgs } from "node:util";
+import { App } from "./app";
+import { ConfigError, loadConfig, type Overrides } from "./config/load";
+import { installSignals } from "./lifecycle/signals";
+import { log } from "./metrics/log";
+import { VERSION } from "./version";
+
+const USAGE = `bunbound ${VERSION} — a Bun-native DNS resolver
+
+Usage: bunbound [options]
+
+  --config FILE          TOML config file (env BUNBOUND_CONFIG)
+  --listen ADDR:PORT     UDP+TCP listener, repeatable (default 127.0.0.1:5300 and [::1]:5300)
+  --upstream ADDR[:PORT] upstream server, repeatable (default: nameservers in /etc/resolv.conf)
+  --http ADDR:PORT|off   HTTP API (default 127.0.0.1:8053)
+  --record 'NAME TTL TYPE DATA'
+                         local record, repeatable, e.g. --record 'a.lan 60 A 10.0.0.5'
+  --data-dir DIR         state directory (default ./data)
+  --log-level LEVEL      debug | info | warn | error (default info)
+  --version              print the version and exit
+  --help                 print this help and exit
+
+Flags override the config file; BUNBOUND_* environment variables (BUNBOUND_LISTEN, BUNBOUND_UPSTREAMS,
+BUNBOUND_HTTP, BUNBOUND_RECORDS, BUNBOUND_DATA_DIR, BUNBOUND_LOG_LEVEL) sit between the two.
+Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT drain and stop.
+`;
+
+/** Parses argv into overrides; throws ConfigError for unknown or malformed flags. */
+export function parseFlags(argv: string[]): Overrides & { help?: boolean; version?: boolean } {
+  let values: Record<string, string | string[] | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: "string" },
+        listen: { type: "string", multiple: true },
+        upstream: { type: "string", multiple: true },
+        http: { type: "string" },
+        record: { type: "string", multiple: true },
+        "data-dir": { type: "string" },
+        "log-level": { type: "string" },
+        version: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    throw new ConfigError("flags", [{ path: "flags", message: (e as Error).message }]);
+  }
+  return {
+    config: values.config as string | undefined,
+    listen: values.listen as string[] | undefined,
+    upstream: values.upstream as string[] | undefined,
+    http: values.http as string | undefined,
+    record: values.record as string[] | undefined,
+    data_dir: values["data-dir"] as string | undefined,
+    log_level: values["log-level"] as string | undefined,
+    help: values.help as boolean | undefined,
+    version: values.version as boolean | undefined,
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let flags: ReturnType<typeof parseFlags>;
+  try {
+    flags = parseFlags(argv);
+  } catch (e) {
+    process.stderr.write(`bunbound: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (flags.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (flags.version) {
+    process.stdout.write(`bunbound ${VERSION}\n`);
+    return 0;
+  }
+  const { help: _h, version: _v, ...overrides } = flags;
+  let app: App;
+  try {
+    app = await App.start(loadConfig(overrides));
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`bunbound: ${e.message}\n`);
+      return 2;
+    }
+    log.error("failed to start", { err: e });
+    return 1;
+  }
+  installSignals({
+    reload: () => {
+      try {
+        app.reload(loadConfig(overrides));
+      } catch (e) {
+        log.error("reload rejected; keeping the running configuration", {
+          problems: e instanceof ConfigError ? e.problems : undefined,
+          err: e instanceof ConfigError ? undefined : e,
+        });
+      }
+    },
+    shutdown: (sig) => app.shutdown(sig),
+    exit: (code) => process.exit(code),
+  });
+  return -1; // keep running
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  if (code >= 0) process.exit(code);
+}

@@ -1,0 +1,30 @@
+// In-process counters the later metrics endpoints read. Plain numeric fields: incrementing one on the
+// hot path is a property store, nothing more.
+export class ServerCounters {
+  udpQueries = 0;
+  tcpQueries = 0;
+  dropped = 0; // too short, QR=1, or arriving while draining
+  ringExhausted = 0;
+  formerr = 0;
+  notimp = 0;
+  refused = 0;
+  badvers = 0;
+  servfail = 0;
+  localAnswers = 0;
+  forwarded = 0;
+  truncated = 0;
+  sendFailed = 0;
+  tcpConnections = 0;
+  tcpRejected = 0;
+  tcpIdleClosed = 0;
+}
+
+export class UpstreamCounters {
+  queries = 0;
+  timeouts = 0;
+  failures = 0;
+  tcpRetries = 0;
+  /** Responses thrown away for not matching address, port, ID or question (RFC 5452). */
+  mismatched = 0;
+  cancelled = 0;
+}

@@ -1,0 +1,91 @@
+// The local-data stage: answers from LocalData into the request's slot, or says "not mine" (-1).
+import { Flag, HEADER_LEN, QClass, QType, Rcode } from "../wire/constants";
+import { hashName } from "../wire/name";
+import type { QueryInfo } from "../wire/query";
+import { beginResponse, finishResponse } from "../wire/response";
+import type { LocalData, LocalZone, RRSet } from "../zones/local";
+
+const MAX_CHAIN = 8;
+
+/** Appends bytes if they fit; returns the new offset or -1 when the slot is full. */
+function append(buf: Uint8Array, off: number, bytes: Uint8Array): number {
+  if (off < 0 || off + bytes.length > buf.length) return -1;
+  buf.set(bytes, off);
+  return off + bytes.length;
+}
+
+/** NOERROR/NODATA or NXDOMAIN with the zone's SOA in authority, so the negative answer is cacheable. */
+function negative(buf: Uint8Array, q: QueryInfo, rcode: number, zone: LocalZone | undefined): number {
+  let off = beginResponse(buf, q, rcode, true);
+  const withSoa = zone ? append(buf, off, zone.soa) : off;
+  if (withSoa >= 0) off = withSoa;
+  return finishResponse(buf, off, q, rcode, 0, zone && withSoa >= 0 ? 1 : 0);
+}
+
+function positive(buf: Uint8Array, q: QueryInfo, sets: Iterable<RRSet>): number {
+  let off = beginResponse(buf, q, Rcode.NOERROR, true);
+  let an = 0;
+  for (const s of sets) {
+    const next = append(buf, off, s.atQuestion);
+    if (next < 0) return truncatedAnswer(buf, q);
+    off = next;
+    an += s.count;
+  }
+  return finishResponse(buf, off, q, Rcode.NOERROR, an, 0);
+}
+
+function truncatedAnswer(buf: Uint8Array, q: QueryInfo): number {
+  const off = beginResponse(buf, q, Rcode.NOERROR, true);
+  buf[2]! |= Flag.TC >> 8;
+  return finishResponse(buf, off, q, Rcode.NOERROR, 0, 0);
+}
+
+/**
+ * Answers the query in `buf` from local data, building the response in place. Returns its length, or -1
+ * when the name is not local (the next stage decides).
+ */
+export function answerLocal(buf: Uint8Array, q: QueryInfo, data: LocalData): number {
+  if (q.qclass !== QClass.IN && q.qclass !== QClass.ANY) return -1;
+  const node = data.findNode(buf, HEADER_LEN, q.qnameEnd, q.nameHash);
+  if (node) {
+    if (q.qtype === QType.ANY) return positive(buf, q, node.sets.values());
+    const set = node.sets.get(q.qtype);
+    if (set) return positive(buf, q, [set]);
+    const cname = node.sets.get(QType.CNAME);
+    if (cname) return chase(buf, q, data, cname);
+    return negative(buf, q, Rcode.NOERROR, data.findZone(buf, HEADER_LEN, q.qnameEnd));
+  }
+  const zone = data.findZone(buf, HEADER_LEN, q.qnameEnd);
+  if (!zone) return -1;
+  if (zone.kind === "loopback") {
+    if (q.qtype === QType.ANY) return positive(buf, q, zone.synth.values());
+    const set = zone.synth.get(q.qtype);
+    return set ? positive(buf, q, [set]) : negative(buf, q, Rcode.NOERROR, zone);
+  }
+  return negative(buf, q, Rcode.NXDOMAIN, zone);
+}
+
+/** CNAME at the question name: answer it, then follow the chain through local data (bounded, loop-safe). */
+function chase(buf: Uint8Array, q: QueryInfo, data: LocalData, first: RRSet): number {
+  let off = beginResponse(buf, q, Rcode.NOERROR, true);
+  off = append(buf, off, first.atQuestion);
+  let an = 1;
+  let target = first.target;
+  for (let hop = 0; target && hop < MAX_CHAIN && off >= 0; hop++) {
+    const node = data.findNode(target, 0, target.length, hashName(target, 0, target.length));
+    if (!node) break;
+    const set = node.sets.get(q.qtype);
+    if (set) {
+      off = append(buf, off, set.full);
+      an += set.count;
+      break;
+    }
+    const next = node.sets.get(QType.CNAME);
+    if (!next) break;
+    off = append(buf, off, next.full);
+    an++;
+    target = next.target;
+  }
+  if (off < 0) return truncatedAnswer(buf, q);
+  return finishResponse(buf, off, q, Rcode.NOERROR, an, 0);
+}

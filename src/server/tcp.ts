@@ -1,0 +1,261 @@
+// DNS over TCP (RFC 7766): 2-byte length framing across arbitrary chunk boundaries, pipelined queries
+// answered as they complete (out of order), idle timeout, per-connection in-flight cap (reading pauses at
+// the cap), global connection cap, 65535-byte messages. Each message gets its own ring slot; its answer is
+// framed in the slot's 2-byte headroom so it leaves in one write.
+import type { Socket, TCPSocketListener } from "bun";
+import { Pipeline, PENDING, QueryInfo } from "../pipeline";
+import type { ServerCounters } from "../metrics/counters";
+import { log } from "../metrics/log";
+import type { Ring } from "./ring";
+
+export interface TcpLimits {
+  idleTimeoutMs: number;
+  maxConnections: number;
+  maxInflightPerConnection: number;
+}
+
+/** Received bytes one connection may buffer (pipelined queries waiting behind the in-flight cap). */
+const MAX_INBUF = 256 * 1024;
+/** Bytes of unsent answers one connection may queue before we give up on a client that does not read. */
+const MAX_PENDING_WRITE = 1 << 20;
+
+interface Conn {
+  inbuf: Uint8Array;
+  inlen: number;
+  inflight: number;
+  paused: boolean;
+  closed: boolean;
+  pending: Uint8Array[];
+  pendingBytes: number;
+}
+
+export class TcpServer {
+  private listener: TCPSocketListener<Conn> | null = null;
+  private readonly conns = new Set<Socket<Conn>>();
+  private draining = false;
+  private idle: (() => void) | null = null;
+  private readonly q = new QueryInfo();
+  /** Messages of this listener not yet answered. */
+  inflight = 0;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly ring: Ring,
+    private readonly pipeline: Pipeline,
+    private readonly counters: ServerCounters,
+    private readonly limits: () => TcpLimits,
+    private readonly queryTimeoutMs: () => number,
+  ) {}
+
+  start(): void {
+    this.listener = Bun.listen<Conn>({
+      hostname: this.host,
+      port: this.port,
+      socket: {
+        binaryType: "uint8array",
+        open: (s) => this.onOpen(s),
+        data: (s, chunk) => this.onData(s, chunk),
+        drain: (s) => this.flush(s),
+        close: (s) => this.onClose(s),
+        error: (s, err) => {
+          log.debug("tcp connection error", { err });
+          this.onClose(s);
+        },
+        timeout: (s) => {
+          this.counters.tcpIdleClosed++;
+          s.terminate();
+        },
+      },
+    });
+  }
+
+  get boundPort(): number {
+    return this.listener?.port ?? this.port;
+  }
+
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  private onOpen(s: Socket<Conn>): void {
+    if (this.draining || this.conns.size >= this.limits().maxConnections) {
+      this.counters.tcpRejected++;
+      s.data = { inbuf: new Uint8Array(0), inlen: 0, inflight: 0, paused: false, closed: true, pending: [], pendingBytes: 0 };
+      s.terminate();
+      return;
+    }
+    this.counters.tcpConnections++;
+    s.data = { inbuf: new Uint8Array(514), inlen: 0, inflight: 0, paused: false, closed: false, pending: [], pendingBytes: 0 };
+    this.conns.add(s);
+    this.touch(s);
+  }
+
+  private touch(s: Socket<Conn>): void {
+    s.timeout(Math.max(1, Math.ceil(this.limits().idleTimeoutMs / 1000)));
+  }
+
+  private onData(s: Socket<Conn>, chunk: Uint8Array): void {
+    const c = s.data;
+    if (!c || c.closed) return;
+    this.touch(s);
+    const need = c.inlen + chunk.length;
+    if (need > c.inbuf.length) {
+      // Grow to hold what arrived, within a bound: reading pauses at the in-flight cap, so this only
+      // fills up with a client that keeps pushing while paused.
+      if (need > MAX_INBUF) return this.closeConn(s);
+      const grown = new Uint8Array(Math.min(MAX_INBUF, Math.max(need, c.inbuf.length * 2)));
+      grown.set(c.inbuf.subarray(0, c.inlen));
+      c.inbuf = grown;
+    }
+    c.inbuf.set(chunk, c.inlen);
+    c.inlen = need;
+    this.process(s);
+  }
+
+  /** Takes every complete message out of the connection's buffer, up to the in-flight cap. */
+  private process(s: Socket<Conn>): void {
+    const c = s.data;
+    const cap = this.limits().maxInflightPerConnection;
+    let off = 0;
+    while (!c.closed && !this.draining && c.inlen - off >= 2) {
+      const len = (c.inbuf[off]! << 8) | c.inbuf[off + 1]!;
+      if (len === 0) return this.closeConn(s); // RELIABILITY.md: zero-length message closes the connection
+      if (c.inlen - off < 2 + len) break;
+      if (c.inflight >= cap) {
+        if (!c.paused) {
+          c.paused = true;
+          s.pause();
+        }
+        break;
+      }
+      this.handle(s, c.inbuf.subarray(off + 2, off + 2 + len));
+      off += 2 + len;
+    }
+    if (off > 0) {
+      c.inbuf.copyWithin(0, off, c.inlen);
+      c.inlen -= off;
+    }
+  }
+
+  private handle(s: Socket<Conn>, msg: Uint8Array): void {
+    const c = s.data;
+    this.counters.tcpQueries++;
+    const h = this.ring.acquire();
+    if (h < 0) {
+      this.counters.ringExhausted++;
+      return;
+    }
+    const buf = this.ring.payload(h);
+    if (msg.length > buf.length) {
+      this.counters.dropped++;
+      this.ring.release(h);
+      return;
+    }
+    buf.set(msg);
+    const q = this.q;
+    const n = this.pipeline.answerNow(buf, msg.length, q, false);
+    if (n !== PENDING) {
+      if (n > 0) this.write(s, h, n);
+      this.ring.release(h);
+      return;
+    }
+    const own = new QueryInfo().copyFrom(q);
+    const deadline = Date.now() + this.queryTimeoutMs();
+    c.inflight++;
+    this.inflight++;
+    this.pipeline.resolve(buf, own, false, deadline).then(
+      (len) => this.complete(s, h, len),
+      () => this.complete(s, h, 0),
+    );
+  }
+
+  private complete(s: Socket<Conn>, h: number, len: number): void {
+    const c = s.data;
+    if (len > 0 && !c.closed) this.write(s, h, len);
+    this.ring.release(h);
+    c.inflight--;
+    this.inflight--;
+    if (c.paused && !c.closed && c.inflight < this.limits().maxInflightPerConnection) {
+      c.paused = false;
+      s.resume();
+      this.process(s);
+    }
+    if (this.draining) {
+      if (c.inflight === 0) this.closeConn(s);
+      if (this.inflight === 0 && this.idle) this.idle();
+    }
+  }
+
+  /** Writes the answer framed in the slot's headroom; what the socket does not take is queued (copied). */
+  private write(s: Socket<Conn>, h: number, len: number): void {
+    const c = s.data;
+    const frame = this.ring.slot(h);
+    frame[0] = len >> 8;
+    frame[1] = len & 0xff;
+    const bytes = frame.subarray(0, len + 2);
+    if (c.pending.length === 0) {
+      const n = s.write(bytes);
+      if (n === bytes.length) return this.touch(s);
+      if (n < 0) return this.closeConn(s);
+      this.queue(s, bytes.subarray(n));
+    } else {
+      this.queue(s, bytes);
+    }
+  }
+
+  private queue(s: Socket<Conn>, rest: Uint8Array): void {
+    const c = s.data;
+    c.pendingBytes += rest.length;
+    if (c.pendingBytes > MAX_PENDING_WRITE) return this.closeConn(s);
+    c.pending.push(rest.slice());
+  }
+
+  private flush(s: Socket<Conn>): void {
+    const c = s.data;
+    while (c && !c.closed && c.pending.length) {
+      const head = c.pending[0]!;
+      const n = s.write(head);
+      if (n < 0) return this.closeConn(s);
+      c.pendingBytes -= Math.max(0, n);
+      if (n < head.length) {
+        c.pending[0] = head.subarray(n);
+        return;
+      }
+      c.pending.shift();
+    }
+    if (c && this.draining && c.inflight === 0 && c.pending.length === 0) this.closeConn(s);
+  }
+
+  private closeConn(s: Socket<Conn>): void {
+    const c = s.data;
+    if (c) c.closed = true;
+    this.conns.delete(s);
+    s.terminate();
+  }
+
+  private onClose(s: Socket<Conn>): void {
+    const c = s.data;
+    if (c) c.closed = true;
+    this.conns.delete(s);
+  }
+
+  /** Stop accepting and reading; resolves when every in-flight message is answered. */
+  drain(): Promise<void> {
+    this.draining = true;
+    this.listener?.stop(false);
+    for (const s of [...this.conns]) if (s.data.inflight === 0 && s.data.pending.length === 0) s.end();
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.idle = resolve));
+  }
+
+  /** Idempotent: closes the listener and every connection. */
+  close(): void {
+    this.draining = true;
+    if (this.listener) {
+      this.listener.stop(true);
+      this.listener = null;
+    }
+    for (const s of [...this.conns]) this.closeConn(s);
+  }
+}

@@ -1,0 +1,106 @@
+// DNS over UDP. The receive callback copies the datagram into a ring slot at once (Bun reuses its buffer
+// after the callback), answers cheap queries before returning, and hands misses to the pipeline with the
+// slot; the slot is released exactly once, after the answer is sent or the query is dropped.
+import type { udp } from "bun";
+import { Pipeline, PENDING, QueryInfo } from "../pipeline";
+import type { ServerCounters } from "../metrics/counters";
+import { log } from "../metrics/log";
+import type { Ring } from "./ring";
+
+export class UdpServer {
+  private socket: udp.Socket<"uint8array"> | null = null;
+  private draining = false;
+  /** Requests of this listener not yet answered. */
+  inflight = 0;
+  private readonly q = new QueryInfo();
+  private idle: (() => void) | null = null;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly ring: Ring,
+    private readonly pipeline: Pipeline,
+    private readonly counters: ServerCounters,
+    private readonly queryTimeoutMs: () => number,
+  ) {}
+
+  async start(): Promise<void> {
+    this.socket = await Bun.udpSocket({
+      hostname: this.host,
+      port: this.port,
+      binaryType: "uint8array",
+      socket: {
+        data: (sock, data, port, address) => this.onDatagram(sock, data, port, address),
+        error: (_sock, err) => log.warn("udp socket error", { listen: `${this.host}:${this.port}`, err }),
+      },
+    });
+  }
+
+  get boundPort(): number {
+    return this.socket?.port ?? this.port;
+  }
+
+  private onDatagram(sock: udp.Socket<"uint8array">, data: Uint8Array, port: number, address: string): void {
+    const c = this.counters;
+    c.udpQueries++;
+    if (this.draining || data.length < 12) {
+      c.dropped++;
+      return;
+    }
+    const h = this.ring.acquire();
+    if (h < 0) {
+      c.ringExhausted++;
+      return;
+    }
+    const buf = this.ring.payload(h);
+    if (data.length > buf.length) {
+      c.dropped++;
+      this.ring.release(h);
+      return;
+    }
+    buf.set(data);
+    const q = this.q;
+    const n = this.pipeline.answerNow(buf, data.length, q, true);
+    if (n !== PENDING) {
+      if (n > 0) this.send(sock, buf, n, port, address);
+      this.ring.release(h);
+      return;
+    }
+    // A miss: the slot travels with the request; QueryInfo is copied because this.q is reused next datagram.
+    const own = new QueryInfo().copyFrom(q);
+    const deadline = Date.now() + this.queryTimeoutMs();
+    this.inflight++;
+    this.pipeline.resolve(buf, own, true, deadline).then(
+      (len) => this.complete(h, len, port, address),
+      () => this.complete(h, 0, port, address),
+    );
+  }
+
+  private complete(h: number, len: number, port: number, address: string): void {
+    if (len > 0 && this.socket && !this.socket.closed) this.send(this.socket, this.ring.payload(h), len, port, address);
+    this.ring.release(h);
+    this.inflight--;
+    if (this.inflight === 0 && this.idle) this.idle();
+  }
+
+  private send(sock: udp.Socket<"uint8array">, buf: Uint8Array, len: number, port: number, address: string): void {
+    try {
+      if (!sock.send(buf.subarray(0, len), port, address)) this.counters.sendFailed++;
+    } catch {
+      this.counters.sendFailed++;
+    }
+  }
+
+  /** Stop taking new queries; resolves when every in-flight one is answered (or the caller gives up). */
+  drain(): Promise<void> {
+    this.draining = true;
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.idle = resolve));
+  }
+
+  /** Idempotent. */
+  close(): void {
+    this.draining = true;
+    if (this.socket && !this.socket.closed) this.socket.close();
+  }
+}

@@ -1,0 +1,100 @@
+// Domain names straight from wire bytes: validation, decompression-aware skipping, case-insensitive compare, hashing.
+import { MAX_LABEL, MAX_NAME } from "./constants";
+
+/** A lowercased, uncompressed wire-format name (labels + terminating zero). */
+export type WireName = Uint8Array & { readonly __brand: "WireName" };
+
+const POINTER_HOPS = 32;
+
+/** ASCII lowercase of one byte; DNS compares names case-insensitively in ASCII only (RFC 4343). */
+export function lower(b: number): number {
+  return b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+}
+
+/**
+ * Offset just past the name starting at `off` (following no pointer: a pointer ends the name in place),
+ * or -1 when the name is malformed: truncated, label > 63, name > 255, reserved label type, or a pointer
+ * that is not strictly backwards (loops and forward/out-of-bounds pointers) within `end`.
+ */
+export function skipName(buf: Uint8Array, off: number, end: number): number {
+  let pos = off;
+  let cursor = off;
+  let total = 1;
+  let hops = 0;
+  let after = -1;
+  for (;;) {
+    if (cursor >= end) return -1;
+    const len = buf[cursor]!;
+    if (len === 0) return after >= 0 ? after : cursor + 1;
+    const kind = len & 0xc0;
+    if (kind === 0xc0) {
+      if (cursor + 1 >= end) return -1;
+      const target = ((len & 0x3f) << 8) | buf[cursor + 1]!;
+      if (target >= pos || ++hops > POINTER_HOPS) return -1; // only strictly backwards: no loops, no forward jumps
+      if (after < 0) after = cursor + 2;
+      pos = target;
+      cursor = target;
+      continue;
+    }
+    if (kind !== 0) return -1; // 0x40/0x80 label types are reserved/obsolete
+    if (len > MAX_LABEL) return -1;
+    total += len + 1;
+    if (total > MAX_NAME) return -1;
+    cursor += len + 1;
+  }
+}
+
+/** FNV-1a over the lowercased bytes of an uncompressed name at [off, end). */
+export function hashName(buf: Uint8Array, off: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = off; i < end; i++) {
+    h ^= lower(buf[i]!);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Case-insensitive equality of the uncompressed name at `buf[off..]` with a lowercased WireName. */
+export function nameEquals(buf: Uint8Array, off: number, end: number, name: Uint8Array): boolean {
+  if (end - off !== name.length) return false;
+  for (let i = 0; i < name.length; i++) if (lower(buf[off + i]!) !== name[i]) return false;
+  return true;
+}
+
+/** Case-insensitive equality of two uncompressed names held in two buffers. */
+export function sameName(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, len: number): boolean {
+  for (let i = 0; i < len; i++) if (lower(a[aOff + i]!) !== lower(b[bOff + i]!)) return false;
+  return true;
+}
+
+/** Presentation name ("Example.COM" or "example.com.") to lowercased wire bytes; throws with a reason. */
+export function toWire(name: string): WireName {
+  const trimmed = name === "." ? "" : name.endsWith(".") ? name.slice(0, -1) : name;
+  const labels = trimmed === "" ? [] : trimmed.split(".");
+  const bytes: number[] = [];
+  for (const label of labels) {
+    if (label.length === 0) throw new Error(`empty label in name "${name}"`);
+    if (label.length > MAX_LABEL) throw new Error(`label longer than ${MAX_LABEL} bytes in name "${name}"`);
+    bytes.push(label.length);
+    for (let i = 0; i < label.length; i++) {
+      const c = label.charCodeAt(i);
+      if (c > 0x7f) throw new Error(`non-ASCII character in name "${name}"`);
+      bytes.push(lower(c));
+    }
+  }
+  bytes.push(0);
+  if (bytes.length > MAX_NAME) throw new Error(`name longer than ${MAX_NAME} bytes: "${name}"`);
+  return new Uint8Array(bytes) as WireName;
+}
+
+/** Uncompressed wire name at [off..] to presentation form with a trailing dot (slow path: logs, errors). */
+export function toText(buf: Uint8Array, off: number): string {
+  const parts: string[] = [];
+  let i = off;
+  while (i < buf.length && buf[i] !== 0) {
+    const len = buf[i]!;
+    parts.push(String.fromCharCode(...buf.subarray(i + 1, i + 1 + len)));
+    i += len + 1;
+  }
+  return parts.join(".") + ".";
+}

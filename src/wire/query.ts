@@ -1,0 +1,125 @@
+// Zero-copy reading of an incoming query: header, the one question, EDNS. No allocation per call:
+// the caller owns a QueryInfo and passes it in (one per request that outlives the receive callback).
+import { EDNS_UDP, HEADER_LEN, MIN_UDP, QClass, QType, Rcode } from "./constants";
+import { hashName, lower, skipName } from "./name";
+
+/** What to do with a message, decided from its bytes alone. */
+export const enum Verdict {
+  OK = 0,
+  /** Not worth an answer: too short to echo an ID, or a response (QR=1) sent to us. */
+  DROP = -1,
+}
+
+export class QueryInfo {
+  id = 0;
+  flags = 0;
+  opcode = 0;
+  /** The question parsed: error answers may echo it. */
+  hasQuestion = false;
+  /** Offset of the byte after the qname's terminating zero. */
+  qnameEnd = 0;
+  qtype = 0;
+  qclass = 0;
+  /** Offset just after the question (where answers start). */
+  questionEnd = 0;
+  /** FNV-1a of the lowercased qname: the local/caches key. */
+  nameHash = 0;
+  edns = false;
+  /** Client's UDP payload size, floored at 512 (RFC 6891 6.2.5). */
+  udpSize = MIN_UDP;
+  dnssecOk = false;
+  ednsVersion = 0;
+
+  reset(): void {
+    this.id = this.flags = this.opcode = this.qnameEnd = this.qtype = this.qclass = this.questionEnd = this.nameHash = 0;
+    this.hasQuestion = this.edns = this.dnssecOk = false;
+    this.udpSize = MIN_UDP;
+    this.ednsVersion = 0;
+  }
+
+  copyFrom(o: QueryInfo): this {
+    this.id = o.id; this.flags = o.flags; this.opcode = o.opcode; this.hasQuestion = o.hasQuestion;
+    this.qnameEnd = o.qnameEnd; this.qtype = o.qtype; this.qclass = o.qclass; this.questionEnd = o.questionEnd;
+    this.nameHash = o.nameHash; this.edns = o.edns; this.udpSize = o.udpSize; this.dnssecOk = o.dnssecOk;
+    this.ednsVersion = o.ednsVersion;
+    return this;
+  }
+
+  /** Largest response this client accepts over UDP: its EDNS size capped at what we advertise. */
+  maxUdpResponse(): number {
+    return this.edns ? Math.min(this.udpSize, EDNS_UDP) : MIN_UDP;
+  }
+}
+
+/**
+ * Reads the query in buf[0..len) into `q`. Returns Verdict.OK, Verdict.DROP, or the Rcode to answer with
+ * (FORMERR, NOTIMP, REFUSED, BADVERS) as catalogued in RELIABILITY.md "Malformed input".
+ */
+export function parseQuery(buf: Uint8Array, len: number, q: QueryInfo): number {
+  q.reset();
+  if (len < HEADER_LEN) return Verdict.DROP;
+  const flags = (buf[2]! << 8) | buf[3]!;
+  if (flags & 0x8000) return Verdict.DROP;
+  q.id = (buf[0]! << 8) | buf[1]!;
+  q.flags = flags;
+  q.opcode = (flags >> 11) & 0xf;
+  const qd = (buf[4]! << 8) | buf[5]!;
+  const an = (buf[6]! << 8) | buf[7]!;
+  const ns = (buf[8]! << 8) | buf[9]!;
+  const ar = (buf[10]! << 8) | buf[11]!;
+  if (qd !== 1) return Rcode.FORMERR;
+
+  // The question name: a query's question has nothing before it to point at, so any pointer is bogus.
+  let off = HEADER_LEN;
+  let h = 0x811c9dc5;
+  let total = 1;
+  for (;;) {
+    if (off >= len) return Rcode.FORMERR;
+    const l = buf[off]!;
+    if (l === 0) break;
+    if (l > 63) return Rcode.FORMERR;
+    total += l + 1;
+    if (total > 255 || off + l + 1 > len) return Rcode.FORMERR;
+    h = Math.imul(h ^ l, 0x01000193);
+    for (let i = off + 1; i <= off + l; i++) h = Math.imul(h ^ lower(buf[i]!), 0x01000193);
+    off += l + 1;
+  }
+  h = Math.imul(h ^ 0, 0x01000193);
+  q.qnameEnd = off + 1;
+  if (q.qnameEnd + 4 > len) return Rcode.FORMERR;
+  q.qtype = (buf[q.qnameEnd]! << 8) | buf[q.qnameEnd + 1]!;
+  q.qclass = (buf[q.qnameEnd + 2]! << 8) | buf[q.qnameEnd + 3]!;
+  q.questionEnd = q.qnameEnd + 4;
+  q.nameHash = h >>> 0;
+  q.hasQuestion = true;
+
+  // Walk the remaining sections: counts that claim records which are not there are FORMERR.
+  off = q.questionEnd;
+  let optSeen = false;
+  const records = an + ns + ar;
+  for (let r = 0; r < records; r++) {
+    const nameStart = off;
+    off = skipName(buf, off, len);
+    if (off < 0 || off + 10 > len) return Rcode.FORMERR;
+    const type = (buf[off]! << 8) | buf[off + 1]!;
+    const rdlen = (buf[off + 8]! << 8) | buf[off + 9]!;
+    if (off + 10 + rdlen > len) return Rcode.FORMERR;
+    if (type === QType.OPT) {
+      // OPT only in additional, only once, owner must be the root (RFC 6891 6.1.1).
+      if (r < an + ns || optSeen || buf[nameStart] !== 0) return Rcode.FORMERR;
+      optSeen = true;
+      q.edns = true;
+      const size = (buf[off + 2]! << 8) | buf[off + 3]!;
+      q.udpSize = size < MIN_UDP ? MIN_UDP : size;
+      q.ednsVersion = buf[off + 5]!;
+      q.dnssecOk = (buf[off + 6]! & 0x80) !== 0;
+    }
+    off += 10 + rdlen;
+  }
+  // Trailing bytes after the last record are ignored (lenient, like most resolvers).
+
+  if (q.opcode !== 0) return Rcode.NOTIMP;
+  if (q.edns && q.ednsVersion !== 0) return Rcode.BADVERS;
+  if (q.qclass !== QClass.IN && q.qclass !== QClass.CH && q.qclass !== QClass.ANY) return Rcode.REFUSED;
+  return Verdict.OK;
+}

@@ -1,0 +1,76 @@
+// Building answers in place, in the request's own slot: the query bytes already hold the header and the
+// client's spelling of the question, so an answer is "patch header, cut after the question, append".
+import { EDNS_UDP, Flag, HEADER_LEN, QType, Rcode } from "./constants";
+import type { QueryInfo } from "./query";
+
+function put16(buf: Uint8Array, off: number, v: number): void {
+  buf[off] = v >> 8;
+  buf[off + 1] = v & 0xff;
+}
+
+export function get16(buf: Uint8Array, off: number): number {
+  return (buf[off]! << 8) | buf[off + 1]!;
+}
+
+/** Bytes an OPT record of ours takes (root name, no options). */
+export const OPT_LEN = 11;
+
+/** Writes our OPT record (size 1232, version 0, DO echoed, extended rcode bits) at `off`; returns the new end. */
+export function writeOpt(buf: Uint8Array, off: number, rcode: number, dnssecOk: boolean): number {
+  buf[off] = 0; // root owner
+  put16(buf, off + 1, QType.OPT);
+  put16(buf, off + 3, EDNS_UDP);
+  buf[off + 5] = (rcode >> 4) & 0xff; // extended rcode, upper 8 bits
+  buf[off + 6] = 0; // version 0
+  buf[off + 7] = dnssecOk ? 0x80 : 0;
+  buf[off + 8] = 0;
+  put16(buf, off + 9, 0); // rdlen
+  return off + OPT_LEN;
+}
+
+/**
+ * Turns the query in `buf` into the header of a response: QR set, opcode/RD/CD kept, RA set, AA as asked,
+ * counts zeroed but QDCOUNT. Returns the offset where answer records go (just after the question).
+ */
+export function beginResponse(buf: Uint8Array, q: QueryInfo, rcode: number, authoritative: boolean): number {
+  const keep = q.flags & (0x7800 | Flag.RD | Flag.CD);
+  put16(buf, 2, keep | Flag.QR | Flag.RA | (authoritative ? Flag.AA : 0) | (rcode & 0xf));
+  put16(buf, 4, q.hasQuestion ? 1 : 0);
+  put16(buf, 6, 0);
+  put16(buf, 8, 0);
+  put16(buf, 10, 0);
+  return q.hasQuestion ? q.questionEnd : HEADER_LEN;
+}
+
+/** Sets ANCOUNT/NSCOUNT and appends OPT when the client used EDNS; returns the message length. */
+export function finishResponse(buf: Uint8Array, off: number, q: QueryInfo, rcode: number, an: number, ns: number): number {
+  put16(buf, 6, an);
+  put16(buf, 8, ns);
+  if (!q.edns) return off;
+  put16(buf, 10, 1);
+  return writeOpt(buf, off, rcode, q.dnssecOk);
+}
+
+/**
+ * An error answer (FORMERR, SERVFAIL, REFUSED, NOTIMP, BADVERS) built from the query bytes: echoes the ID
+ * and, when it parsed, the question. BADVERS carries version 0 in its OPT (RFC 6891 6.1.3).
+ */
+export function errorResponse(buf: Uint8Array, q: QueryInfo, rcode: number): number {
+  const off = beginResponse(buf, q, rcode, false);
+  if (rcode === Rcode.BADVERS && !q.edns) return finishResponse(buf, off, q, Rcode.SERVFAIL, 0, 0);
+  return finishResponse(buf, off, q, rcode, 0, 0);
+}
+
+/**
+ * When a response of `len` bytes is larger than `max`, cut it to header + question (+ OPT) and set TC,
+ * so the client retries over TCP (RFC 1035 4.2.1, RFC 6891 7). Returns the length to send.
+ */
+export function truncateTo(buf: Uint8Array, len: number, q: QueryInfo, max: number): number {
+  if (len <= max) return len;
+  const rcode = buf[3]! & 0xf;
+  put16(buf, 2, get16(buf, 2) | Flag.TC);
+  put16(buf, 6, 0);
+  put16(buf, 8, 0);
+  put16(buf, 10, 0);
+  return finishResponse(buf, q.questionEnd, q, rcode, 0, 0);
+}

@@ -1,0 +1,154 @@
+// Local data: names answered without asking anyone. Exact names (from --record / records = [...]) and
+// local zones per RFC 6761 / RFC 7686 (localhost, invalid, test, local, onion, loopback reverse).
+// Built once per config and immutable afterwards: a reload builds a new LocalData and swaps the reference.
+import { QType } from "../wire/constants";
+import { hashName, nameEquals, toWire, type WireName } from "../wire/name";
+import { encodeRecord, parseRecord, type LocalRecord } from "./records";
+
+/** One RRset, pre-encoded twice: with the owner as a pointer to the question (0xC00C) and uncompressed. */
+export interface RRSet {
+  type: number;
+  count: number;
+  /** RRs whose owner is a pointer to offset 12: ready to append after the client's question. */
+  atQuestion: Uint8Array;
+  /** The same RRs with the owner written out (for records later in a CNAME chain). */
+  full: Uint8Array;
+  /** For CNAME: the target, to follow inside local data. */
+  target?: WireName;
+}
+
+export interface NameNode {
+  name: WireName;
+  sets: Map<number, RRSet>;
+}
+
+/** "static": every name below it that has no record is NXDOMAIN. "loopback": every name below answers 127.0.0.1 / ::1. */
+export type ZoneKind = "static" | "loopback";
+
+export interface LocalZone {
+  name: WireName;
+  kind: ZoneKind;
+  /** SOA RR (uncompressed owner) for the authority section of negative answers (RFC 2308). */
+  soa: Uint8Array;
+  /** For loopback zones: the RRsets any name under the zone answers with. */
+  synth: Map<number, RRSet>;
+}
+
+function buildSet(records: LocalRecord[]): RRSet {
+  const parts = records.map(encodeRecord);
+  const ownerLen = records[0]!.wire.length;
+  const atQ = new Uint8Array(parts.reduce((n, p) => n + p.length - ownerLen + 2, 0));
+  let o = 0;
+  for (const p of parts) {
+    atQ[o] = 0xc0;
+    atQ[o + 1] = 0x0c;
+    atQ.set(p.subarray(ownerLen), o + 2);
+    o += p.length - ownerLen + 2;
+  }
+  const full = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  o = 0;
+  for (const p of parts) {
+    full.set(p, o);
+    o += p.length;
+  }
+  const first = records[0]!;
+  return {
+    type: first.typeCode,
+    count: records.length,
+    atQuestion: atQ,
+    full,
+    target: first.typeCode === QType.CNAME ? toWire(first.data as string) : undefined,
+  };
+}
+
+function soaFor(zone: string): Uint8Array {
+  // Like Unbound's synthesised SOA for local zones: negative answers are cacheable for 3 hours.
+  const name = zone === "" ? "." : zone;
+  return encodeRecord({
+    name,
+    wire: toWire(name),
+    ttl: 10800,
+    type: "SOA",
+    typeCode: QType.SOA,
+    data: { mname: "localhost", rname: "nobody.invalid", serial: 1, refresh: 3600, retry: 1200, expire: 604800, minimum: 10800 },
+  });
+}
+
+const SPECIAL_STATIC = ["invalid", "test", "local", "onion", "127.in-addr.arpa", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa"];
+
+/** The RFC 6761 defaults: what bunbound answers itself even with an empty config. */
+export const SPECIAL_RECORDS = [
+  "localhost 3600 A 127.0.0.1",
+  "localhost 3600 AAAA ::1",
+  "1.0.0.127.in-addr.arpa 3600 PTR localhost",
+  "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa 3600 PTR localhost",
+];
+
+export class LocalData {
+  private readonly names = new Map<number, NameNode[]>();
+  private readonly zones = new Map<number, LocalZone[]>();
+  readonly recordCount: number;
+
+  /** @param lines user records; the RFC 6761 names are always added after them (a user record of the same name and type wins). */
+  constructor(lines: readonly string[], special = true) {
+    const records = lines.map(parseRecord);
+    if (special) {
+      const have = new Set(records.map((r) => `${r.name}/${r.typeCode}`));
+      for (const r of SPECIAL_RECORDS.map(parseRecord)) if (!have.has(`${r.name}/${r.typeCode}`)) records.push(r);
+    }
+    const grouped = new Map<string, Map<number, LocalRecord[]>>();
+    for (const r of records) {
+      let byType = grouped.get(r.name);
+      if (!byType) grouped.set(r.name, (byType = new Map()));
+      const list = byType.get(r.typeCode) ?? [];
+      list.push(r);
+      byType.set(r.typeCode, list);
+    }
+    for (const [name, byType] of grouped) {
+      if (byType.has(QType.CNAME) && (byType.size > 1 || byType.get(QType.CNAME)!.length > 1))
+        throw new Error(`${name}: a CNAME cannot coexist with other records at the same name (RFC 1034 3.6.2)`);
+      const wire = toWire(name);
+      const node: NameNode = { name: wire, sets: new Map() };
+      for (const [type, list] of byType) node.sets.set(type, buildSet(list));
+      this.insert(this.names, hashName(wire, 0, wire.length), node);
+    }
+    this.recordCount = records.length;
+    if (special) {
+      for (const z of SPECIAL_STATIC) this.addZone(z, "static");
+      const loop = this.addZone("localhost", "loopback");
+      const node = this.findNode(loop.name, 0, loop.name.length, hashName(loop.name, 0, loop.name.length))!;
+      for (const [t, set] of node.sets) loop.synth.set(t, set);
+    }
+  }
+
+  /** The exact-name node for the uncompressed name at buf[off..end). */
+  findNode(buf: Uint8Array, off: number, end: number, hash: number): NameNode | undefined {
+    const bucket = this.names.get(hash);
+    if (!bucket) return undefined;
+    for (const n of bucket) if (nameEquals(buf, off, end, n.name)) return n;
+    return undefined;
+  }
+
+  /** The closest enclosing local zone of the name at buf[off..end), walking up one label at a time. */
+  findZone(buf: Uint8Array, off: number, end: number): LocalZone | undefined {
+    if (this.zones.size === 0) return undefined;
+    for (let o = off; o < end - 1; o += buf[o]! + 1) {
+      const bucket = this.zones.get(hashName(buf, o, end));
+      if (bucket) for (const z of bucket) if (nameEquals(buf, o, end, z.name)) return z;
+    }
+    return undefined;
+  }
+
+  private addZone(name: string, kind: ZoneKind): LocalZone {
+    const wire = toWire(name);
+    const zone: LocalZone = { name: wire, kind, soa: soaFor(name), synth: new Map() };
+    this.insert(this.zones, hashName(wire, 0, wire.length), zone);
+    return zone;
+  }
+
+  private insert<T>(map: Map<number, T[]>, hash: number, value: T): void {
+    const bucket = map.get(hash);
+    if (bucket) bucket.push(value);
+    else map.set(hash, [value]);
+  }
+}
