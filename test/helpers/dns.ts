@@ -1,0 +1,142 @@
+// Test-side DNS tools: build queries with dns-packet (an independent encoder), send them over UDP or TCP
+// to loopback, decode answers.
+import * as packet from "dns-packet";
+
+export type Packet = packet.Packet;
+
+export function makeQuery(name: string, type = "A", opts: { id?: number; edns?: number; dnssec?: boolean; rd?: boolean } = {}): Uint8Array {
+  const p: packet.Packet = {
+    type: "query",
+    id: opts.id ?? Math.floor(Math.random() * 65536),
+    flags: opts.rd === false ? 0 : packet.RECURSION_DESIRED,
+    questions: [{ name, type: type as packet.RecordType, class: "IN" }],
+  };
+  if (opts.edns !== undefined) {
+    p.additionals = [{ type: "OPT", name: ".", udpPayloadSize: opts.edns, flags: opts.dnssec ? packet.DNSSEC_OK : 0, options: [] } as unknown as packet.Answer];
+  }
+  return new Uint8Array(packet.encode(p));
+}
+
+export function decode(bytes: Uint8Array): packet.Packet & { rcode?: string; flag_tc?: boolean; flag_aa?: boolean } {
+  return packet.decode(Buffer.from(bytes)) as never;
+}
+
+/** One UDP exchange from a fresh socket; resolves to the first datagram back, or null after timeoutMs. */
+export async function udpAsk(port: number, msg: Uint8Array, timeoutMs = 3000, host = "127.0.0.1"): Promise<Uint8Array | null> {
+  let settle!: (v: Uint8Array | null) => void;
+  const result = new Promise<Uint8Array | null>((r) => (settle = r));
+  const sock = await Bun.udpSocket({
+    hostname: host.includes(":") ? "::1" : "127.0.0.1",
+    binaryType: "uint8array",
+    socket: { data: (_s, data) => settle(data.slice()) },
+  });
+  const timer = setTimeout(() => settle(null), timeoutMs);
+  sock.send(msg, port, host);
+  const out = await result;
+  clearTimeout(timer);
+  sock.close();
+  return out;
+}
+
+/** Frames a message for TCP. */
+export function frame(msg: Uint8Array): Uint8Array {
+  const out = new Uint8Array(msg.length + 2);
+  out[0] = msg.length >> 8;
+  out[1] = msg.length & 0xff;
+  out.set(msg, 2);
+  return out;
+}
+
+/** A TCP client connection that collects complete framed messages as they arrive. */
+export class TcpClient {
+  private buf = new Uint8Array(0);
+  readonly messages: Uint8Array[] = [];
+  closed = false;
+  private waiters: Array<() => void> = [];
+  private constructor(private sock: import("bun").Socket<undefined>) {}
+
+  static async open(port: number, host = "127.0.0.1"): Promise<TcpClient> {
+    let client!: TcpClient;
+    const sock = await Bun.connect({
+      hostname: host,
+      port,
+      socket: {
+        binaryType: "uint8array",
+        data: (_s, chunk: Uint8Array) => client.onData(chunk),
+        close: () => client.onClose(),
+        error: () => client.onClose(),
+      },
+    });
+    client = new TcpClient(sock as never);
+    return client;
+  }
+
+  write(bytes: Uint8Array): number {
+    return this.sock.write(bytes);
+  }
+
+  private onData(chunk: Uint8Array): void {
+    const merged = new Uint8Array(this.buf.length + chunk.length);
+    merged.set(this.buf);
+    merged.set(chunk, this.buf.length);
+    let off = 0;
+    while (merged.length - off >= 2) {
+      const len = (merged[off]! << 8) | merged[off + 1]!;
+      if (merged.length - off < 2 + len) break;
+      this.messages.push(merged.slice(off + 2, off + 2 + len));
+      off += 2 + len;
+    }
+    this.buf = merged.slice(off);
+    this.wake();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Waits until `n` messages arrived or the connection closed (or timeoutMs passed). */
+  async waitFor(n: number, timeoutMs = 5000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.messages.length < n && !this.closed && Date.now() < until) {
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.max(1, until - Date.now()));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async waitClosed(timeoutMs = 5000): Promise<boolean> {
+    await this.waitFor(Number.MAX_SAFE_INTEGER, timeoutMs);
+    return this.closed;
+  }
+
+  close(): void {
+    this.sock.end();
+  }
+}
+
+export async function tcpAsk(port: number, msg: Uint8Array, host = "127.0.0.1"): Promise<Uint8Array | null> {
+  const c = await TcpClient.open(port, host);
+  c.write(frame(msg));
+  await c.waitFor(1);
+  c.close();
+  return c.messages[0] ?? null;
+}
+
+/** Deterministic "upstream data" for a name: what the stand-in upstream answers and the tests expect. */
+export function addrFor(name: string): string {
+  let h = 0x811c9dc5;
+  for (const c of name.toLowerCase().replace(/\.$/, "")) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193);
+  h >>>= 0;
+  return `10.${(h >>> 16) & 255}.${(h >>> 8) & 255}.${h & 255}`;
+}
