@@ -41,9 +41,12 @@ export class StandIn {
       hostname: "127.0.0.1",
       port: 0,
       binaryType: "uint8array",
-      socket: { data: (sock, data, port, address) => s.onUdp(sock, data, port, address) },
+      socket: {
+        data: (sock, data, port, address) => s.onUdp(sock, data, port, address),
+        error: () => {}, // ICMP unreachable for a late answer to a closed port: expected
+      },
     });
-    s.spoofer = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, binaryType: "uint8array" });
+    s.spoofer = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, binaryType: "uint8array", socket: { error: () => {} } });
     s.tcp = Bun.listen({
       hostname: "127.0.0.1",
       port: s.udp.port,

@@ -1,0 +1,15 @@
+// An in-process bunbound on loopback ports the OS picks, for tests that need to look inside (counters, ring).
+import { App } from "../../src/app";
+import { loadConfig, type Overrides, type ResolvedConfig } from "../../src/config/load";
+import { setLogSink } from "../../src/metrics/log";
+
+export const logLines: string[] = [];
+setLogSink((l) => logLines.push(l));
+
+export async function startApp(o: Overrides = {}, tweak: (c: ResolvedConfig) => void = () => {}): Promise<App & { port: number }> {
+  const cfg = loadConfig({ listen: ["127.0.0.1:0"], http: "off", upstream: [], ...o }, {});
+  cfg.ring.strict = true; // ownership violations throw in tests
+  tweak(cfg);
+  const app = await App.start(cfg);
+  return Object.assign(app, { port: app.udp[0]!.boundPort });
+}

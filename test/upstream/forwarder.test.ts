@@ -1,0 +1,102 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { UpstreamCounters } from "../../src/metrics/counters";
+import { Forwarder } from "../../src/upstream/forwarder";
+import { openExchanges, type Upstream } from "../../src/upstream/transport";
+import { QueryInfo, parseQuery } from "../../src/wire/query";
+import { addrFor, decode, makeQuery } from "../helpers/dns";
+import { StandIn } from "../helpers/upstream";
+
+const standIns: StandIn[] = [];
+afterEach(() => {
+  for (const s of standIns.splice(0)) s.close();
+});
+
+async function standIn(opts: ConstructorParameters<typeof StandIn>[0] extends never ? never : Parameters<typeof StandIn.start>[0] = {}) {
+  const s = await StandIn.start(opts);
+  standIns.push(s);
+  return s;
+}
+const up = (port: number): Upstream => ({ host: "127.0.0.1", port, family: 4, label: `127.0.0.1:${port}` });
+
+async function forward(f: Forwarder, name: string, timeoutMs = 1000, type = "A") {
+  const bytes = makeQuery(name, type);
+  const q = new QueryInfo();
+  parseQuery(bytes, bytes.length, q);
+  const ac = new AbortController();
+  const deadline = Date.now() + timeoutMs;
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  const t0 = Date.now();
+  const resp = await f.forward(bytes, q, deadline, ac.signal);
+  clearTimeout(timer);
+  return { resp: resp ? decode(resp) : null, ms: Date.now() - t0 };
+}
+
+describe("forwarding to upstreams", () => {
+  test("the upstream's answer comes back, asked with a random ID and RD set", async () => {
+    const s = await standIn();
+    const f = new Forwarder({ upstreams: [up(s.port)], attemptTimeoutMs: 500 }, new UpstreamCounters());
+    const ids = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const { resp } = await forward(f, `n${i}.example`);
+      expect(resp!.answers![0]!.data).toBe(addrFor(`n${i}.example`));
+    }
+    for (const r of s.received) ids.add(r.id);
+    expect(ids.size).toBeGreaterThan(15); // random, not sequential or fixed
+    expect(new Set(s.received.map((r) => r.port)).size).toBeGreaterThan(15); // a fresh source port each time
+    expect(openExchanges).toEqual({ udp: 0, tcp: 0 });
+  });
+
+  test("a truncated UDP answer is retried over TCP", async () => {
+    const s = await standIn({ truncateUdp: true });
+    const counters = new UpstreamCounters();
+    const f = new Forwarder({ upstreams: [up(s.port)], attemptTimeoutMs: 500 }, counters);
+    const { resp } = await forward(f, "big.example");
+    expect(resp!.flag_tc).toBe(false);
+    expect(resp!.answers![0]!.data).toBe(addrFor("big.example"));
+    expect(s.count("udp")).toBe(1);
+    expect(s.count("tcp")).toBe(1);
+    expect(counters.tcpRetries).toBe(1);
+  });
+
+  test("spoofed answers (wrong ID, wrong question, wrong port) are ignored; the real one is taken", async () => {
+    const s = await standIn({ spoof: ["wrong-id", "wrong-question", "wrong-port"] });
+    const counters = new UpstreamCounters();
+    const f = new Forwarder({ upstreams: [up(s.port)], attemptTimeoutMs: 800 }, counters);
+    for (let i = 0; i < 5; i++) {
+      const { resp } = await forward(f, `s${i}.example`);
+      expect(resp!.answers!.map((a) => a.data)).toEqual([addrFor(`s${i}.example`)]);
+    }
+    // Wrong-port forgeries never reach a connected socket; the other two are seen and thrown away.
+    expect(counters.mismatched).toBe(10);
+  });
+
+  test("a silent upstream is abandoned for the next one", async () => {
+    const silent = await standIn({ silent: true });
+    const good = await standIn();
+    const f = new Forwarder({ upstreams: [up(silent.port), up(good.port)], attemptTimeoutMs: 150 }, new UpstreamCounters());
+    const { resp, ms } = await forward(f, "next.example", 1500);
+    expect(resp!.answers![0]!.data).toBe(addrFor("next.example"));
+    expect(ms).toBeGreaterThanOrEqual(140);
+    expect(ms).toBeLessThan(1000);
+  });
+
+  test("a SERVFAIL from one upstream sends the question to the next", async () => {
+    const bad = await standIn({ rcode: "SERVFAIL" });
+    const good = await standIn();
+    const f = new Forwarder({ upstreams: [up(bad.port), up(good.port)], attemptTimeoutMs: 300 }, new UpstreamCounters());
+    const { resp } = await forward(f, "fallback.example");
+    expect(resp!.rcode).toBe("NOERROR");
+  });
+
+  test("when every upstream is silent, forwarding gives up at the deadline and leaves nothing open", async () => {
+    const silent = await standIn({ silent: true });
+    const counters = new UpstreamCounters();
+    const f = new Forwarder({ upstreams: [up(silent.port)], attemptTimeoutMs: 1000 }, counters);
+    const { resp, ms } = await forward(f, "slow.example", 300);
+    expect(resp).toBeNull();
+    expect(ms).toBeGreaterThanOrEqual(290);
+    expect(ms).toBeLessThan(600);
+    expect(openExchanges).toEqual({ udp: 0, tcp: 0 });
+    expect(counters.cancelled + counters.timeouts).toBeGreaterThanOrEqual(1);
+  });
+});
