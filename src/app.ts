@@ -64,6 +64,11 @@ export class App {
       throw err;
     }
     app.tasks.every("stats-log", "metrics", 60_000, () => log.info("stats", app.stats()));
+    // Idle TCP connections are found by one sweep; its period is a fraction of the timeout, so a
+    // connection is cut between 1× and 1.25× the idle timeout.
+    app.tasks.every("tcp-idle-sweep", "server", Math.max(50, Math.min(1000, cfg.timeouts.tcp_idle_ms / 4)), () => {
+      for (const t of app.tcp) t.sweepIdle();
+    });
     log.info("bunbound started", {
       version: VERSION,
       listen: app.udp.map((u) => formatHostPort({ host: u.host, port: u.boundPort, family: u.host.includes(":") ? 6 : 4 })),
@@ -86,13 +91,23 @@ export class App {
     const queryTimeout = () => this.cfg.timeouts.query_ms;
     for (const addr of this.cfg.listen) {
       const { host, port } = parseHostPort(addr);
-      const udp = new UdpServer(host, port, this.udpRing, this.pipeline, this.counters, queryTimeout);
-      await udp.start();
-      this.udp.push(udp);
-      // Port 0 means "any": TCP takes the same port UDP got, so one ADDR:PORT serves both.
-      const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.pipeline, this.counters, limits, queryTimeout);
-      tcp.start();
-      this.tcp.push(tcp);
+      // Port 0 means "any": TCP takes the port UDP got, so one ADDR:PORT serves both. That TCP port may
+      // be taken already; then try another pair.
+      for (let attempt = 0; ; attempt++) {
+        const udp = new UdpServer(host, port, this.udpRing, this.pipeline, this.counters, queryTimeout);
+        await udp.start();
+        const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.pipeline, this.counters, limits, queryTimeout);
+        try {
+          tcp.start();
+        } catch (err) {
+          udp.close();
+          if (port === 0 && attempt < 10) continue;
+          throw err;
+        }
+        this.udp.push(udp);
+        this.tcp.push(tcp);
+        break;
+      }
     }
     if (this.cfg.http !== "off") {
       const { host, port } = parseHostPort(this.cfg.http);

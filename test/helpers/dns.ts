@@ -17,8 +17,29 @@ export function makeQuery(name: string, type = "A", opts: { id?: number; edns?: 
   return new Uint8Array(packet.encode(p));
 }
 
-export function decode(bytes: Uint8Array): packet.Packet & { rcode?: string; flag_tc?: boolean; flag_aa?: boolean } {
-  return packet.decode(Buffer.from(bytes)) as never;
+/** A decoded message, loosely typed for assertions (dns-packet's own union types get in the way there). */
+export interface Rec {
+  name: string;
+  type: string;
+  ttl: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  data: any;
+  [k: string]: unknown;
+}
+export interface Decoded {
+  id: number;
+  type: string;
+  rcode: string;
+  flag_tc: boolean;
+  flag_aa: boolean;
+  questions: Array<{ name: string; type: string }>;
+  answers: Rec[];
+  authorities: Rec[];
+  additionals: Rec[];
+}
+
+export function decode(bytes: Uint8Array): Decoded {
+  return packet.decode(Buffer.from(bytes)) as unknown as Decoded;
 }
 
 /** One UDP exchange from a fresh socket; resolves to the first datagram back, or null after timeoutMs. */

@@ -43,6 +43,9 @@ export async function startBunbound(args: string[], opts: { cmd?: string[]; env?
     }
     for (const l of [...listeners]) l();
   })();
+  void proc.exited.then(() => {
+    for (const l of [...listeners]) l();
+  });
   const waitLog = (msg: string | RegExp, timeoutMs = 10_000, from = 0) =>
     new Promise<Record<string, unknown>>((res, rej) => {
       const match = () => logs.slice(from).find((l) => (typeof msg === "string" ? l.msg === msg : msg.test(String(l.msg))));

@@ -36,6 +36,17 @@ export class StandIn {
   private constructor(public opts: StandInOptions) {}
 
   static async start(opts: StandInOptions = {}): Promise<StandIn> {
+    // UDP takes any free port; TCP must get the same one, which may be taken: then try again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await StandIn.tryStart(opts);
+      } catch (err) {
+        if (attempt >= 10) throw err;
+      }
+    }
+  }
+
+  private static async tryStart(opts: StandInOptions): Promise<StandIn> {
     const s = new StandIn(opts);
     s.udp = await Bun.udpSocket({
       hostname: "127.0.0.1",
@@ -47,15 +58,26 @@ export class StandIn {
       },
     });
     s.spoofer = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, binaryType: "uint8array", socket: { error: () => {} } });
-    s.tcp = Bun.listen({
+    try {
+      s.tcp = s.listenTcp();
+    } catch (err) {
+      s.udp.close();
+      s.spoofer.close();
+      throw err;
+    }
+    return s;
+  }
+
+  private listenTcp(): TCPSocketListener<undefined> {
+    const s = this;
+    return Bun.listen({
       hostname: "127.0.0.1",
-      port: s.udp.port,
+      port: this.udp.port,
       socket: {
         binaryType: "uint8array",
         data: (sock, chunk: Uint8Array) => s.onTcp(sock, chunk),
       },
     });
-    return s;
   }
 
   get port(): number {

@@ -4,14 +4,14 @@ import { Forwarder } from "../../src/upstream/forwarder";
 import { openExchanges, type Upstream } from "../../src/upstream/transport";
 import { QueryInfo, parseQuery } from "../../src/wire/query";
 import { addrFor, decode, makeQuery } from "../helpers/dns";
-import { StandIn } from "../helpers/upstream";
+import { StandIn, type StandInOptions } from "../helpers/upstream";
 
 const standIns: StandIn[] = [];
 afterEach(() => {
   for (const s of standIns.splice(0)) s.close();
 });
 
-async function standIn(opts: ConstructorParameters<typeof StandIn>[0] extends never ? never : Parameters<typeof StandIn.start>[0] = {}) {
+async function standIn(opts: StandInOptions = {}) {
   const s = await StandIn.start(opts);
   standIns.push(s);
   return s;
