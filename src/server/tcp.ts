@@ -34,6 +34,7 @@ interface Conn {
 export class TcpServer {
   private listener: TCPSocketListener<Conn> | null = null;
   private readonly conns = new Set<Socket<Conn>>();
+  private readonly waitingForSlot = new Set<Socket<Conn>>();
   private draining = false;
   private idle: (() => void) | null = null;
   private readonly q = new QueryInfo();
@@ -139,10 +140,14 @@ export class TcpServer {
       if (len === 0) return this.closeConn(s); // RELIABILITY.md: zero-length message closes the connection
       if (c.inlen - off < 2 + len) break;
       if (c.inflight >= cap) {
-        if (!c.paused) {
-          c.paused = true;
-          s.pause();
-        }
+        this.pause(s);
+        break;
+      }
+      if (this.ring.inUse === this.ring.slots) {
+        // No slot free: a TCP client must not lose a query silently, so hold this connection back until
+        // an answer somewhere frees a slot.
+        this.pause(s);
+        this.waitingForSlot.add(s);
         break;
       }
       this.handle(s, c.inbuf.subarray(off + 2, off + 2 + len));
@@ -192,15 +197,34 @@ export class TcpServer {
     this.ring.release(h);
     c.inflight--;
     this.inflight--;
-    if (c.paused && !c.closed && c.inflight < this.limits().maxInflightPerConnection) {
-      c.paused = false;
-      s.resume();
-      this.process(s);
+    if (c.paused && !c.closed && c.inflight < this.limits().maxInflightPerConnection && !this.waitingForSlot.has(s)) {
+      this.resume(s);
+    }
+    // A slot was freed: let one connection that waits for a slot continue.
+    for (const w of this.waitingForSlot) {
+      this.waitingForSlot.delete(w);
+      if (!w.data.closed) {
+        this.resume(w);
+        break;
+      }
     }
     if (this.draining) {
       if (c.inflight === 0) this.closeConn(s);
       if (this.inflight === 0 && this.idle) this.idle();
     }
+  }
+
+  private pause(s: Socket<Conn>): void {
+    if (!s.data.paused) {
+      s.data.paused = true;
+      s.pause();
+    }
+  }
+
+  private resume(s: Socket<Conn>): void {
+    s.data.paused = false;
+    s.resume();
+    this.process(s);
   }
 
   /** Writes the answer framed in the slot's headroom; what the socket does not take is queued (copied). */
@@ -247,6 +271,7 @@ export class TcpServer {
     const c = s.data;
     if (c) c.closed = true;
     this.conns.delete(s);
+    this.waitingForSlot.delete(s);
     s.terminate();
   }
 
@@ -254,6 +279,7 @@ export class TcpServer {
     const c = s.data;
     if (c) c.closed = true;
     this.conns.delete(s);
+    this.waitingForSlot.delete(s);
   }
 
   /** Stop accepting and reading; resolves when every in-flight message is answered. */
