@@ -22,7 +22,15 @@ function negative(buf: Uint8Array, q: QueryInfo, rcode: number, zone: LocalZone 
   return finishResponse(buf, off, q, rcode, 0, zone && withSoa >= 0 ? 1 : 0);
 }
 
-function positive(buf: Uint8Array, q: QueryInfo, sets: Iterable<RRSet>): number {
+/** One RRset at the question name: the cheap path, no allocation. */
+function positive(buf: Uint8Array, q: QueryInfo, set: RRSet): number {
+  const off = append(buf, beginResponse(buf, q, Rcode.NOERROR, true), set.atQuestion);
+  if (off < 0) return truncatedAnswer(buf, q);
+  return finishResponse(buf, off, q, Rcode.NOERROR, set.count, 0);
+}
+
+/** Every RRset at the name (qtype ANY on local data). */
+function positiveAll(buf: Uint8Array, q: QueryInfo, sets: Iterable<RRSet>): number {
   let off = beginResponse(buf, q, Rcode.NOERROR, true);
   let an = 0;
   for (const s of sets) {
@@ -48,9 +56,9 @@ export function answerLocal(buf: Uint8Array, q: QueryInfo, data: LocalData): num
   if (q.qclass !== QClass.IN && q.qclass !== QClass.ANY) return -1;
   const node = data.findNode(buf, HEADER_LEN, q.qnameEnd, q.nameHash);
   if (node) {
-    if (q.qtype === QType.ANY) return positive(buf, q, node.sets.values());
+    if (q.qtype === QType.ANY) return positiveAll(buf, q, node.sets.values());
     const set = node.sets.get(q.qtype);
-    if (set) return positive(buf, q, [set]);
+    if (set) return positive(buf, q, set);
     const cname = node.sets.get(QType.CNAME);
     if (cname) return chase(buf, q, data, cname);
     return negative(buf, q, Rcode.NOERROR, data.findZone(buf, HEADER_LEN, q.qnameEnd));
@@ -58,9 +66,9 @@ export function answerLocal(buf: Uint8Array, q: QueryInfo, data: LocalData): num
   const zone = data.findZone(buf, HEADER_LEN, q.qnameEnd);
   if (!zone) return -1;
   if (zone.kind === "loopback") {
-    if (q.qtype === QType.ANY) return positive(buf, q, zone.synth.values());
+    if (q.qtype === QType.ANY) return positiveAll(buf, q, zone.synth.values());
     const set = zone.synth.get(q.qtype);
-    return set ? positive(buf, q, [set]) : negative(buf, q, Rcode.NOERROR, zone);
+    return set ? positive(buf, q, set) : negative(buf, q, Rcode.NOERROR, zone);
   }
   return negative(buf, q, Rcode.NXDOMAIN, zone);
 }

@@ -1,0 +1,29 @@
+// The single-file binary: built with `bun build --compile`, run with no Bun on PATH, answers over UDP and
+// TCP, exits 0 on SIGTERM.
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { decode, makeQuery, tcpAsk, udpAsk } from "../helpers/dns";
+import { ROOT, startBunbound } from "../helpers/proc";
+
+setDefaultTimeout(120_000);
+const dir = mkdtempSync(join(tmpdir(), "bunbound-bin-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test("the compiled binary answers over UDP and TCP and exits 0 on SIGTERM, without Bun on PATH", async () => {
+  const out = join(dir, "bunbound");
+  const build = Bun.spawnSync(["bun", "build", "--compile", join(ROOT, "src/cli.ts"), "--outfile", out], { cwd: ROOT, stderr: "pipe" });
+  expect(build.exitCode).toBe(0);
+  const b = await startBunbound(["--listen", "127.0.0.1:0", "--http", "off", "--record", "bin.lan 60 A 10.9.9.9"], {
+    cmd: [out],
+    cwd: dir,
+    env: { PATH: "/nonexistent" },
+  });
+  try {
+    expect(decode((await udpAsk(b.udpPort, makeQuery("bin.lan")))!).answers[0]!.data).toBe("10.9.9.9");
+    expect(decode((await tcpAsk(b.udpPort, makeQuery("localhost", "AAAA")))!).answers[0]!.data).toBe("::1");
+  } finally {
+    expect(await b.stop("SIGTERM")).toBe(0);
+  }
+});
