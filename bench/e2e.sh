@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Side-by-side load bench: bunbound vs Unbound (Debian) answering the same 1000 local names (A, AAAA, TXT),
+# each server pinned to CPU 1, dnsperf pinned to CPU 0, same query file. Prints medians and ratios.
+# Needs: apt-get install -y dnsperf unbound bind9-dnsutils
+# Usage: RATE=50000 LEN=8 RUNS=3 bench/e2e.sh        (RATE empty = unthrottled)
+set -u
+d=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$d/.." && pwd)
+gen="$d/gen"
+mkdir -p "$gen"
+LEN=${LEN:-8}; RUNS=${RUNS:-3}; RATE=${RATE-50000}
+for t in dnsperf unbound dig taskset; do command -v $t >/dev/null || { echo "missing $t (apt-get install -y dnsperf unbound bind9-dnsutils)"; exit 2; }; done
+
+python3 - "$gen" <<'PY'
+import sys, random
+out = sys.argv[1]
+random.seed(7)
+names = [f"h{i}.bench.test." for i in range(1000)]
+recs = []
+for i, n in enumerate(names):
+    recs += [f"{n} 300 IN A 10.0.{i//256}.{i%256}", f"{n} 300 IN AAAA fd00::{i:x}", f'{n} 300 IN TXT "bench record {i}"']
+with open(f"{out}/unbound.conf", "w") as f:
+    f.write("server:\n  interface: 127.0.0.1@5301\n  port: 5301\n  num-threads: 1\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n  username: \"\"\n  chroot: \"\"\n  pidfile: \"\"\n  access-control: 127.0.0.0/8 allow\n  so-reuseport: no\n  local-zone: \"bench.test.\" static\n")
+    for r in recs:
+        f.write('  local-data: "' + r.replace('"', '\\"') + '"\n')
+with open(f"{out}/bunbound.toml", "w") as f:
+    f.write('listen = ["127.0.0.1:5302"]\nhttp = "off"\nupstreams = []\nlog_level = "warn"\nrecords = [\n')
+    for r in recs:
+        f.write("  '" + r + "',\n")
+    f.write("]\n")
+with open(f"{out}/queries.txt", "w") as f:
+    for _ in range(10000):
+        f.write(f"{random.choice(names)} {random.choice(['A','AAAA','TXT'])}\n")
+PY
+
+specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound.toml:5302")
+declare -A med
+for spec in "${specs[@]}"; do
+  name=${spec%%=*}; rest=${spec#*=}; port=${rest##*:}; cmd=${rest%:*}
+  taskset -c 1 $cmd >"$gen/$name.log" 2>&1 & pid=$!
+  for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p "$port" h1.bench.test A >/dev/null 2>&1 && break; sleep 0.2; done
+  # warm-up (JIT, caches), not measured
+  taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$gen/queries.txt" -l 2 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
+  rows=()
+  for r in $(seq "$RUNS"); do
+    t0=$(awk '{print $14+$15}' /proc/$pid/stat)
+    res=$(taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$gen/queries.txt" -l "$LEN" -c 16 -q 512 ${RATE:+-Q $RATE} 2>&1)
+    t1=$(awk '{print $14+$15}' /proc/$pid/stat)
+    done_q=$(echo "$res" | awk '/Queries completed/{print $3}')
+    cpu=$(python3 -c "print(round(($t1-$t0)*1e6/$(getconf CLK_TCK)/max(1,${done_q:-0}),2))")
+    qps=$(echo "$res" | awk '/Queries per second/{print $4}')
+    lat=$(echo "$res" | awk '/Average Latency/{print $4*1e6}')
+    lost=$(echo "$res" | awk '/Queries lost/{print $3}')
+    rss=$(awk '/VmRSS/{print $2}' /proc/$pid/status 2>/dev/null)
+    echo "$name run=$r qps=$qps avg_latency_us=$lat lost=$lost server_cpu_us_per_query=$cpu rss_kb=$rss"
+    rows+=("$qps $lat $lost $cpu $rss")
+  done
+  med[$name]=$(printf '%s\n' "${rows[@]}" | python3 -c "
+import sys, statistics as s
+rows=[list(map(float,l.split())) for l in sys.stdin if l.strip()]
+print(' '.join(str(round(s.median(c),2)) for c in zip(*rows)))")
+  kill "$pid"; wait "$pid" 2>/dev/null
+done
+echo
+echo "medians of $RUNS runs, ${LEN}s each, offered ${RATE:-unthrottled} q/s, $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+printf '| %-9s | %9s | %14s | %6s | %14s | %8s |\n' server qps "avg latency µs" lost "CPU µs/query" "RSS MB"
+printf '|%s|\n' "-----------|-----------|----------------|--------|----------------|----------"
+for n in unbound bunbound; do
+  read -r q l lo c r <<<"${med[$n]}"
+  printf '| %-9s | %9s | %14s | %6s | %14s | %8s |\n' "$n" "$q" "$l" "$lo" "$c" "$(python3 -c "print(round($r/1024,1))")"
+done
+read -r uq ul ulo uc ur <<<"${med[unbound]}"; read -r bq bl blo bc br <<<"${med[bunbound]}"
+python3 -c "print(f'bunbound/unbound: qps {$bq/$uq:.2f}x, CPU per query {$bc/$uc:.2f}x, latency {$bl/max($ul,1e-9):.2f}x')"
