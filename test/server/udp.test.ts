@@ -1,0 +1,101 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { sleep } from "../../src/lifecycle/tasks";
+import { openExchanges } from "../../src/upstream/transport";
+import { decode, makeQuery, udpAsk } from "../helpers/dns";
+import { startApp } from "../helpers/app";
+import { StandIn, type StandInOptions } from "../helpers/upstream";
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function setup(tweak: Parameters<typeof startApp>[1] = () => {}, upstreamOpts: StandInOptions = {}) {
+  const up = await StandIn.start(upstreamOpts);
+  cleanup.push(() => up.close());
+  const app = await startApp({ upstream: [up.address] }, tweak);
+  cleanup.push(() => app.shutdown());
+  return { up, app };
+}
+
+describe("DNS over UDP", () => {
+  test("malformed datagrams are dropped or answered FORMERR, and service goes on", async () => {
+    const { app } = await setup();
+    expect(await udpAsk(app.port, new Uint8Array(5), 300)).toBeNull();
+    const response = makeQuery("x.example");
+    response[2]! |= 0x80;
+    expect(await udpAsk(app.port, response, 300)).toBeNull();
+    const loop = new Uint8Array([0, 7, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1]);
+    const r = decode((await udpAsk(app.port, loop))!);
+    expect(r.rcode).toBe("FORMERR");
+    expect(r.id).toBe(7);
+    expect(decode((await udpAsk(app.port, makeQuery("localhost")))!).answers[0]!.data).toBe("127.0.0.1");
+    expect(app.counters.dropped).toBe(2);
+    expect(app.counters.formerr).toBe(1);
+  });
+
+  test("random garbage never crashes the server", async () => {
+    const { app } = await setup();
+    const sock = await Bun.udpSocket({ hostname: "127.0.0.1", socket: { data() {} } });
+    for (let i = 0; i < 2000; i++) {
+      const junk = new Uint8Array(1 + Math.floor(Math.random() * 100));
+      crypto.getRandomValues(junk);
+      if (junk.length > 3) junk[2]! &= 0x7f;
+      sock.send(junk, app.port, "127.0.0.1");
+      if (i % 100 === 0) await sleep(1);
+    }
+    sock.close();
+    await sleep(100);
+    expect(decode((await udpAsk(app.port, makeQuery("localhost")))!).answers[0]!.data).toBe("127.0.0.1");
+    expect(app.udpRing.inUse).toBe(0);
+  });
+
+  test("when the ring is exhausted, further queries are dropped and counted, and every slot comes back", async () => {
+    const { app } = await setup((c) => (c.ring.udp_slots = 16), { delayMs: () => 300 });
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => udpAsk(app.port, makeQuery(`r${i}.example`), 1500)));
+    expect(answers.filter((a) => a !== null).length).toBe(16);
+    expect(app.counters.ringExhausted).toBe(14);
+    expect(app.udpRing.inUse).toBe(0);
+    expect(app.udpRing.violations).toBe(0);
+  });
+
+  test("an answer larger than the client's UDP size is truncated; the client's EDNS size is honoured up to 1232", async () => {
+    const big = Array.from({ length: 5 }, () => '"' + "y".repeat(200) + '"').join(" ");
+    const up = await StandIn.start();
+    cleanup.push(() => up.close());
+    const app = await startApp({ upstream: [up.address], record: [`big.lan 60 TXT ${big}`] });
+    cleanup.push(() => app.shutdown());
+    const small = decode((await udpAsk(app.port, makeQuery("big.lan", "TXT")))!);
+    expect(small.flag_tc).toBe(true);
+    const large = decode((await udpAsk(app.port, makeQuery("big.lan", "TXT", { edns: 1232 })))!);
+    expect(large.flag_tc).toBe(false);
+  });
+
+  test("a query past its deadline gets SERVFAIL and leaves no socket, timer or slot behind", async () => {
+    const { app } = await setup((c) => {
+      c.timeouts.query_ms = 300;
+      c.timeouts.upstream_ms = 100;
+    }, { silent: true });
+    const t0 = Date.now();
+    const r = decode((await udpAsk(app.port, makeQuery("late.example")))!);
+    expect(r.rcode).toBe("SERVFAIL");
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(280);
+    expect(app.pipeline.inflight).toBe(0);
+    expect(openExchanges).toEqual({ udp: 0, tcp: 0 });
+    expect(app.udpRing.inUse).toBe(0);
+  });
+
+  test("shutdown past the drain timeout cancels in-flight queries: they get SERVFAIL, then sockets close", async () => {
+    const { app } = await setup((c) => (c.timeouts.drain_ms = 100), { delayMs: () => 2000 });
+    const pending = udpAsk(app.port, makeQuery("stuck.example"), 3000);
+    await sleep(50);
+    const t0 = Date.now();
+    await Promise.all([app.shutdown(), app.shutdown()]);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(decode((await pending)!).rcode).toBe("SERVFAIL");
+    expect(app.inflight).toBe(0);
+    expect(app.tasks.list().map((t) => t.state)).toEqual(["stopped", "stopped"]);
+    expect(app.tasks.byCategory()).toEqual({});
+    expect(await udpAsk(app.port, makeQuery("localhost"), 200)).toBeNull();
+  });
+});
