@@ -49,7 +49,7 @@ export async function udpAsk(port: number, msg: Uint8Array, timeoutMs = 3000, ho
   const sock = await Bun.udpSocket({
     hostname: host.includes(":") ? "::1" : "127.0.0.1",
     binaryType: "uint8array",
-    socket: { data: (_s, data) => settle(data.slice()) },
+    socket: { data: (_s, data) => settle(data.slice()), error: () => settle(null) },
   });
   const timer = setTimeout(() => settle(null), timeoutMs);
   sock.send(msg, port, host);
