@@ -4,10 +4,7 @@ import * as packet from "dns-packet";
 import { Ring } from "../src/server/ring";
 import { parseQuery, QueryInfo } from "../src/wire/query";
 import { hashName } from "../src/wire/name";
-import { Pipeline } from "../src/pipeline";
-import { LocalData } from "../src/zones/local";
-import { Forwarder } from "../src/upstream/forwarder";
-import { ServerCounters, UpstreamCounters } from "../src/metrics/counters";
+import { makePipeline } from "../test/helpers/pipeline";
 
 function query(name: string, type: string, edns: boolean): Uint8Array {
   return new Uint8Array(
@@ -28,10 +25,7 @@ const records = Array.from({ length: 1000 }, (_, i) => [
   `h${i}.bench.test 300 A 10.0.${i >> 8}.${i & 255}`,
   `h${i}.bench.test 300 AAAA fd00::${i.toString(16)}`,
 ]).flat();
-const pipeline = new Pipeline(
-  { local: new LocalData(records), forwarder: new Forwarder({ upstreams: [], attemptTimeoutMs: 1000 }, new UpstreamCounters()), queryTimeoutMs: 1000 },
-  new ServerCounters(),
-);
+const { pipeline } = makePipeline(records);
 const ring = new Ring(4096, 4096);
 const slot = new Uint8Array(4096);
 

@@ -3,34 +3,67 @@ import type { Server } from "bun";
 import { formatHostPort, isLoopback, parseHostPort } from "./config/address";
 import type { ResolvedConfig } from "./config/load";
 import { settleWithin, TaskManager } from "./lifecycle/tasks";
-import { ServerCounters, UpstreamCounters } from "./metrics/counters";
+import { CacheCounters, ServerCounters, UpstreamCounters } from "./metrics/counters";
 import { log, setLogLevel } from "./metrics/log";
 import { Pipeline, type Snapshot } from "./pipeline";
 import { Ring } from "./server/ring";
 import { TcpServer, type TcpLimits } from "./server/tcp";
 import { UdpServer } from "./server/udp";
 import { Forwarder } from "./upstream/forwarder";
+import { UpstreamPool, UpstreamState } from "./upstream/pool";
+import { PacketCache, type CacheOptions } from "./cache/cache";
 import { openExchanges } from "./upstream/transport";
 import { LocalData } from "./zones/local";
 import { startHttp } from "./http/server";
 import { VERSION } from "./version";
 
 /** Everything request handling reads from config, built off to the side and swapped in one assignment. */
-function buildSnapshot(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters): Snapshot {
-  const upstreams = cfg.upstreams.map((u) => {
-    const hp = parseHostPort(u, 53);
-    return { ...hp, label: formatHostPort(hp) };
-  });
+function buildSnapshot(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, registry: Map<string, UpstreamState>): Snapshot {
+  const u = cfg.upstream;
+  const pool = new UpstreamPool(
+    cfg.upstreams,
+    cfg.forward,
+    {
+      strategy: u.strategy,
+      exploration: u.exploration,
+      breaker: { failures: u.breaker_failures, openMs: u.breaker_open_ms, maxOpenMs: u.breaker_max_open_ms },
+    },
+    registry,
+  );
   return {
     local: new LocalData(cfg.records),
-    forwarder: new Forwarder({ upstreams, attemptTimeoutMs: cfg.timeouts.upstream_ms }, upstreamCounters),
+    forwarder: new Forwarder(
+      { pool, attemptTimeoutMs: cfg.timeouts.upstream_ms, randomizeCase: u.randomize_case, maxCnameChain: u.max_cname_chain },
+      upstreamCounters,
+    ),
     queryTimeoutMs: cfg.timeouts.query_ms,
+    serveStale: cfg.cache.serve_stale,
+    staleClientTimeoutMs: cfg.cache.stale_client_timeout_ms,
+    prefetch: cfg.cache.prefetch,
+  };
+}
+
+function cacheOptions(cfg: ResolvedConfig): CacheOptions {
+  const c = cfg.cache;
+  return {
+    maxEntries: c.max_entries,
+    maxBytes: c.max_bytes,
+    minTtl: c.min_ttl,
+    maxTtl: c.max_ttl,
+    negativeMaxTtl: c.negative_max_ttl,
+    servfailTtl: c.servfail_ttl,
+    staleMaxAge: c.serve_stale ? c.stale_max_age : 0,
+    staleAnswerTtl: c.stale_answer_ttl,
   };
 }
 
 export class App {
   readonly counters = new ServerCounters();
   readonly upstreamCounters = new UpstreamCounters();
+  readonly cacheCounters = new CacheCounters();
+  /** Upstream health by address, kept across reloads. */
+  readonly upstreamStates = new Map<string, UpstreamState>();
+  readonly cache: PacketCache;
   readonly tasks = new TaskManager();
   readonly udpRing: Ring;
   readonly tcpRing: Ring;
@@ -46,7 +79,8 @@ export class App {
     const r = cfg.ring;
     this.udpRing = new Ring(r.udp_slots, r.udp_slot_size, 0, r.strict);
     this.tcpRing = new Ring(r.tcp_slots, r.tcp_slot_size, 2, r.strict);
-    this.pipeline = new Pipeline(buildSnapshot(cfg, this.upstreamCounters), this.counters);
+    this.cache = new PacketCache(cacheOptions(cfg), this.cacheCounters);
+    this.pipeline = new Pipeline(buildSnapshot(cfg, this.upstreamCounters, this.upstreamStates), this.cache, this.counters, this.cacheCounters);
   }
 
   get config(): ResolvedConfig {
@@ -64,6 +98,10 @@ export class App {
       throw err;
     }
     app.tasks.every("stats-log", "metrics", 60_000, () => log.info("stats", app.stats()));
+    app.tasks.every("cache-sweep", "cache", cfg.cache.sweep_interval_ms, () => {
+      const removed = app.cache.sweep();
+      if (removed) log.debug("cache sweep", { removed, entries: app.cache.entries });
+    });
     // Idle TCP connections are found by one sweep; its period is a fraction of the timeout, so a
     // connection is cut between 1× and 1.25× the idle timeout.
     app.tasks.every("tcp-idle-sweep", "server", Math.max(50, Math.min(1000, cfg.timeouts.tcp_idle_ms / 4)), () => {
@@ -129,11 +167,12 @@ export class App {
    */
   reload(next: ResolvedConfig): void {
     if (this.stopping) throw new Error("shutting down");
-    const snapshot = buildSnapshot(next, this.upstreamCounters); // may throw: nothing changed yet
+    const snapshot = buildSnapshot(next, this.upstreamCounters, this.upstreamStates); // may throw: nothing changed yet
     const needsRestart = (["listen", "http", "ring", "data_dir"] as const).filter(
       (k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]),
     );
     this.pipeline.snapshot = snapshot;
+    this.cache.opts = cacheOptions(next);
     this.cfg = { ...next, listen: this.cfg.listen, http: this.cfg.http, ring: this.cfg.ring, data_dir: this.cfg.data_dir };
     setLogLevel(next.log_level);
     this.reloads++;
@@ -179,7 +218,8 @@ export class App {
   stats(): Record<string, unknown> {
     return {
       queries: { ...this.counters },
-      upstream: { ...this.upstreamCounters, open: { ...openExchanges } },
+      upstream: { ...this.upstreamCounters, open: { ...openExchanges }, servers: [...this.upstreamStates.values()].map((s) => s.snapshot()) },
+      cache: { ...this.cacheCounters, entries: this.cache.entries, bytes: this.cache.sizeBytes, flights: this.pipeline.flights.inflight },
       ring: { udp: this.udpRing.stats(), tcp: this.tcpRing.stats() },
       inflight: this.inflight,
       tcpConnections: this.tcp.reduce((n, t) => n + t.connections, 0),

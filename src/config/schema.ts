@@ -2,6 +2,7 @@
 // inferred from it. TOML keys are snake_case; every object is strict, so a misspelt key is an error.
 import { z } from "zod";
 import { parseRecord } from "../zones/records";
+import { toWire } from "../wire/name";
 import { parseHostPort } from "./address";
 
 const hostPort = (defaultPort?: number) =>
@@ -52,6 +53,63 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    cache: z
+      .object({
+        max_entries: z.number().int().min(1).max(50_000_000).default(200_000),
+        max_bytes: z.number().int().min(64 * 1024).max(64 * 1024 ** 3).default(128 * 1024 * 1024),
+        /** Clamp for positive TTLs, seconds. */
+        min_ttl: z.number().int().min(0).max(86_400).default(0),
+        max_ttl: z.number().int().min(1).max(2_147_483_647).default(86_400),
+        /** Cap for NXDOMAIN/NODATA (RFC 2308), seconds. */
+        negative_max_ttl: z.number().int().min(0).max(86_400).default(3600),
+        /** How long an upstream SERVFAIL is kept, seconds; 0 = not cached. */
+        servfail_ttl: z.number().int().min(0).max(300).default(5),
+        /** RFC 8767: answer expired data when upstreams fail or are slow. */
+        serve_stale: z.boolean().default(true),
+        /** How long past expiry data may still be served stale, seconds (default one day). */
+        stale_max_age: z.number().int().min(0).max(7 * 86_400).default(86_400),
+        /** TTL of stale answers, seconds (RFC 8767 recommends 30). */
+        stale_answer_ttl: z.number().int().min(1).max(3600).default(30),
+        /** With stale data at hand, how long a client waits for upstreams first (RFC 8767 suggests 1.8 s). */
+        stale_client_timeout_ms: z.number().int().min(0).max(60_000).default(1800),
+        /** Refresh an entry asked for in the last 10% of its TTL. */
+        prefetch: z.boolean().default(true),
+        /** How often expired entries are removed. */
+        sweep_interval_ms: z.number().int().min(100).max(3_600_000).default(10_000),
+      })
+      .strict()
+      .prefault({}),
+    upstream: z
+      .object({
+        /** fastest: lowest smoothed RTT first, with some exploration; round_robin; ordered: as listed. */
+        strategy: z.enum(["fastest", "round_robin", "ordered"]).default("fastest"),
+        /** 0x20: randomise the qname's letter case toward upstreams and reject answers that do not echo it. */
+        randomize_case: z.boolean().default(false),
+        breaker_failures: z.number().int().min(1).max(1000).default(5),
+        breaker_open_ms: z.number().int().min(100).max(3_600_000).default(30_000),
+        breaker_max_open_ms: z.number().int().min(100).max(86_400_000).default(300_000),
+        max_cname_chain: z.number().int().min(1).max(64).default(12),
+        exploration: z.number().min(0).max(0.5).default(0.05),
+      })
+      .strict()
+      .prefault({}),
+    /** Per-domain forwarding: names at or below `zone` go to these upstreams; the longest zone wins. */
+    forward: z
+      .array(
+        z
+          .object({
+            zone: z.string().superRefine((v, ctx) => {
+              try {
+                toWire(v);
+              } catch (e) {
+                ctx.addIssue({ code: "custom", message: (e as Error).message });
+              }
+            }),
+            upstreams: z.array(hostPort(53)).min(1),
+          })
+          .strict(),
+      )
+      .default([]),
     ring: z
       .object({
         udp_slots: z.number().int().min(16).max(1_000_000).default(4096),

@@ -27,4 +27,21 @@ export class UpstreamCounters {
   /** Responses thrown away for not matching address, port, ID or question (RFC 5452). */
   mismatched = 0;
   cancelled = 0;
+  /** Responses refused for a CNAME chain that loops or is longer than upstream.max_cname_chain. */
+  badChains = 0;
+}
+
+export class CacheCounters {
+  hits = 0;
+  misses = 0;
+  inserts = 0;
+  /** Responses not stored: TC, no SOA for a negative answer, bad rcode, too large. */
+  uncacheable = 0;
+  evictions = 0;
+  expired = 0;
+  staleServed = 0;
+  prefetches = 0;
+  /** Requests that joined an identical in-flight upstream query instead of sending their own. */
+  coalesced = 0;
+  refreshes = 0;
 }

@@ -1,12 +1,17 @@
-// One request's journey: parse → local data → upstream. Works only on the bytes of the request's own
-// slot; returns the length of the answer written there. The synchronous part (answerNow) is the cheap
-// path; only a miss goes async (resolve), carrying the client's deadline into every upstream attempt.
+// One request's journey: parse → local data → cache → upstream. Works only on the bytes of the request's own
+// slot; returns the length of the answer written there. The synchronous part (answerNow) is the cheap path
+// (local data and cache hits, answered before the receive callback returns); only a miss goes async
+// (resolve), with the client's deadline, coalesced with identical misses, and with stale data as the
+// fallback (RFC 8767).
 import { HEADER_LEN, QClass, Rcode } from "../wire/constants";
 import { parseQuery, QueryInfo, Verdict } from "../wire/query";
-import { errorResponse, truncateTo } from "../wire/response";
+import { errorResponse, OPT_LEN, truncateTo, writeOpt } from "../wire/response";
 import type { LocalData } from "../zones/local";
-import type { Forwarder } from "../upstream/forwarder";
-import type { ServerCounters } from "../metrics/counters";
+import type { Forwarded, Forwarder } from "../upstream/forwarder";
+import { Coalescer } from "../upstream/coalesce";
+import { variantOf, type CacheEntry, type PacketCache } from "../cache/cache";
+import type { CacheCounters, ServerCounters } from "../metrics/counters";
+import { log } from "../metrics/log";
 import { answerLocal } from "./local";
 
 /** Everything a request needs from configuration, swapped as one reference on reload. */
@@ -14,25 +19,42 @@ export interface Snapshot {
   local: LocalData;
   forwarder: Forwarder;
   queryTimeoutMs: number;
+  serveStale: boolean;
+  /** With stale data at hand, how long a client waits for upstreams before getting it (RFC 8767 4). */
+  staleClientTimeoutMs: number;
+  prefetch: boolean;
 }
 
 /** answerNow's "not answered yet: call resolve()" result. */
 export const PENDING = -1;
 
+/** Key of identical questions for coalescing: lowercased qname, type, class, DO/CD. Miss path only. */
+function flightKey(buf: Uint8Array, q: QueryInfo): string {
+  let s = "";
+  for (let i = HEADER_LEN; i < q.qnameEnd; i++) {
+    const b = buf[i]!;
+    s += String.fromCharCode(b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
+  }
+  return `${s}/${q.qtype}/${q.qclass}/${variantOf(q)}`;
+}
+
 export class Pipeline {
   /** Requests waiting on upstreams right now. */
   inflight = 0;
   private readonly active = new Set<AbortController>();
+  readonly flights = new Coalescer<Forwarded | null>();
 
   constructor(
     public snapshot: Snapshot,
+    readonly cache: PacketCache,
     private readonly counters: ServerCounters,
+    private readonly cacheCounters: CacheCounters,
   ) {}
 
   /**
    * Parses the query in buf[0..len) into `q` and answers what needs no I/O, in place. `udp` selects the
-   * size limit (UDP: the client's; TCP: the slot).
-   * Returns the answer length, 0 to drop the message, or PENDING when upstreams must be asked.
+   * size limit (UDP: the client's; TCP: the slot). Returns the answer length, 0 to drop the message, or
+   * PENDING when upstreams must be asked.
    */
   answerNow(buf: Uint8Array, len: number, q: QueryInfo, udp: boolean): number {
     const verdict = parseQuery(buf, len, q);
@@ -48,54 +70,144 @@ export class Pipeline {
       return this.fit(buf, n, q, udp);
     }
     if (q.qclass !== QClass.IN) return this.error(buf, q, Rcode.REFUSED); // CH/ANY: only what local data has
-    if (!snap.forwarder.usable) return this.error(buf, q, Rcode.SERVFAIL);
+    const e = this.cache.lookup(buf, q);
+    if (e && this.cache.isFresh(e)) {
+      const hit = this.cache.writeAnswer(buf, q, e, false);
+      if (hit >= 0) {
+        this.cacheCounters.hits++;
+        // Prefetch (like Unbound's): a hit in the last 10% of the entry's life refreshes it in the background.
+        if (snap.prefetch && !e.refreshing && this.cache.remaining(e) * 10 < e.ttl) {
+          this.cacheCounters.prefetches++;
+          this.refresh(buf, q, e);
+        }
+        return this.fit(buf, hit, q, udp);
+      }
+    }
+    this.cacheCounters.misses++;
+    if (!snap.forwarder.usable) {
+      if (e && snap.serveStale) return this.serveStale(buf, q, e, udp);
+      return this.error(buf, q, Rcode.SERVFAIL);
+    }
     return PENDING;
   }
 
   /**
-   * Asks upstreams for a query answerNow() returned PENDING for, before `deadline` (ms since epoch).
-   * Never rejects: on timeout, cancellation or failure the answer is SERVFAIL.
+   * Gets an answer from upstreams for a query answerNow() returned PENDING for, by `deadline` (ms since
+   * epoch). Never rejects: when upstreams fail or the deadline passes, stale data if there is some, else SERVFAIL.
    */
   async resolve(buf: Uint8Array, q: QueryInfo, udp: boolean, deadline: number): Promise<number> {
     const snap = this.snapshot;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now()));
-    this.active.add(controller);
     this.inflight++;
     this.counters.forwarded++;
+    const stale = snap.serveStale ? this.cache.lookup(buf, q) : undefined;
+    const flight = this.join(buf, q);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const resp = await snap.forwarder.forward(buf, q, deadline, controller.signal);
-      if (!resp) return this.error(buf, q, Rcode.SERVFAIL);
-      return this.fit(buf, this.copyAnswer(buf, q, resp), q, udp);
-    } catch {
+      const waitMs = Math.max(0, Math.min(deadline - Date.now(), stale ? snap.staleClientTimeoutMs : Infinity));
+      const result = await Promise.race([flight.promise, new Promise<null>((r) => (timer = setTimeout(() => r(null), waitMs)))]);
+      if (result && !(stale && result.resp[3]! % 16 === Rcode.SERVFAIL)) {
+        return this.fit(buf, this.copyAnswer(buf, q, result), q, udp);
+      }
+      if (stale) {
+        this.refresh(buf, q, stale); // keeps the upstream query alive for the cache after we stop waiting
+        return this.serveStale(buf, q, stale, udp);
+      }
+      return this.error(buf, q, Rcode.SERVFAIL);
+    } catch (err) {
+      log.warn("resolve failed", { err });
       return this.error(buf, q, Rcode.SERVFAIL);
     } finally {
       clearTimeout(timer);
-      this.active.delete(controller);
+      flight.leave();
       this.inflight--;
     }
   }
 
-  /** Cancels every request waiting on upstreams (drain timeout): each answers SERVFAIL at once. */
+  /** Cancels every upstream query (drain timeout): waiting requests answer at once. */
   cancelAll(): void {
     for (const c of this.active) c.abort();
+    this.flights.abortAll();
+  }
+
+  /** Joins (or starts) the shared upstream query for this question. The flight gets its own copy of the query. */
+  private join(buf: Uint8Array, q: QueryInfo) {
+    const flight = this.flights.join(flightKey(buf, q), (signal) => this.fetch(buf.slice(0, q.questionEnd), new QueryInfo().copyFrom(q), signal));
+    if (flight.joined) this.cacheCounters.coalesced++;
+    return flight;
+  }
+
+  /** Refreshes an entry in the background (prefetch, or after serving it stale); one refresh per entry at a time. */
+  private refresh(buf: Uint8Array, q: QueryInfo, e: CacheEntry): void {
+    if (e.refreshing) return;
+    e.refreshing = true;
+    this.cacheCounters.refreshes++;
+    const flight = this.join(buf, q);
+    flight.promise.finally(() => {
+      e.refreshing = false;
+      flight.leave();
+    });
+  }
+
+  /** One upstream query with its own deadline; the answer goes into the cache. Never rejects. */
+  private async fetch(query: Uint8Array, q: QueryInfo, signal: AbortSignal): Promise<Forwarded | null> {
+    const snap = this.snapshot;
+    const controller = new AbortController();
+    const deadline = Date.now() + snap.queryTimeoutMs;
+    const onAbort = () => controller.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(onAbort, snap.queryTimeoutMs);
+    this.active.add(controller);
+    try {
+      const result = await snap.forwarder.forward(query, q, deadline, controller.signal);
+      if (result) this.cache.insert(query, q, result.resp, result.scan);
+      return result;
+    } catch (err) {
+      log.warn("upstream query failed", { err });
+      return null;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      this.active.delete(controller);
+    }
+  }
+
+  private serveStale(buf: Uint8Array, q: QueryInfo, e: CacheEntry, udp: boolean): number {
+    const n = this.cache.writeAnswer(buf, q, e, true);
+    if (n < 0) return this.error(buf, q, Rcode.SERVFAIL);
+    this.cacheCounters.staleServed++;
+    return this.fit(buf, n, q, udp);
   }
 
   /**
    * Copies an upstream response into the slot: its header with the client's ID and RD, the client's own
    * spelling of the question (0x20-safe: the bytes at 12..qnameEnd are left as the client sent them), then
-   * the rest. A response larger than the slot becomes a TC answer.
+   * the rest without the upstream's OPT; our own OPT follows when the client used EDNS (RFC 6891 7: no OPT
+   * to a client that sent none). A response larger than the slot becomes a TC answer.
    */
-  private copyAnswer(buf: Uint8Array, q: QueryInfo, resp: Uint8Array): number {
-    if (resp.length > buf.length) {
-      buf[2] = (resp[2]! & ~0x01) | (q.flags >> 8 & 0x01) | 0x02; // TC
-      buf[3] = resp[3]!;
+  private copyAnswer(buf: Uint8Array, q: QueryInfo, f: Forwarded): number {
+    const { resp, scan } = f;
+    const cut = scan.optStart >= 0 ? scan.optEnd - scan.optStart : 0;
+    const body = resp.length - cut;
+    buf[2] = (resp[2]! & ~0x01) | ((q.flags >> 8) & 0x01);
+    buf[3] = resp[3]!;
+    if (body + OPT_LEN > buf.length) {
+      buf[2]! |= 0x02; // TC: the client retries over TCP, where the slot is large enough
       return truncateTo(buf, Number.MAX_SAFE_INTEGER, q, 0);
     }
-    buf[2] = (resp[2]! & ~0x01) | ((q.flags >> 8) & 0x01);
-    buf.set(resp.subarray(3, HEADER_LEN), 3);
-    buf.set(resp.subarray(q.qnameEnd), q.qnameEnd);
-    return resp.length;
+    buf.set(resp.subarray(4, HEADER_LEN), 4);
+    let ar = ((resp[10]! << 8) | resp[11]!) - (cut ? 1 : 0);
+    if (cut) {
+      buf.set(resp.subarray(q.qnameEnd, scan.optStart), q.qnameEnd);
+      buf.set(resp.subarray(scan.optEnd), scan.optStart);
+    } else buf.set(resp.subarray(q.qnameEnd), q.qnameEnd);
+    let n = body;
+    if (q.edns) {
+      n = writeOpt(buf, n, resp[3]! & 0xf, q.dnssecOk);
+      ar++;
+    }
+    buf[10] = ar >> 8;
+    buf[11] = ar & 0xff;
+    return n;
   }
 
   /** Over UDP an answer must fit the client's size (512, or its EDNS size capped at 1232); TCP takes the slot. */

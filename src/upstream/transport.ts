@@ -67,6 +67,7 @@ export function udpExchange(
   timeoutMs: number,
   signal: AbortSignal,
   counters: UpstreamCounters,
+  exactCase = false,
 ): Promise<Uint8Array | null> {
   let sock: { close(): void; send(d: Uint8Array): boolean } | null = null;
   let closed = false;
@@ -83,7 +84,7 @@ export function udpExchange(
         socket: {
           data(_s, data, port, address) {
             // The socket is connected, so the kernel already filters by peer; check again, cheaply, anyway.
-            if (port !== up.port || address !== up.host || !answersQuestion(data, data.length, id, question) || !wellFormed(data, data.length)) {
+            if (port !== up.port || address !== up.host || !answersQuestion(data, data.length, id, question, exactCase) || !wellFormed(data, data.length)) {
               counters.mismatched++;
               return;
             }
@@ -127,6 +128,7 @@ export function tcpExchange(
   timeoutMs: number,
   signal: AbortSignal,
   counters: UpstreamCounters,
+  exactCase = false,
 ): Promise<Uint8Array | null> {
   let sock: { terminate(): void; end(): void } | null = null;
   let closed = false;
@@ -173,7 +175,7 @@ export function tcpExchange(
               const len = (inbuf[0]! << 8) | inbuf[1]!;
               if (inlen < len + 2) return;
               const m = inbuf.subarray(2, 2 + len);
-              if (answersQuestion(m, len, id, question) && wellFormed(m, len)) return finish(m.slice());
+              if (answersQuestion(m, len, id, question, exactCase) && wellFormed(m, len)) return finish(m.slice());
               counters.mismatched++;
               inbuf.copyWithin(0, 2 + len, inlen);
               inlen -= 2 + len;

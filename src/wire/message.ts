@@ -24,15 +24,20 @@ export function wellFormed(buf: Uint8Array, len: number): boolean {
 
 /**
  * RFC 5452: a response is ours only if it is a response, carries our ID and exactly our question
- * (name compared case-insensitively, type and class exactly). `question` is our qname+type+class bytes.
+ * (name compared case-insensitively, or byte for byte with 0x20 randomisation; type and class exactly).
+ * `question` is our qname+type+class bytes.
  */
-export function answersQuestion(resp: Uint8Array, len: number, id: number, question: Uint8Array): boolean {
+export function answersQuestion(resp: Uint8Array, len: number, id: number, question: Uint8Array, exactCase = false): boolean {
   if (len < HEADER_LEN + question.length) return false;
   if (((resp[0]! << 8) | resp[1]!) !== id) return false;
   if (!(resp[2]! & (Flag.QR >> 8))) return false;
   if (((resp[4]! << 8) | resp[5]!) !== 1) return false;
   const nameLen = question.length - 4;
-  for (let i = 0; i < nameLen; i++) if (lower(resp[HEADER_LEN + i]!) !== lower(question[i]!)) return false;
+  if (exactCase) {
+    for (let i = 0; i < nameLen; i++) if (resp[HEADER_LEN + i] !== question[i]) return false;
+  } else {
+    for (let i = 0; i < nameLen; i++) if (lower(resp[HEADER_LEN + i]!) !== lower(question[i]!)) return false;
+  }
   for (let i = nameLen; i < question.length; i++) if (resp[HEADER_LEN + i] !== question[i]) return false;
   return true;
 }

@@ -1,16 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { Pipeline, PENDING, QueryInfo } from "../../src/pipeline";
-import { ServerCounters, UpstreamCounters } from "../../src/metrics/counters";
-import { Forwarder } from "../../src/upstream/forwarder";
+import { makePipeline } from "../helpers/pipeline";
 import { LocalData } from "../../src/zones/local";
 import { decode, makeQuery } from "../helpers/dns";
 
 function pipeline(records: string[] = [], upstreams = 0) {
-  const ups = Array.from({ length: upstreams }, (_, i) => ({ host: "127.0.0.1", port: 9 + i, family: 4 as const, label: "x" }));
-  return new Pipeline(
-    { local: new LocalData(records), forwarder: new Forwarder({ upstreams: ups, attemptTimeoutMs: 100 }, new UpstreamCounters()), queryTimeoutMs: 500 },
-    new ServerCounters(),
-  );
+  return makePipeline(records, Array.from({ length: upstreams }, (_, i) => `127.0.0.1:${9 + i}`)).pipeline;
 }
 
 /** Runs a query through answerNow in a 4 KiB slot and decodes the answer. */

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { UpstreamCounters } from "../../src/metrics/counters";
-import { Forwarder } from "../../src/upstream/forwarder";
-import { openExchanges, type Upstream } from "../../src/upstream/transport";
+import type { Forwarder } from "../../src/upstream/forwarder";
+import { makeForwarder } from "../helpers/pipeline";
+import { openExchanges } from "../../src/upstream/transport";
 import { QueryInfo, parseQuery } from "../../src/wire/query";
 import { addrFor, decode, makeQuery } from "../helpers/dns";
 import { StandIn, type StandInOptions } from "../helpers/upstream";
@@ -16,7 +17,7 @@ async function standIn(opts: StandInOptions = {}) {
   standIns.push(s);
   return s;
 }
-const up = (port: number): Upstream => ({ host: "127.0.0.1", port, family: 4, label: `127.0.0.1:${port}` });
+const up = (port: number) => `127.0.0.1:${port}`;
 
 async function forward(f: Forwarder, name: string, timeoutMs = 1000, type = "A") {
   const bytes = makeQuery(name, type);
@@ -28,13 +29,13 @@ async function forward(f: Forwarder, name: string, timeoutMs = 1000, type = "A")
   const t0 = Date.now();
   const resp = await f.forward(bytes, q, deadline, ac.signal);
   clearTimeout(timer);
-  return { resp: resp ? decode(resp) : null, ms: Date.now() - t0 };
+  return { resp: resp ? decode(resp.resp) : null, ms: Date.now() - t0 };
 }
 
 describe("forwarding to upstreams", () => {
   test("the upstream's answer comes back, asked with a random ID and RD set", async () => {
     const s = await standIn();
-    const f = new Forwarder({ upstreams: [up(s.port)], attemptTimeoutMs: 500 }, new UpstreamCounters());
+    const f = makeForwarder([up(s.port)], { attemptTimeoutMs: 500 }, new UpstreamCounters());
     const ids = new Set<number>();
     for (let i = 0; i < 20; i++) {
       const { resp } = await forward(f, `n${i}.example`);
@@ -49,7 +50,7 @@ describe("forwarding to upstreams", () => {
   test("a truncated UDP answer is retried over TCP", async () => {
     const s = await standIn({ truncateUdp: true });
     const counters = new UpstreamCounters();
-    const f = new Forwarder({ upstreams: [up(s.port)], attemptTimeoutMs: 500 }, counters);
+    const f = makeForwarder([up(s.port)], { attemptTimeoutMs: 500 }, counters);
     const { resp } = await forward(f, "big.example");
     expect(resp!.flag_tc).toBe(false);
     expect(resp!.answers![0]!.data).toBe(addrFor("big.example"));
@@ -61,7 +62,7 @@ describe("forwarding to upstreams", () => {
   test("spoofed answers (wrong ID, wrong question, wrong port) are ignored; the real one is taken", async () => {
     const s = await standIn({ spoof: ["wrong-id", "wrong-question", "wrong-port"] });
     const counters = new UpstreamCounters();
-    const f = new Forwarder({ upstreams: [up(s.port)], attemptTimeoutMs: 800 }, counters);
+    const f = makeForwarder([up(s.port)], { attemptTimeoutMs: 800 }, counters);
     for (let i = 0; i < 5; i++) {
       const { resp } = await forward(f, `s${i}.example`);
       expect(resp!.answers!.map((a) => a.data)).toEqual([addrFor(`s${i}.example`)]);
@@ -73,7 +74,7 @@ describe("forwarding to upstreams", () => {
   test("a silent upstream is abandoned for the next one", async () => {
     const silent = await standIn({ silent: true });
     const good = await standIn();
-    const f = new Forwarder({ upstreams: [up(silent.port), up(good.port)], attemptTimeoutMs: 150 }, new UpstreamCounters());
+    const f = makeForwarder([up(silent.port), up(good.port)], { attemptTimeoutMs: 150 }, new UpstreamCounters());
     const { resp, ms } = await forward(f, "next.example", 1500);
     expect(resp!.answers![0]!.data).toBe(addrFor("next.example"));
     expect(ms).toBeGreaterThanOrEqual(140);
@@ -83,7 +84,7 @@ describe("forwarding to upstreams", () => {
   test("a SERVFAIL from one upstream sends the question to the next", async () => {
     const bad = await standIn({ rcode: "SERVFAIL" });
     const good = await standIn();
-    const f = new Forwarder({ upstreams: [up(bad.port), up(good.port)], attemptTimeoutMs: 300 }, new UpstreamCounters());
+    const f = makeForwarder([up(bad.port), up(good.port)], { attemptTimeoutMs: 300 }, new UpstreamCounters());
     const { resp } = await forward(f, "fallback.example");
     expect(resp!.rcode).toBe("NOERROR");
   });
@@ -91,7 +92,7 @@ describe("forwarding to upstreams", () => {
   test("when every upstream is silent, forwarding gives up at the deadline and leaves nothing open", async () => {
     const silent = await standIn({ silent: true });
     const counters = new UpstreamCounters();
-    const f = new Forwarder({ upstreams: [up(silent.port)], attemptTimeoutMs: 1000 }, counters);
+    const f = makeForwarder([up(silent.port)], { attemptTimeoutMs: 1000 }, counters);
     const { resp, ms } = await forward(f, "slow.example", 300);
     expect(resp).toBeNull();
     expect(ms).toBeGreaterThanOrEqual(290);

@@ -1,0 +1,194 @@
+// The upstream pool: per-upstream health (smoothed RTT, circuit breaker with exponential backoff — seed 003),
+// the choice of upstream per question (fastest / round robin / ordered), and per-domain forwarding where the
+// longest matching zone wins.
+import { formatHostPort, parseHostPort } from "../config/address";
+import { hashName, nameEquals, toWire, type WireName } from "../wire/name";
+import type { Upstream } from "./transport";
+
+export type Strategy = "fastest" | "round_robin" | "ordered";
+export type BreakerState = "closed" | "open" | "half-open";
+
+export interface BreakerOptions {
+  /** Consecutive failures that open the breaker. */
+  failures: number;
+  /** First open period; doubles after each failed half-open probe, up to maxOpenMs. */
+  openMs: number;
+  maxOpenMs: number;
+}
+
+/** Health and figures of one upstream; kept across config reloads while the address stays configured. */
+export class UpstreamState {
+  srttMs = 0;
+  queries = 0;
+  failures = 0;
+  timeouts = 0;
+  consecutiveFailures = 0;
+  state: BreakerState = "closed";
+  openedAt = 0;
+  openForMs: number;
+  private probing = false;
+
+  constructor(
+    readonly upstream: Upstream,
+    public breaker: BreakerOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.openForMs = breaker.openMs;
+  }
+
+  /** May a query go here now? An open breaker turns half-open after its period and lets one probe through. */
+  available(): boolean {
+    if (this.state === "closed") return true;
+    if (this.state === "open") {
+      if (this.now() - this.openedAt < this.openForMs) return false;
+      this.state = "half-open";
+      this.probing = false;
+    }
+    return !this.probing;
+  }
+
+  /** An attempt starts: counted, and in half-open it is the one probe. */
+  begin(): void {
+    this.queries++;
+    if (this.state === "half-open") this.probing = true;
+  }
+
+  /** An attempt ended for a reason that says nothing about the upstream (the client gave up). */
+  abandon(): void {
+    this.probing = false;
+  }
+
+  success(rttMs: number): void {
+    this.srttMs = this.srttMs === 0 ? rttMs : 0.7 * this.srttMs + 0.3 * rttMs;
+    this.consecutiveFailures = 0;
+    this.probing = false;
+    if (this.state !== "closed") {
+      this.state = "closed";
+      this.openForMs = this.breaker.openMs;
+    }
+  }
+
+  failure(timedOut: boolean): void {
+    this.failures++;
+    if (timedOut) this.timeouts++;
+    this.consecutiveFailures++;
+    this.probing = false;
+    if (this.state === "half-open") {
+      this.state = "open";
+      this.openedAt = this.now();
+      this.openForMs = Math.min(this.openForMs * 2, this.breaker.maxOpenMs);
+    } else if (this.state === "closed" && this.consecutiveFailures >= this.breaker.failures) {
+      this.state = "open";
+      this.openedAt = this.now();
+    }
+  }
+
+  snapshot() {
+    return {
+      upstream: this.upstream.label,
+      queries: this.queries,
+      failures: this.failures,
+      timeouts: this.timeouts,
+      srttMs: Math.round(this.srttMs * 100) / 100,
+      breaker: this.state,
+      consecutiveFailures: this.consecutiveFailures,
+    };
+  }
+}
+
+export interface ForwardZone {
+  zone: string;
+  upstreams: string[];
+}
+
+export interface PoolOptions {
+  strategy: Strategy;
+  breaker: BreakerOptions;
+  /** Share of "fastest" choices that try another upstream instead, so a recovered one gets measured. */
+  exploration: number;
+}
+
+interface Route {
+  zone: WireName;
+  states: UpstreamState[];
+}
+
+export class UpstreamPool {
+  private rr = 0;
+  private readonly routes = new Map<number, Route[]>();
+  readonly defaults: UpstreamState[];
+
+  /**
+   * @param registry states by address label, shared with earlier pools so health survives a reload.
+   */
+  constructor(
+    upstreams: string[],
+    forwards: ForwardZone[],
+    readonly opts: PoolOptions,
+    registry: Map<string, UpstreamState>,
+    now: () => number = Date.now,
+  ) {
+    const state = (addr: string) => {
+      const hp = parseHostPort(addr, 53);
+      const label = formatHostPort(hp);
+      let s = registry.get(label);
+      if (!s) registry.set(label, (s = new UpstreamState({ ...hp, label }, opts.breaker, now)));
+      s.breaker = opts.breaker;
+      return s;
+    };
+    this.defaults = upstreams.map(state);
+    for (const f of forwards) {
+      const zone = toWire(f.zone);
+      const route = { zone, states: f.upstreams.map(state) };
+      const h = hashName(zone, 0, zone.length);
+      const bucket = this.routes.get(h);
+      if (bucket) bucket.push(route);
+      else this.routes.set(h, [route]);
+    }
+  }
+
+  get usable(): boolean {
+    return this.defaults.length > 0 || this.routes.size > 0;
+  }
+
+  /** The upstreams for the name at buf[off..end): the longest matching forward zone's, else the defaults. */
+  candidates(buf: Uint8Array, off: number, end: number): UpstreamState[] {
+    if (this.routes.size > 0) {
+      for (let o = off; o < end; o += buf[o]! + 1) {
+        const bucket = this.routes.get(hashName(buf, o, end));
+        if (bucket) for (const r of bucket) if (nameEquals(buf, o, end, r.zone)) return r.states;
+        if (buf[o] === 0) break;
+      }
+    }
+    return this.defaults;
+  }
+
+  /**
+   * The order to try `list` in for one question: by strategy, upstreams with an open breaker left out.
+   * If every breaker is open, the one that opened first is tried anyway rather than failing the name outright.
+   */
+  order(list: UpstreamState[]): UpstreamState[] {
+    let ordered: UpstreamState[];
+    switch (this.opts.strategy) {
+      case "ordered":
+        ordered = list.slice();
+        break;
+      case "round_robin": {
+        const start = this.rr++ % Math.max(1, list.length);
+        ordered = list.slice(start).concat(list.slice(0, start));
+        break;
+      }
+      default: {
+        // Unmeasured upstreams (srtt 0) sort first so each gets measured; then the fastest.
+        ordered = list.slice().sort((a, b) => a.srttMs - b.srttMs);
+        if (ordered.length > 1 && Math.random() < this.opts.exploration) {
+          const i = 1 + Math.floor(Math.random() * (ordered.length - 1));
+          [ordered[0], ordered[i]] = [ordered[i]!, ordered[0]!];
+        }
+      }
+    }
+    const open = ordered.filter((s) => s.available());
+    if (open.length > 0 || ordered.length === 0) return open;
+    return [ordered.reduce((a, b) => (a.openedAt <= b.openedAt ? a : b))];
+  }
+}
