@@ -161,3 +161,9 @@ export function addrFor(name: string): string {
   h >>>= 0;
   return `10.${(h >>> 16) & 255}.${(h >>> 8) & 255}.${h & 255}`;
 }
+
+const RCODES: Record<string, number> = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 };
+/** dns-packet ignores `rcode` when encoding: the rcode goes into the low bits of `flags`. */
+export function rcodeBits(rcode: string | undefined): number {
+  return rcode ? RCODES[rcode]! : 0;
+}

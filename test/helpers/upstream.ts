@@ -3,7 +3,7 @@
 // first. It counts what it receives.
 import * as packet from "dns-packet";
 import type { udp, TCPSocketListener } from "bun";
-import { addrFor } from "./dns";
+import { addrFor, rcodeBits } from "./dns";
 
 export interface StandInOptions {
   /** Delay before answering, per question name (random delays make answers go out of order). */
@@ -16,6 +16,10 @@ export interface StandInOptions {
   rcode?: string;
   /** Records to answer with instead of the default A. */
   answers?: (name: string, type: string) => packet.Answer[] | undefined;
+  /** Full control of a response: rcode, answer and authority records (overrides `answers`/`rcode`). */
+  shape?: (name: string, type: string) => { rcode?: string; answers?: packet.Answer[]; authorities?: packet.Answer[] } | undefined;
+  /** Echo the question lowercased (a server that breaks 0x20). */
+  lowercaseEcho?: boolean;
 }
 
 export interface Received {
@@ -94,20 +98,22 @@ export class StandIn {
 
   private respond(query: packet.Packet, truncated: boolean, overrides: { id?: number; name?: string; data?: string } = {}): Uint8Array {
     const q = query.questions![0]!;
-    const name = overrides.name ?? q.name;
+    const name = overrides.name ?? (this.opts.lowercaseEcho ? q.name.toLowerCase() : q.name);
+    const shaped = truncated ? undefined : this.opts.shape?.(q.name, q.type);
     const answers: packet.Answer[] =
       truncated || this.opts.rcode
         ? []
-        : (this.opts.answers?.(q.name, q.type) ??
+        : (shaped?.answers ??
+          this.opts.answers?.(q.name, q.type) ??
           (q.type === "A" ? [{ name, type: "A", class: "IN", ttl: 300, data: overrides.data ?? addrFor(q.name) }] : []));
     return new Uint8Array(
       packet.encode({
         type: "response",
         id: overrides.id ?? query.id,
-        flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | (truncated ? packet.TRUNCATED_RESPONSE : 0),
-        rcode: this.opts.rcode as never,
+        flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | (truncated ? packet.TRUNCATED_RESPONSE : 0) | rcodeBits(shaped?.rcode ?? this.opts.rcode),
         questions: [{ ...q, name }],
         answers,
+        authorities: shaped?.authorities ?? [],
       } as packet.Packet),
     );
   }

@@ -87,6 +87,9 @@ describe("forwarding to upstreams", () => {
     const f = makeForwarder([up(bad.port), up(good.port)], { attemptTimeoutMs: 300 }, new UpstreamCounters());
     const { resp } = await forward(f, "fallback.example");
     expect(resp!.rcode).toBe("NOERROR");
+    expect(resp!.answers[0]!.data).toBe(addrFor("fallback.example"));
+    expect(bad.count()).toBe(1);
+    expect(good.count()).toBe(1);
   });
 
   test("when every upstream is silent, forwarding gives up at the deadline and leaves nothing open", async () => {

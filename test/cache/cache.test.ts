@@ -1,0 +1,159 @@
+import { describe, expect, test } from "bun:test";
+import { PacketCache, type CacheOptions } from "../../src/cache/cache";
+import { CacheCounters } from "../../src/metrics/counters";
+import { QueryInfo, parseQuery } from "../../src/wire/query";
+import { decode, makeQuery } from "../helpers/dns";
+import { defaultCacheOptions } from "../helpers/pipeline";
+import { exchange, response, soa } from "../helpers/responses";
+
+function setup(opts: Partial<CacheOptions> = {}) {
+  let now = 1_000_000;
+  const counters = new CacheCounters();
+  const cache = new PacketCache({ ...defaultCacheOptions, ...opts }, counters, () => now);
+  return { cache, counters, advance: (s: number) => (now += s * 1000) };
+}
+
+/** Looks a query up and writes the hit into a fresh slot; returns the decoded answer or null. */
+function hit(cache: PacketCache, name: string, type = "A", opts: Parameters<typeof makeQuery>[2] = {}, stale = false) {
+  const bytes = makeQuery(name, type, opts);
+  const slot = new Uint8Array(4096);
+  slot.set(bytes);
+  const q = new QueryInfo();
+  parseQuery(slot, bytes.length, q);
+  const e = cache.lookup(slot, q);
+  if (!e || (!stale && !cache.isFresh(e))) return null;
+  const n = cache.writeAnswer(slot, q, e, stale);
+  return { msg: decode(slot.subarray(0, n)), bytes: slot.slice(0, n) };
+}
+
+const A = (name: string, ttl: number, data = "192.0.2.1") => ({ name, type: "A", class: "IN", ttl, data }) as const;
+
+describe("packet cache", () => {
+  test("a hit carries the client's ID, the client's spelling of the name and counted-down TTLs", () => {
+    const { cache, advance } = setup();
+    const x = exchange("www.example.com", "A", response("www.example.com", "A", { answers: [A("www.example.com", 300)] }));
+    expect(cache.insert(x.query, x.q, x.resp, x.scan)).toBeDefined();
+    advance(100);
+    const r = hit(cache, "WWW.Example.COM", "A", { id: 4711 })!;
+    expect(r.msg.id).toBe(4711);
+    expect(r.msg.questions[0]!.name).toBe("WWW.Example.COM");
+    expect(r.msg.answers[0]!.ttl).toBe(200);
+    expect(r.msg.answers[0]!.data).toBe("192.0.2.1");
+    advance(199);
+    expect(hit(cache, "www.example.com")!.msg.answers[0]!.ttl).toBe(1);
+    advance(1);
+    expect(hit(cache, "www.example.com")).toBeNull(); // expired: not served fresh
+  });
+
+  test("the upstream's OPT is not replayed: EDNS clients get ours, others none", () => {
+    const { cache } = setup();
+    const x = exchange("e.example", "A", response("e.example", "A", { answers: [A("e.example", 60)], edns: true }));
+    cache.insert(x.query, x.q, x.resp, x.scan);
+    expect(hit(cache, "e.example")!.msg.additionals).toEqual([]);
+    const withEdns = hit(cache, "e.example", "A", { edns: 4096 })!.msg;
+    expect(withEdns.additionals.length).toBe(1);
+    expect((withEdns.additionals[0] as unknown as { udpPayloadSize: number }).udpPayloadSize).toBe(1232);
+  });
+
+  test("the key includes type and the DO bit", () => {
+    const { cache } = setup();
+    const x = exchange("k.example", "A", response("k.example", "A", { answers: [A("k.example", 60)] }));
+    cache.insert(x.query, x.q, x.resp, x.scan);
+    expect(hit(cache, "k.example", "AAAA")).toBeNull();
+    expect(hit(cache, "k.example", "A", { edns: 1232, dnssec: true })).toBeNull();
+    expect(hit(cache, "k.example", "A", { edns: 1232 })).not.toBeNull();
+  });
+
+  test("RFC 2308: NXDOMAIN with an SOA is cached for min(SOA TTL, SOA minimum)", () => {
+    const { cache, advance } = setup();
+    const x = exchange("nx.example", "A", response("nx.example", "A", { rcode: "NXDOMAIN", authorities: [soa("example", 900, 120)] }));
+    const e = cache.insert(x.query, x.q, x.resp, x.scan)!;
+    expect(e.ttl).toBe(120);
+    const r = hit(cache, "nx.example")!.msg;
+    expect(r.rcode).toBe("NXDOMAIN");
+    expect(r.authorities[0]!.ttl).toBe(120); // the SOA's TTL never outlives the negative entry
+    advance(120);
+    expect(hit(cache, "nx.example")).toBeNull();
+  });
+
+  test("RFC 2308: NODATA with an SOA is cached; negative TTLs are capped by negative_max_ttl", () => {
+    const { cache } = setup({ negativeMaxTtl: 60 });
+    const x = exchange("nd.example", "AAAA", response("nd.example", "AAAA", { authorities: [soa("example", 3600, 3600)] }));
+    expect(cache.insert(x.query, x.q, x.resp, x.scan)!.ttl).toBe(60);
+    expect(hit(cache, "nd.example", "AAAA")!.msg.answers).toEqual([]);
+  });
+
+  test("RFC 2308: negative answers without an SOA are not cached", () => {
+    const { cache, counters } = setup();
+    const nx = exchange("n1.example", "A", response("n1.example", "A", { rcode: "NXDOMAIN" }));
+    const nd = exchange("n2.example", "A", response("n2.example", "A"));
+    expect(cache.insert(nx.query, nx.q, nx.resp, nx.scan)).toBeUndefined();
+    expect(cache.insert(nd.query, nd.q, nd.resp, nd.scan)).toBeUndefined();
+    expect(counters.uncacheable).toBe(2);
+    expect(cache.entries).toBe(0);
+  });
+
+  test("truncated responses are not cached; SERVFAIL is kept only briefly and never served stale", () => {
+    const { cache, advance } = setup({ servfailTtl: 5 });
+    const tc = exchange("tc.example", "A", response("tc.example", "A", { tc: true }));
+    expect(cache.insert(tc.query, tc.q, tc.resp, tc.scan)).toBeUndefined();
+    const sf = exchange("sf.example", "A", response("sf.example", "A", { rcode: "SERVFAIL" }));
+    expect(cache.insert(sf.query, sf.q, sf.resp, sf.scan)!.ttl).toBe(5);
+    expect(hit(cache, "sf.example")!.msg.rcode).toBe("SERVFAIL");
+    advance(6);
+    expect(hit(cache, "sf.example", "A", {}, true)).toBeNull();
+  });
+
+  test("TTLs are clamped to [min_ttl, max_ttl]", () => {
+    const { cache } = setup({ minTtl: 60, maxTtl: 3600 });
+    const low = exchange("low.example", "A", response("low.example", "A", { answers: [A("low.example", 5)] }));
+    const high = exchange("high.example", "A", response("high.example", "A", { answers: [A("high.example", 999_999)] }));
+    expect(cache.insert(low.query, low.q, low.resp, low.scan)!.ttl).toBe(60);
+    expect(cache.insert(high.query, high.q, high.resp, high.scan)!.ttl).toBe(3600);
+    expect(hit(cache, "low.example")!.msg.answers[0]!.ttl).toBe(60);
+    expect(hit(cache, "high.example")!.msg.answers[0]!.ttl).toBe(3600);
+  });
+
+  test("expired data is served stale with TTL 30 within the stale window, then swept", () => {
+    const { cache, advance } = setup({ staleMaxAge: 100, staleAnswerTtl: 30 });
+    const x = exchange("st.example", "A", response("st.example", "A", { answers: [A("st.example", 10)] }));
+    cache.insert(x.query, x.q, x.resp, x.scan);
+    advance(50);
+    expect(hit(cache, "st.example")).toBeNull();
+    expect(hit(cache, "st.example", "A", {}, true)!.msg.answers[0]!.ttl).toBe(30);
+    expect(cache.sweep()).toBe(0);
+    advance(61);
+    expect(cache.sweep()).toBe(1);
+    expect(cache.entries).toBe(0);
+  });
+
+  test("the byte limit is kept by eviction, and entries asked for again survive one-hit wonders (SIEVE)", () => {
+    const { cache, counters } = setup({ maxBytes: 64 * 1024 });
+    const insert = (n: string) => {
+      const x = exchange(n, "A", response(n, "A", { answers: [A(n, 300)] }));
+      cache.insert(x.query, x.q, x.resp, x.scan);
+    };
+    for (let i = 0; i < 20; i++) insert(`hot${i}.example`);
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 20; i++) expect(hit(cache, `hot${i}.example`)).not.toBeNull();
+      for (let i = 0; i < 50; i++) insert(`scan${round}-${i}.example`);
+    }
+    expect(cache.sizeBytes).toBeLessThanOrEqual(64 * 1024);
+    expect(counters.evictions).toBeGreaterThan(500);
+    for (let i = 0; i < 20; i++) expect(hit(cache, `hot${i}.example`)).not.toBeNull();
+  });
+
+  test("the entry limit is kept, and flush by name or in full empties it", () => {
+    const { cache } = setup({ maxEntries: 10 });
+    for (let i = 0; i < 25; i++) {
+      const n = `e${i}.example`;
+      const x = exchange(n, "A", response(n, "A", { answers: [A(n, 300)] }));
+      cache.insert(x.query, x.q, x.resp, x.scan);
+    }
+    expect(cache.entries).toBe(10);
+    const name = new Uint8Array([3, 101, 50, 52, 7, 101, 120, 97, 109, 112, 108, 101, 0]); // e24.example
+    expect(cache.flush(name)).toBe(1);
+    expect(cache.flush()).toBe(9);
+    expect(cache.sizeBytes).toBe(0);
+  });
+});
