@@ -36,7 +36,12 @@ export function makeForwarder(upstreams: string[], opts: Partial<Omit<ForwarderO
 export function makePipeline(
   records: string[] = [],
   upstreams: string[] = [],
-  o: { snapshot?: Partial<Snapshot>; cache?: Partial<CacheOptions>; now?: () => number; forwarder?: Forwarder } = {},
+  o: {
+    snapshot?: Partial<Snapshot>;
+    cache?: Partial<CacheOptions>;
+    now?: () => number;
+    forwarder?: Partial<Omit<ForwarderOptions, "pool">> & { pool?: UpstreamPool };
+  } = {},
 ) {
   const counters = new ServerCounters();
   const cacheCounters = new CacheCounters();
@@ -44,7 +49,7 @@ export function makePipeline(
   const cache = new PacketCache({ ...defaultCacheOptions, ...o.cache }, cacheCounters, o.now);
   const snapshot: Snapshot = {
     local: new LocalData(records),
-    forwarder: o.forwarder ?? makeForwarder(upstreams, {}, upstreamCounters),
+    forwarder: makeForwarder(upstreams, o.forwarder ?? {}, upstreamCounters),
     queryTimeoutMs: 1000,
     serveStale: true,
     staleClientTimeoutMs: 1800,

@@ -1,0 +1,195 @@
+// The cache in the request path, against stand-in upstreams on loopback.
+import { afterEach, describe, expect, test } from "bun:test";
+import { PENDING, QueryInfo, type Pipeline } from "../../src/pipeline";
+import { sleep } from "../../src/lifecycle/tasks";
+import { addrFor, decode, makeQuery } from "../helpers/dns";
+import { makePipeline, makePool } from "../helpers/pipeline";
+import { soa } from "../helpers/responses";
+import { StandIn, type StandInOptions } from "../helpers/upstream";
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+async function standIn(opts: StandInOptions = {}) {
+  const s = await StandIn.start(opts);
+  cleanup.push(() => s.close());
+  return s;
+}
+
+/** Sends one query through the pipeline the way the UDP server does, in a slot of its own. */
+async function ask(p: Pipeline, name: string, type = "A", o: { deadlineMs?: number; id?: number; edns?: number } = {}) {
+  const bytes = makeQuery(name, type, { id: o.id, edns: o.edns });
+  const slot = new Uint8Array(4096);
+  slot.set(bytes);
+  const q = new QueryInfo();
+  let n = p.answerNow(slot, bytes.length, q, true);
+  const sync = n !== PENDING;
+  if (!sync) n = await p.resolve(slot, new QueryInfo().copyFrom(q), true, Date.now() + (o.deadlineMs ?? 1000));
+  return { msg: decode(slot.subarray(0, n)), sync };
+}
+
+function fakeClock() {
+  let now = Date.now();
+  return { now: () => now, advance: (s: number) => (now += s * 1000) };
+}
+
+describe("cache in the request path", () => {
+  test("a miss asks the upstream once; the repeat is a synchronous hit", async () => {
+    const up = await standIn();
+    const { pipeline, cacheCounters } = makePipeline([], [up.address]);
+    const first = await ask(pipeline, "c.example");
+    expect(first.sync).toBe(false);
+    const second = await ask(pipeline, "C.Example", "A", { id: 77 });
+    expect(second.sync).toBe(true);
+    expect(second.msg.id).toBe(77);
+    expect(second.msg.answers[0]!.data).toBe(addrFor("c.example"));
+    expect(up.count()).toBe(1);
+    expect(cacheCounters.hits).toBe(1);
+  });
+
+  test("NXDOMAIN with SOA from upstream is cached; without SOA it is asked again", async () => {
+    const up = await standIn({
+      shape: (n) => ({ rcode: "NXDOMAIN", authorities: n.startsWith("soa") ? [soa("example", 300, 60)] : [] }),
+    });
+    const { pipeline } = makePipeline([], [up.address]);
+    for (let i = 0; i < 3; i++) expect((await ask(pipeline, "soa.example")).msg.rcode).toBe("NXDOMAIN");
+    for (let i = 0; i < 3; i++) expect((await ask(pipeline, "nosoa.example")).msg.rcode).toBe("NXDOMAIN");
+    expect(up.received.filter((r) => r.name === "soa.example").length).toBe(1);
+    expect(up.received.filter((r) => r.name === "nosoa.example").length).toBe(3);
+  });
+
+  test("1,000 identical concurrent misses make exactly one upstream query", async () => {
+    const up = await standIn({ delayMs: () => 100 });
+    const { pipeline, cacheCounters } = makePipeline([], [up.address]);
+    const answers = await Promise.all(Array.from({ length: 1000 }, (_, i) => ask(pipeline, "same.example", "A", { id: i })));
+    expect(up.count()).toBe(1);
+    expect(cacheCounters.coalesced).toBe(999);
+    answers.forEach((a, i) => {
+      expect(a.msg.id).toBe(i);
+      expect(a.msg.answers[0]!.data).toBe(addrFor("same.example"));
+    });
+  });
+
+  test("a waiter that gives up does not cancel the shared query for the others", async () => {
+    const up = await standIn({ delayMs: () => 200 });
+    const { pipeline } = makePipeline([], [up.address], { cache: { staleMaxAge: 0 } });
+    const impatient = ask(pipeline, "share.example", "A", { deadlineMs: 50 });
+    const patient = ask(pipeline, "share.example", "A", { deadlineMs: 1000 });
+    expect((await impatient).msg.rcode).toBe("SERVFAIL");
+    expect((await patient).msg.answers[0]!.data).toBe(addrFor("share.example"));
+    expect(up.count()).toBe(1);
+  });
+
+  test("when every waiter has given up, the shared upstream query is cancelled", async () => {
+    const up = await standIn({ silent: true });
+    const { pipeline, upstreamCounters } = makePipeline([], [up.address]);
+    await ask(pipeline, "gone.example", "A", { deadlineMs: 50 });
+    await sleep(20);
+    expect(pipeline.flights.inflight).toBe(0);
+    expect(upstreamCounters.cancelled).toBe(1);
+  });
+
+  test("serve-stale: when the upstream goes silent, expired data is answered with TTL 30 and refreshed later", async () => {
+    let silent = false;
+    const up = await standIn({ answers: (n) => [{ name: n, type: "A", class: "IN", ttl: 2, data: "192.0.2.7" }] });
+    const c = fakeClock();
+    const { pipeline, cacheCounters } = makePipeline([], [up.address], { now: c.now, snapshot: { staleClientTimeoutMs: 100 } });
+    expect((await ask(pipeline, "stale.example")).msg.answers[0]!.ttl).toBe(2);
+    c.advance(10);
+    up.opts.silent = silent = true;
+    const t0 = Date.now();
+    const r = await ask(pipeline, "stale.example", "A", { deadlineMs: 1000 });
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(r.msg.answers[0]!.data).toBe("192.0.2.7");
+    expect(r.msg.answers[0]!.ttl).toBe(30);
+    expect(cacheCounters.staleServed).toBe(1);
+    // The refresh went on in the background; once the upstream is back, it fills the cache again.
+    up.opts.silent = silent = !silent;
+    await sleep(1200);
+    const fresh = await ask(pipeline, "stale.example");
+    expect(fresh.msg.answers[0]!.ttl).toBe(2);
+  });
+
+  test("serve-stale also covers an upstream that fails outright", async () => {
+    const up = await standIn({ answers: (n) => [{ name: n, type: "A", class: "IN", ttl: 1, data: "192.0.2.8" }] });
+    const c = fakeClock();
+    const { pipeline } = makePipeline([], [up.address], { now: c.now, cache: { servfailTtl: 0 } });
+    await ask(pipeline, "fail.example");
+    c.advance(5);
+    up.opts.rcode = "SERVFAIL";
+    const r = await ask(pipeline, "fail.example");
+    expect(r.msg.rcode).toBe("NOERROR");
+    expect(r.msg.answers[0]!.ttl).toBe(30);
+  });
+
+  test("prefetch: hits in the last 10% of the TTL refresh the entry once", async () => {
+    const up = await standIn({ answers: (n) => [{ name: n, type: "A", class: "IN", ttl: 100, data: "192.0.2.9" }] });
+    const c = fakeClock();
+    const { pipeline, cacheCounters } = makePipeline([], [up.address], { now: c.now });
+    await ask(pipeline, "pre.example");
+    c.advance(50);
+    for (let i = 0; i < 20; i++) expect((await ask(pipeline, "pre.example")).sync).toBe(true);
+    expect(up.count()).toBe(1);
+    c.advance(45);
+    for (let i = 0; i < 50; i++) expect((await ask(pipeline, "pre.example")).msg.answers[0]!.ttl).toBeLessThanOrEqual(5);
+    await sleep(100);
+    expect(up.count()).toBe(2);
+    expect(cacheCounters.prefetches).toBe(1);
+    expect((await ask(pipeline, "pre.example")).msg.answers[0]!.ttl).toBe(100);
+  });
+
+  test("per-domain forwarding sends a zone's names to its own upstreams", async () => {
+    const general = await standIn();
+    const corp = await standIn();
+    const { pool } = makePool([general.address], {}, [{ zone: "corp.example", upstreams: [corp.address] }]);
+    const { pipeline } = makePipeline([], [], { forwarder: { pool } });
+    await ask(pipeline, "host.corp.example");
+    await ask(pipeline, "www.example.org");
+    expect(corp.received.map((r) => r.name)).toEqual(["host.corp.example"]);
+    expect(general.received.map((r) => r.name)).toEqual(["www.example.org"]);
+  });
+
+  test("0x20 on: the upstream sees mixed case and answers that echo it are accepted", async () => {
+    const up = await standIn();
+    const { pipeline } = makePipeline([], [up.address], { forwarder: { randomizeCase: true } });
+    const r = await ask(pipeline, "abcdefghijklmnopqrstuvwxyz.example");
+    expect(r.msg.answers[0]!.data).toBe(addrFor("abcdefghijklmnopqrstuvwxyz.example"));
+    const sent = up.received[0]!.name;
+    expect(sent.toLowerCase()).toBe("abcdefghijklmnopqrstuvwxyz.example");
+    expect(sent).not.toBe(sent.toLowerCase()); // 2^-33 chance of a false failure
+    expect(r.msg.questions[0]!.name).toBe("abcdefghijklmnopqrstuvwxyz.example"); // client's own spelling back
+  });
+
+  test("0x20 on: an answer whose case differs is rejected; with 0x20 off the same server is fine", async () => {
+    const up = await standIn({ lowercaseEcho: true });
+    const on = makePipeline([], [up.address], { forwarder: { randomizeCase: true, attemptTimeoutMs: 100 } });
+    const r = await ask(on.pipeline, "casetest.example", "A", { deadlineMs: 400 });
+    expect(r.msg.rcode).toBe("SERVFAIL");
+    expect(on.upstreamCounters.mismatched).toBeGreaterThan(0);
+    const off = makePipeline([], [up.address]);
+    expect((await ask(off.pipeline, "casetest.example")).msg.answers[0]!.data).toBe(addrFor("casetest.example"));
+  });
+
+  test("CNAME chains come back as given; loops and chains over the limit are refused", async () => {
+    const chain = (n: string, len: number, loop = false) => {
+      const recs = [];
+      for (let i = 0; i < len; i++) {
+        const from = i === 0 ? n : `c${i}.example`;
+        const to = loop && i === len - 1 ? n : `c${i + 1}.example`;
+        recs.push({ name: from, type: "CNAME", class: "IN", ttl: 60, data: to });
+      }
+      if (!loop) recs.push({ name: `c${len}.example`, type: "A", class: "IN", ttl: 60, data: "192.0.2.10" });
+      return recs;
+    };
+    const up = await standIn({
+      answers: (n) => (n.startsWith("ok") ? chain(n, 3) : n.startsWith("loop") ? chain(n, 3, true) : chain(n, 13)) as never,
+    });
+    const { pipeline, upstreamCounters } = makePipeline([], [up.address], { snapshot: { queryTimeoutMs: 300 } });
+    const ok = await ask(pipeline, "ok.example");
+    expect(ok.msg.answers.map((a) => a.type)).toEqual(["CNAME", "CNAME", "CNAME", "A"]);
+    expect((await ask(pipeline, "loop.example")).msg.rcode).toBe("SERVFAIL");
+    expect((await ask(pipeline, "long.example")).msg.rcode).toBe("SERVFAIL");
+    expect(upstreamCounters.badChains).toBeGreaterThanOrEqual(2);
+  });
+});
