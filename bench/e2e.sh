@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Side-by-side load bench: bunbound vs Unbound (Debian) answering the same 1000 local names (A, AAAA, TXT),
-# each server pinned to CPU 1, dnsperf pinned to CPU 0, same query file. Prints medians and ratios.
+# Side-by-side load bench: bunbound vs Unbound (Debian) on the same 1000 names (A, AAAA, TXT), each server
+# pinned to CPU 1, dnsperf pinned to CPU 0, same query file. Prints medians and ratios.
+#   MODE=local  both answer the names from local data (bunbound --record, Unbound local-data)
+#   MODE=cache  both forward to the same backend (an Unbound with the local data, on CPU 0) and are measured
+#               after a warm-up has filled their caches: the cache-hit path
 # Needs: apt-get install -y dnsperf unbound bind9-dnsutils
-# Usage: RATE=50000 LEN=8 RUNS=3 bench/e2e.sh        (RATE empty = unthrottled)
+# Usage: MODE=cache RATE=50000 LEN=8 RUNS=3 bench/e2e.sh        (RATE empty = unthrottled)
 set -u
 d=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$d/.." && pwd)
 gen="$d/gen"
 mkdir -p "$gen"
-LEN=${LEN:-8}; RUNS=${RUNS:-3}; RATE=${RATE-50000}
+LEN=${LEN:-8}; RUNS=${RUNS:-3}; RATE=${RATE-50000}; MODE=${MODE:-local}
 for t in dnsperf unbound dig taskset; do command -v $t >/dev/null || { echo "missing $t (apt-get install -y dnsperf unbound bind9-dnsutils)"; exit 2; }; done
 
 python3 - "$gen" <<'PY'
@@ -23,6 +26,15 @@ with open(f"{out}/unbound.conf", "w") as f:
     f.write("server:\n  interface: 127.0.0.1@5301\n  port: 5301\n  num-threads: 1\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n  username: \"\"\n  chroot: \"\"\n  pidfile: \"\"\n  access-control: 127.0.0.0/8 allow\n  so-reuseport: no\n  local-zone: \"bench.test.\" static\n")
     for r in recs:
         f.write('  local-data: "' + r.replace('"', '\\"') + '"\n')
+head = "server:\n  port: {p}\n  interface: 127.0.0.1@{p}\n  num-threads: 1\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n  username: \"\"\n  chroot: \"\"\n  pidfile: \"\"\n  access-control: 127.0.0.0/8 allow\n  so-reuseport: no\n"
+with open(f"{out}/backend.conf", "w") as f:
+    f.write(head.format(p=5310) + '  local-zone: "bench.test." static\n')
+    for r in recs:
+        f.write('  local-data: "' + r.replace('"', '\\"') + '"\n')
+with open(f"{out}/unbound-cache.conf", "w") as f:
+    f.write(head.format(p=5301) + '  do-not-query-localhost: no\n  prefetch: yes\nforward-zone:\n  name: "bench.test."\n  forward-addr: 127.0.0.1@5310\n')
+with open(f"{out}/bunbound-cache.toml", "w") as f:
+    f.write('listen = ["127.0.0.1:5302"]\nhttp = "off"\nupstreams = ["127.0.0.1:5310"]\nlog_level = "warn"\n')
 with open(f"{out}/bunbound.toml", "w") as f:
     f.write('listen = ["127.0.0.1:5302"]\nhttp = "off"\nupstreams = []\nlog_level = "warn"\nrecords = [\n')
     for r in recs:
@@ -33,7 +45,14 @@ with open(f"{out}/queries.txt", "w") as f:
         f.write(f"{random.choice(names)} {random.choice(['A','AAAA','TXT'])}\n")
 PY
 
-specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound.toml:5302")
+if [ "$MODE" = cache ]; then
+  taskset -c 0 unbound -d -c "$gen/backend.conf" >"$gen/backend.log" 2>&1 & backend=$!
+  trap 'kill $backend 2>/dev/null' EXIT
+  for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p 5310 h1.bench.test A >/dev/null 2>&1 && break; sleep 0.2; done
+  specs=("unbound=unbound -d -c $gen/unbound-cache.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-cache.toml:5302")
+else
+  specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound.toml:5302")
+fi
 declare -A med
 for spec in "${specs[@]}"; do
   name=${spec%%=*}; rest=${spec#*=}; port=${rest##*:}; cmd=${rest%:*}
@@ -62,7 +81,7 @@ print(' '.join(str(round(s.median(c),2)) for c in zip(*rows)))")
   kill "$pid"; wait "$pid" 2>/dev/null
 done
 echo
-echo "medians of $RUNS runs, ${LEN}s each, offered ${RATE:-unthrottled} q/s, $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "mode $MODE: medians of $RUNS runs, ${LEN}s each, offered ${RATE:-unthrottled} q/s, $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 printf '| %-9s | %9s | %14s | %6s | %14s | %8s |\n' server qps "avg latency µs" lost "CPU µs/query" "RSS MB"
 printf '|%s|\n' "-----------|-----------|----------------|--------|----------------|----------"
 for n in unbound bunbound; do

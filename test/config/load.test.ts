@@ -61,6 +61,25 @@ describe("configuration", () => {
     expect(ps).toContainEqual(expect.stringMatching(/^timeouts\.query_ms: .*expected number/));
   });
 
+  test("cache, upstream and forward sections are read and checked", () => {
+    const f = file(
+      "cache.toml",
+      '[cache]\nmax_entries = 500\nserve_stale = false\n[upstream]\nstrategy = "round_robin"\nrandomize_case = true\n' +
+        '[[forward]]\nzone = "corp.example"\nupstreams = ["127.0.0.1:5353"]\n',
+    );
+    const c = loadConfig({ config: f }, {}, resolv);
+    expect(c.cache.max_entries).toBe(500);
+    expect(c.cache.serve_stale).toBe(false);
+    expect(c.cache.servfail_ttl).toBe(5);
+    expect(c.upstream.strategy).toBe("round_robin");
+    expect(c.forward).toEqual([{ zone: "corp.example", upstreams: ["127.0.0.1:5353"] }]);
+    const bad = file("badfwd.toml", '[upstream]\nstrategy = "random"\n[[forward]]\nzone = "a..b"\nupstreams = []\n');
+    const ps = problems(() => loadConfig({ config: bad }, {}, resolv));
+    expect(ps).toContainEqual(expect.stringMatching(/^upstream\.strategy: /));
+    expect(ps).toContainEqual(expect.stringMatching(/^forward\[0\]\.zone: empty label/));
+    expect(ps).toContainEqual(expect.stringMatching(/^forward\[0\]\.upstreams: /));
+  });
+
   test("an unknown key is an error, not silently ignored", () => {
     const f = file("typo.toml", "[timeouts]\nqeury_ms = 5\n");
     expect(problems(() => loadConfig({ config: f }, {}, resolv))).toContainEqual(expect.stringMatching(/^timeouts: .*qeury_ms/));
