@@ -5,6 +5,7 @@ import { Ring } from "../src/server/ring";
 import { parseQuery, QueryInfo } from "../src/wire/query";
 import { hashName } from "../src/wire/name";
 import { makePipeline } from "../test/helpers/pipeline";
+import { exchange, response } from "../test/helpers/responses";
 
 function query(name: string, type: string, edns: boolean): Uint8Array {
   return new Uint8Array(
@@ -26,6 +27,15 @@ const records = Array.from({ length: 1000 }, (_, i) => [
   `h${i}.bench.test 300 AAAA fd00::${i.toString(16)}`,
 ]).flat();
 const { pipeline } = makePipeline(records);
+// A cache with one entry, answered through the same path a hit takes.
+const cached = makePipeline([], ["127.0.0.1:9"]);
+{
+  const name = "www.example.com";
+  const resp = response(name, "A", { answers: [{ name, type: "A", class: "IN", ttl: 300, data: "192.0.2.1" }], edns: true });
+  const x = exchange(name, "A", resp);
+  cached.cache.insert(x.query, x.q, x.resp, x.scan);
+}
+const hitQuery = query("WWW.example.com", "A", true);
 const ring = new Ring(4096, 4096);
 const slot = new Uint8Array(4096);
 
@@ -42,6 +52,10 @@ group("cheap path", () => {
   bench("local answer in place (copy query into slot + answerNow)", () => {
     slot.set(withEdns);
     return pipeline.answerNow(slot, withEdns.length, q, true);
+  });
+  bench("cache hit in place (copy query into slot + answerNow)", () => {
+    slot.set(hitQuery);
+    return cached.pipeline.answerNow(slot, hitQuery.length, q, true);
   });
   bench("ring acquire + payload + release", () => {
     const h = ring.acquire();

@@ -70,13 +70,15 @@ export class Pipeline {
       return this.fit(buf, n, q, udp);
     }
     if (q.qclass !== QClass.IN) return this.error(buf, q, Rcode.REFUSED); // CH/ANY: only what local data has
-    const e = this.cache.lookup(buf, q);
-    if (e && this.cache.isFresh(e)) {
-      const hit = this.cache.writeAnswer(buf, q, e, false);
+    const cache = this.cache;
+    const now = cache.now();
+    const e = cache.lookup(buf, q, now);
+    if (e && now < e.expiresAt) {
+      const hit = cache.writeAnswer(buf, q, e, false, now);
       if (hit >= 0) {
         this.cacheCounters.hits++;
         // Prefetch (like Unbound's): a hit in the last 10% of the entry's life refreshes it in the background.
-        if (snap.prefetch && !e.refreshing && this.cache.remaining(e) * 10 < e.ttl) {
+        if (snap.prefetch && !e.refreshing && cache.remaining(e, now) * 10 < e.ttl) {
           this.cacheCounters.prefetches++;
           this.refresh(buf, q, e);
         }
