@@ -43,6 +43,22 @@ describe("bunbound as a process", () => {
     expect(((await nf.json()) as { error: string }).error).toContain("/nope");
   });
 
+  test("repeated questions are answered from the cache, and the cache survives a reload", async () => {
+    const up = await upstream();
+    const b = await bunbound(["--upstream", up.address]);
+    for (let i = 0; i < 5; i++) expect(decode((await udpAsk(b.udpPort, makeQuery("cached.example")))!).answers[0]!.data).toBe(addrFor("cached.example"));
+    const mark = b.logs.length;
+    b.proc.kill("SIGHUP");
+    await b.waitLog("configuration reloaded", 5000, mark);
+    expect(decode((await tcpAsk(b.udpPort, makeQuery("CACHED.example")))!).answers[0]!.data).toBe(addrFor("cached.example"));
+    expect(up.count()).toBe(1);
+    const h = (await (await fetch(`http://127.0.0.1:${b.httpPort}/healthz`)).json()) as any;
+    expect(h.cache.hits).toBe(5);
+    expect(h.cache.entries).toBe(1);
+    expect(h.upstream.servers[0].queries).toBe(1);
+    expect(h.upstream.servers[0].breaker).toBe("closed");
+  });
+
   test("a truncated upstream answer is fetched again over TCP", async () => {
     const up = await upstream({ truncateUdp: true });
     const b = await bunbound(["--upstream", up.address]);
