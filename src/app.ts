@@ -7,7 +7,11 @@ import { CacheCounters, ServerCounters, UpstreamCounters } from "./metrics/count
 import { log, setLogLevel } from "./metrics/log";
 import { Pipeline, type Snapshot } from "./pipeline";
 import { Ring } from "./server/ring";
-import { TcpServer, type TcpLimits } from "./server/tcp";
+import { TcpServer, type TcpLimits, type TransferFn } from "./server/tcp";
+import { HeavyLane } from "./jobs/lane";
+import { ZoneManager } from "./jobs/zones";
+import { hostsRecords } from "./zones/hosts";
+import { statSync } from "node:fs";
 import { UdpServer } from "./server/udp";
 import { Forwarder } from "./upstream/forwarder";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
@@ -31,7 +35,7 @@ function buildSnapshot(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, 
     registry,
   );
   return {
-    local: new LocalData(cfg.records),
+    local: new LocalData([...cfg.records, ...cfg.hosts.flatMap((f) => hostsRecords(f))]),
     forwarder: new Forwarder(
       { pool, attemptTimeoutMs: cfg.timeouts.upstream_ms, randomizeCase: u.randomize_case, maxCnameChain: u.max_cname_chain },
       upstreamCounters,
@@ -57,6 +61,16 @@ function cacheOptions(cfg: ResolvedConfig): CacheOptions {
   };
 }
 
+function mtimes(files: string[]): Map<string, number> {
+  return new Map(files.map((f) => [f, (() => {
+    try {
+      return statSync(f).mtimeMs;
+    } catch {
+      return 0;
+    }
+  })()]));
+}
+
 export class App {
   readonly counters = new ServerCounters();
   readonly upstreamCounters = new UpstreamCounters();
@@ -64,6 +78,9 @@ export class App {
   /** Upstream health by address, kept across reloads. */
   readonly upstreamStates = new Map<string, UpstreamState>();
   readonly cache: PacketCache;
+  readonly lane: HeavyLane;
+  readonly zones: ZoneManager;
+  private hostsMtimes = new Map<string, number>();
   readonly tasks = new TaskManager();
   readonly udpRing: Ring;
   readonly tcpRing: Ring;
@@ -80,7 +97,16 @@ export class App {
     this.udpRing = new Ring(r.udp_slots, r.udp_slot_size, 0, r.strict);
     this.tcpRing = new Ring(r.tcp_slots, r.tcp_slot_size, 2, r.strict);
     this.cache = new PacketCache(cacheOptions(cfg), this.cacheCounters);
-    this.pipeline = new Pipeline(buildSnapshot(cfg, this.upstreamCounters, this.upstreamStates), this.cache, this.counters, this.cacheCounters);
+    this.lane = new HeavyLane({ maxQueue: cfg.jobs.max_queue, jobTimeoutMs: cfg.jobs.job_timeout_ms });
+    this.zones = new ZoneManager(this.lane, cfg.data_dir);
+    this.pipeline = new Pipeline(
+      buildSnapshot(cfg, this.upstreamCounters, this.upstreamStates),
+      this.cache,
+      this.zones.table,
+      this.counters,
+      this.cacheCounters,
+    );
+    this.hostsMtimes = mtimes(cfg.hosts);
   }
 
   get config(): ResolvedConfig {
@@ -91,6 +117,9 @@ export class App {
   static async start(cfg: ResolvedConfig): Promise<App> {
     setLogLevel(cfg.log_level);
     const app = new App(cfg);
+    // Zones load in the heavy lane before we answer, so the first queries see them; a zone that fails to
+    // load is reported (file:line) and left out, the rest serve.
+    await app.zones.apply(cfg.zone);
     try {
       await app.listen();
     } catch (err) {
@@ -98,6 +127,17 @@ export class App {
       throw err;
     }
     app.tasks.every("stats-log", "metrics", 60_000, () => log.info("stats", app.stats()));
+    if (cfg.jobs.watch_interval_ms > 0) {
+      app.tasks.every("file-watch", "jobs", cfg.jobs.watch_interval_ms, async () => {
+        await app.zones.check();
+        const now = mtimes(app.cfg.hosts);
+        if ([...now].some(([f, m]) => app.hostsMtimes.get(f) !== m)) {
+          log.info("hosts file changed; reloading local data");
+          app.hostsMtimes = now;
+          app.pipeline.snapshot = buildSnapshot(app.cfg, app.upstreamCounters, app.upstreamStates);
+        }
+      });
+    }
     app.tasks.every("cache-sweep", "cache", cfg.cache.sweep_interval_ms, () => {
       const removed = app.cache.sweep();
       if (removed) log.debug("cache sweep", { removed, entries: app.cache.entries });
@@ -134,7 +174,7 @@ export class App {
       for (let attempt = 0; ; attempt++) {
         const udp = new UdpServer(host, port, this.udpRing, this.pipeline, this.counters, queryTimeout);
         await udp.start();
-        const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.pipeline, this.counters, limits, queryTimeout);
+        const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.pipeline, this.counters, limits, queryTimeout, this.transfer);
         try {
           tcp.start();
         } catch (err) {
@@ -150,7 +190,11 @@ export class App {
     if (this.cfg.http !== "off") {
       const { host, port } = parseHostPort(this.cfg.http);
       if (!isLoopback(host)) log.warn("HTTP listener is not on loopback", { http: this.cfg.http });
-      this.http = startHttp(host, port, { health: () => this.health() });
+      this.http = startHttp(host, port, {
+        health: () => this.health(),
+        zones: () => this.zones.status(),
+        reloadZone: (name) => (this.zones.has(name) ? this.zones.reload(name) : null),
+      });
     }
   }
 
@@ -165,7 +209,18 @@ export class App {
    * a config that fails to build throws and leaves the running one untouched. Listener, HTTP and ring
    * changes need a restart and are reported as such.
    */
-  reload(next: ResolvedConfig): void {
+  /** AXFR for the TCP server: ACL check, then the messages from the heavy lane. */
+  private readonly transfer: TransferFn = async (query, q, peer) => {
+    const zone = this.zones.table.find(query, 12, q.qnameEnd);
+    if (!zone) return "refused";
+    if (!this.zones.mayTransfer(zone.p.name, peer)) {
+      log.warn("AXFR refused by transfer_acl", { zone: zone.p.name, peer });
+      return "refused";
+    }
+    return this.zones.transfer(zone.p.name, q.id, query.slice(12, q.questionEnd));
+  };
+
+  reload(next: ResolvedConfig): Promise<void> {
     if (this.stopping) throw new Error("shutting down");
     const snapshot = buildSnapshot(next, this.upstreamCounters, this.upstreamStates); // may throw: nothing changed yet
     const needsRestart = (["listen", "http", "ring", "data_dir"] as const).filter(
@@ -178,6 +233,8 @@ export class App {
     this.reloads++;
     log.info("configuration reloaded", { records: snapshot.local.recordCount, upstreams: next.upstreams, source: next.source });
     if (needsRestart.length) log.warn("some changes take effect only after a restart", { fields: needsRestart });
+    this.hostsMtimes = mtimes(next.hosts);
+    return this.zones.apply(next.zone).then(() => undefined);
   }
 
   /**
@@ -199,6 +256,7 @@ export class App {
       }
       this.closeSockets();
       await this.tasks.stopAll(2000);
+      this.lane.stop();
       log.info("stopped", this.stats());
     })();
     return this.stopping;
@@ -221,6 +279,8 @@ export class App {
       upstream: { ...this.upstreamCounters, open: { ...openExchanges }, servers: [...this.upstreamStates.values()].map((s) => s.snapshot()) },
       cache: { ...this.cacheCounters, entries: this.cache.entries, bytes: this.cache.sizeBytes, flights: this.pipeline.flights.inflight },
       ring: { udp: this.udpRing.stats(), tcp: this.tcpRing.stats() },
+      jobs: { ...this.lane.counters, queued: this.lane.depth, busy: this.lane.busy },
+      zones: this.zones.status(),
       inflight: this.inflight,
       tcpConnections: this.tcp.reduce((n, t) => n + t.connections, 0),
     };

@@ -17,6 +17,7 @@ Usage: bunbound [options]
   --http ADDR:PORT|off   HTTP API (default 127.0.0.1:8053)
   --record 'NAME TTL TYPE DATA'
                          local record, repeatable, e.g. --record 'a.lan 60 A 10.0.0.5'
+  --zone NAME=FILE       authoritative zone from an RFC 1035 master file, repeatable
   --data-dir DIR         state directory (default ./data)
   --log-level LEVEL      debug | info | warn | error (default info)
   --version              print the version and exit
@@ -41,6 +42,7 @@ export function parseFlags(argv: string[]): Overrides & { help?: boolean; versio
         upstream: { type: "string", multiple: true },
         http: { type: "string" },
         record: { type: "string", multiple: true },
+        zone: { type: "string", multiple: true },
         "data-dir": { type: "string" },
         "log-level": { type: "string" },
         version: { type: "boolean" },
@@ -56,6 +58,7 @@ export function parseFlags(argv: string[]): Overrides & { help?: boolean; versio
     upstream: values.upstream as string[] | undefined,
     http: values.http as string | undefined,
     record: values.record as string[] | undefined,
+    zone: values.zone as string[] | undefined,
     data_dir: values["data-dir"] as string | undefined,
     log_level: values["log-level"] as string | undefined,
     help: values.help as boolean | undefined,
@@ -92,9 +95,9 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   installSignals({
-    reload: () => {
+    reload: async () => {
       try {
-        app.reload(loadConfig(overrides));
+        await app.reload(loadConfig(overrides));
       } catch (e) {
         log.error("reload rejected; keeping the running configuration", {
           problems: e instanceof ConfigError ? e.problems : undefined,

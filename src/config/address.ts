@@ -44,3 +44,40 @@ export function formatHostPort(a: { host: string; port: number; family: 4 | 6 })
 export function isLoopback(host: string): boolean {
   return host === "::1" || host.startsWith("127.") || host === "localhost";
 }
+
+function ipBytes(ip: string): number[] | null {
+  const fam = isIP(ip);
+  if (fam === 4) return ip.split(".").map(Number);
+  if (fam !== 6) return null;
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (v4) return v4[1]!.split(".").map(Number); // an IPv4 client on a dual-stack socket
+  const [head, tail] = ip.split("::") as [string, string | undefined];
+  const h = head ? head.split(":") : [];
+  const t = tail !== undefined ? (tail ? tail.split(":") : []) : [];
+  const groups = tail !== undefined ? [...h, ...Array(8 - h.length - t.length).fill("0"), ...t] : h;
+  return groups.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 255]);
+}
+
+/** Parses "10.0.0.0/8", "::1/128" or a bare address; throws with a reason. */
+export function parseCidr(text: string): { bytes: number[]; bits: number } {
+  const [addr, len] = text.split("/") as [string, string | undefined];
+  const bytes = ipBytes(addr);
+  if (!bytes) throw new Error(`"${text}" is not an address or CIDR prefix`);
+  const bits = len === undefined ? bytes.length * 8 : Number(len);
+  if (!Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) throw new Error(`"${text}" has a bad prefix length`);
+  return { bytes, bits };
+}
+
+/** True when `ip` lies in one of the prefixes. */
+export function inAcl(ip: string, acl: Array<{ bytes: number[]; bits: number }>): boolean {
+  const b = ipBytes(ip);
+  if (!b) return false;
+  return acl.some((p) => {
+    if (p.bytes.length !== b.length) return false;
+    for (let i = 0; i < p.bits; i++) {
+      const mask = 0x80 >> (i & 7);
+      if ((p.bytes[i >> 3]! & mask) !== (b[i >> 3]! & mask)) return false;
+    }
+    return true;
+  });
+}

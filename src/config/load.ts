@@ -11,6 +11,8 @@ export interface Overrides {
   upstream?: string[];
   http?: string;
   record?: string[];
+  /** NAME=FILE */
+  zone?: string[];
   data_dir?: string;
   log_level?: string;
 }
@@ -87,6 +89,12 @@ export function loadConfig(flags: Overrides, env: Record<string, string | undefi
   if (o.upstream) raw.upstreams = o.upstream;
   if (o.http) raw.http = o.http;
   if (o.record) raw.records = o.record;
+  if (o.zone) {
+    raw.zone = o.zone.map((z) => {
+      const i = z.indexOf("=");
+      return i > 0 ? { name: z.slice(0, i), file: z.slice(i + 1) } : { name: z, file: "" };
+    });
+  }
   if (o.data_dir) raw.data_dir = o.data_dir;
   if (o.log_level) raw.log_level = o.log_level;
   const result = configSchema.safeParse(raw);

@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { parseRecord } from "../zones/records";
 import { toWire } from "../wire/name";
-import { parseHostPort } from "./address";
+import { parseCidr, parseHostPort } from "./address";
 
 const hostPort = (defaultPort?: number) =>
   z.string().superRefine((v, ctx) => {
@@ -17,6 +17,14 @@ const hostPort = (defaultPort?: number) =>
 const record = z.string().superRefine((v, ctx) => {
   try {
     parseRecord(v);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+  }
+});
+
+const cidr = z.string().superRefine((v, ctx) => {
+  try {
+    parseCidr(v);
   } catch (e) {
     ctx.addIssue({ code: "custom", message: (e as Error).message });
   }
@@ -110,6 +118,42 @@ export const configSchema = z
           .strict(),
       )
       .default([]),
+    /** Authoritative zones from RFC 1035 master files, loaded and signed in the heavy lane. */
+    zone: z
+      .array(
+        z
+          .object({
+            name: z.string().superRefine((v, ctx) => {
+              try {
+                toWire(v);
+              } catch (e) {
+                ctx.addIssue({ code: "custom", message: (e as Error).message });
+              }
+            }),
+            file: z.string().min(1),
+            /** Sign online (keys in data_dir/keys). */
+            dnssec: z.boolean().default(false),
+            /** 13 = ECDSA P-256/SHA-256, 15 = Ed25519. */
+            algorithm: z.union([z.literal(13), z.literal(15)]).default(13),
+            /** Signature validity, days; signatures are refreshed when half of it has passed. */
+            signature_validity_days: z.number().int().min(1).max(365).default(14),
+            /** Who may AXFR the zone (RFC 5936 section 6: off by default; here loopback only). */
+            transfer_acl: z.array(cidr).default(["127.0.0.0/8", "::1/128"]),
+          })
+          .strict(),
+      )
+      .default([]),
+    /** /etc/hosts-format files: their names answer A/AAAA, their addresses PTR. */
+    hosts: z.array(z.string().min(1)).default([]),
+    jobs: z
+      .object({
+        max_queue: z.number().int().min(1).max(10_000).default(64),
+        job_timeout_ms: z.number().int().min(1000).max(3_600_000).default(300_000),
+        /** How often zone and hosts files are checked for changes (mtime); 0 = never. */
+        watch_interval_ms: z.number().int().min(0).max(3_600_000).default(5000),
+      })
+      .strict()
+      .prefault({}),
     ring: z
       .object({
         udp_slots: z.number().int().min(16).max(1_000_000).default(4096),

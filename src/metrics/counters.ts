@@ -11,6 +11,8 @@ export class ServerCounters {
   badvers = 0;
   servfail = 0;
   localAnswers = 0;
+  authoritative = 0;
+  transfers = 0;
   forwarded = 0;
   truncated = 0;
   sendFailed = 0;

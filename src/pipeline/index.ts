@@ -3,7 +3,7 @@
 // (local data and cache hits, answered before the receive callback returns); only a miss goes async
 // (resolve), with the client's deadline, coalesced with identical misses, and with stale data as the
 // fallback (RFC 8767).
-import { HEADER_LEN, QClass, Rcode } from "../wire/constants";
+import { HEADER_LEN, QClass, QType, Rcode } from "../wire/constants";
 import { parseQuery, QueryInfo, Verdict } from "../wire/query";
 import { errorResponse, OPT_LEN, truncateTo, writeOpt } from "../wire/response";
 import type { LocalData } from "../zones/local";
@@ -13,6 +13,8 @@ import { variantOf, type CacheEntry, type PacketCache } from "../cache/cache";
 import type { CacheCounters, ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import { answerLocal } from "./local";
+import { answerAuthoritative } from "./authority";
+import type { ZoneTable } from "../zones/snapshot";
 
 /** Everything a request needs from configuration, swapped as one reference on reload. */
 export interface Snapshot {
@@ -27,6 +29,8 @@ export interface Snapshot {
 
 /** answerNow's "not answered yet: call resolve()" result. */
 export const PENDING = -1;
+/** answerNow's "a zone transfer (AXFR over TCP) was asked for a served zone" result. */
+export const TRANSFER = -2;
 
 /** Key of identical questions for coalescing: lowercased qname, type, class, DO/CD. Miss path only. */
 function flightKey(buf: Uint8Array, q: QueryInfo): string {
@@ -47,6 +51,7 @@ export class Pipeline {
   constructor(
     public snapshot: Snapshot,
     readonly cache: PacketCache,
+    readonly zones: ZoneTable,
     private readonly counters: ServerCounters,
     private readonly cacheCounters: CacheCounters,
   ) {}
@@ -68,6 +73,15 @@ export class Pipeline {
     if (n >= 0) {
       this.counters.localAnswers++;
       return this.fit(buf, n, q, udp);
+    }
+    const zone = this.zones.find(buf, HEADER_LEN, q.qnameEnd);
+    if (q.qtype === QType.AXFR || q.qtype === QType.IXFR) {
+      // Transfers only over TCP and only of zones we serve (RFC 5936 4.2); IXFR falls back to AXFR (RFC 1995 4).
+      return zone && !udp ? TRANSFER : this.error(buf, q, Rcode.REFUSED);
+    }
+    if (zone) {
+      this.counters.authoritative++;
+      return this.fit(buf, answerAuthoritative(buf, q, zone), q, udp);
     }
     if (q.qclass !== QClass.IN) return this.error(buf, q, Rcode.REFUSED); // CH/ANY: only what local data has
     const cache = this.cache;

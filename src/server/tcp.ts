@@ -3,10 +3,15 @@
 // the cap), global connection cap, 65535-byte messages. Each message gets its own ring slot; its answer is
 // framed in the slot's 2-byte headroom so it leaves in one write.
 import type { Socket, TCPSocketListener } from "bun";
-import { Pipeline, PENDING, QueryInfo } from "../pipeline";
+import { Pipeline, PENDING, QueryInfo, TRANSFER } from "../pipeline";
+import { Rcode } from "../wire/constants";
+import { errorResponse } from "../wire/response";
 import type { ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import type { Ring } from "./ring";
+
+/** Produces a zone transfer: the messages to send, "refused" (ACL), or null (failed). */
+export type TransferFn = (query: Uint8Array, q: QueryInfo, peer: string) => Promise<Uint8Array[] | "refused" | null>;
 
 export interface TcpLimits {
   idleTimeoutMs: number;
@@ -29,6 +34,8 @@ interface Conn {
   pendingBytes: number;
   /** performance.now() of the last byte read or answer written: the idle sweep reads it. */
   lastActive: number;
+  /** A zone transfer being written, message by message, as the socket drains. */
+  stream: { messages: Uint8Array[]; next: number; done: () => void } | null;
 }
 
 export class TcpServer {
@@ -49,6 +56,7 @@ export class TcpServer {
     private readonly counters: ServerCounters,
     private readonly limits: () => TcpLimits,
     private readonly queryTimeoutMs: () => number,
+    private readonly transfer: TransferFn | null = null,
   ) {}
 
   start(): void {
@@ -80,12 +88,12 @@ export class TcpServer {
   private onOpen(s: Socket<Conn>): void {
     if (this.draining || this.conns.size >= this.limits().maxConnections) {
       this.counters.tcpRejected++;
-      s.data = { inbuf: new Uint8Array(0), inlen: 0, inflight: 0, paused: false, closed: true, pending: [], pendingBytes: 0, lastActive: 0 };
+      s.data = { inbuf: new Uint8Array(0), inlen: 0, inflight: 0, paused: false, closed: true, pending: [], pendingBytes: 0, lastActive: 0, stream: null };
       s.terminate();
       return;
     }
     this.counters.tcpConnections++;
-    s.data = { inbuf: new Uint8Array(514), inlen: 0, inflight: 0, paused: false, closed: false, pending: [], pendingBytes: 0, lastActive: performance.now() };
+    s.data = { inbuf: new Uint8Array(514), inlen: 0, inflight: 0, paused: false, closed: false, pending: [], pendingBytes: 0, lastActive: performance.now(), stream: null };
     this.conns.add(s);
   }
 
@@ -176,6 +184,7 @@ export class TcpServer {
     buf.set(msg);
     const q = this.q;
     const n = this.pipeline.answerNow(buf, msg.length, q, false);
+    if (n === TRANSFER) return this.startTransfer(s, h, msg.length, q);
     if (n !== PENDING) {
       if (n > 0) this.write(s, h, n);
       this.ring.release(h);
@@ -189,6 +198,56 @@ export class TcpServer {
       (len) => this.complete(s, h, len),
       () => this.complete(s, h, 0),
     );
+  }
+
+  /**
+   * AXFR (RFC 5936): the heavy lane builds the messages; they are written one at a time as the socket drains,
+   * so a large zone never piles up in memory here. The request counts as in flight until the last is written.
+   */
+  private startTransfer(s: Socket<Conn>, h: number, len: number, q: QueryInfo): void {
+    const c = s.data;
+    const own = new QueryInfo().copyFrom(q);
+    const query = this.ring.payload(h).slice(0, len);
+    c.inflight++;
+    this.inflight++;
+    this.counters.transfers++;
+    const fail = (rcode: number) => {
+      const buf = this.ring.payload(h);
+      buf.set(query);
+      this.complete(s, h, errorResponse(buf, own, rcode));
+    };
+    if (!this.transfer) return fail(Rcode.REFUSED);
+    this.transfer(query, own, s.remoteAddress).then(
+      (result) => {
+        if (result === "refused") return fail(Rcode.REFUSED);
+        if (!result || c.closed) return fail(Rcode.SERVFAIL);
+        c.stream = { messages: result, next: 0, done: () => this.complete(s, h, 0) };
+        this.pumpStream(s);
+      },
+      () => fail(Rcode.SERVFAIL),
+    );
+  }
+
+  private pumpStream(s: Socket<Conn>): void {
+    const c = s.data;
+    const st = c.stream;
+    if (!st) return;
+    while (!c.closed && c.pending.length === 0 && st.next < st.messages.length) {
+      const m = st.messages[st.next++]!;
+      const framed = new Uint8Array(m.length + 2);
+      framed[0] = m.length >> 8;
+      framed[1] = m.length & 0xff;
+      framed.set(m, 2);
+      st.messages[st.next - 1] = framed.subarray(0, 0); // let the sent message go
+      const n = s.write(framed);
+      if (n < 0) return this.closeConn(s);
+      this.touch(s);
+      if (n < framed.length) this.queue(s, framed.subarray(n));
+    }
+    if (c.closed || st.next >= st.messages.length) {
+      c.stream = null;
+      st.done();
+    }
   }
 
   private complete(s: Socket<Conn>, h: number, len: number): void {
@@ -264,6 +323,7 @@ export class TcpServer {
       }
       c.pending.shift();
     }
+    if (c && !c.closed && c.pending.length === 0 && c.stream) this.pumpStream(s);
     if (c && this.draining && c.inflight === 0 && c.pending.length === 0) this.closeConn(s);
   }
 

@@ -24,6 +24,7 @@ export const enum QType {
   RRSIG = 46,
   DNSKEY = 48,
   CAA = 257,
+  IXFR = 251,
   AXFR = 252,
   ANY = 255,
 }

@@ -5,6 +5,7 @@ import { Pipeline, type Snapshot } from "../../src/pipeline";
 import { Forwarder, type ForwarderOptions } from "../../src/upstream/forwarder";
 import { UpstreamPool, UpstreamState, type ForwardZone, type PoolOptions } from "../../src/upstream/pool";
 import { LocalData } from "../../src/zones/local";
+import { ZoneTable } from "../../src/zones/snapshot";
 
 export const defaultCacheOptions: CacheOptions = {
   maxEntries: 10_000,
@@ -41,6 +42,7 @@ export function makePipeline(
     cache?: Partial<CacheOptions>;
     now?: () => number;
     forwarder?: Partial<Omit<ForwarderOptions, "pool">> & { pool?: UpstreamPool };
+    zones?: ZoneTable;
   } = {},
 ) {
   const counters = new ServerCounters();
@@ -56,5 +58,6 @@ export function makePipeline(
     prefetch: true,
     ...o.snapshot,
   };
-  return { pipeline: new Pipeline(snapshot, cache, counters, cacheCounters), cache, counters, cacheCounters, upstreamCounters };
+  const zones = o.zones ?? new ZoneTable();
+  return { pipeline: new Pipeline(snapshot, cache, zones, counters, cacheCounters), cache, counters, cacheCounters, upstreamCounters, zones };
 }
