@@ -180,9 +180,13 @@ export function rdataToWire(type: number, t: string[], quoted: boolean[], origin
       if (!/^[A-Za-z0-9]{1,15}$/.test(t[1]!)) throw new Error(`CAA tag "${t[1]}" must be 1-15 letters or digits`);
       return new Uint8Array([...u8(t[0], "CAA flags"), tag.length, ...tag, ...Buffer.from(t[2]!, "latin1")]);
     }
-    case 43:
+    case 43: {
       if (t.length < 4) throw new Error("expected KEYTAG ALGORITHM DIGESTTYPE DIGEST");
-      return new Uint8Array([...u16(t[0], "DS key tag"), ...u8(t[1], "DS algorithm"), ...u8(t[2], "DS digest type"), ...hex(t.slice(3), "DS digest")]);
+      const digest = hex(t.slice(3), "DS digest");
+      const want = ({ 1: 20, 2: 32, 4: 48 } as Record<string, number>)[t[2]!];
+      if (want !== undefined && digest.length !== want) throw new Error(`DS digest type ${t[2]} needs ${want} bytes, got ${digest.length}`);
+      return new Uint8Array([...u16(t[0], "DS key tag"), ...u8(t[1], "DS algorithm"), ...u8(t[2], "DS digest type"), ...digest]);
+    }
     case 48:
       if (t.length < 4) throw new Error("expected FLAGS PROTOCOL ALGORITHM KEY");
       return new Uint8Array([...u16(t[0], "DNSKEY flags"), ...u8(t[1], "DNSKEY protocol"), ...u8(t[2], "DNSKEY algorithm"), ...base64(t.slice(3), "DNSKEY key")]);
