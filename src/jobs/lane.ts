@@ -11,6 +11,14 @@ export interface LaneOptions {
   jobTimeoutMs: number;
 }
 
+/**
+ * Where the worker's code is: next to this file when run from source; in the single-file binary, the path of
+ * the extra entrypoint (`bun build --compile src/cli.ts src/jobs/worker.ts`) relative to their common root.
+ */
+function workerEntry(): URL | string {
+  return import.meta.url.includes("$bunfs") ? "./jobs/worker.ts" : new URL("./worker.ts", import.meta.url);
+}
+
 export class LaneCounters {
   submitted = 0;
   completed = 0;
@@ -37,7 +45,7 @@ export class HeavyLane {
 
   constructor(
     private readonly opts: LaneOptions,
-    private readonly workerUrl: URL | string = new URL("./worker.ts", import.meta.url),
+    private readonly workerUrl: URL | string = workerEntry(),
   ) {}
 
   get depth(): number {

@@ -1,7 +1,7 @@
 // The single-file binary: built with `bun build --compile`, run with no Bun on PATH, answers over UDP and
 // TCP, exits 0 on SIGTERM.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decode, makeQuery, tcpAsk, udpAsk } from "../helpers/dns";
@@ -11,11 +11,14 @@ setDefaultTimeout(120_000);
 const dir = mkdtempSync(join(tmpdir(), "bunbound-bin-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-test("the compiled binary answers over UDP and TCP and exits 0 on SIGTERM, without Bun on PATH", async () => {
+test("the compiled binary answers over UDP and TCP, runs its heavy-lane worker, exits 0 on SIGTERM, without Bun on PATH", async () => {
   const out = join(dir, "bunbound");
-  const build = Bun.spawnSync(["bun", "build", "--compile", join(ROOT, "src/cli.ts"), "--outfile", out], { cwd: ROOT, stderr: "pipe" });
+  // The same entrypoints as `bun run build`: the heavy lane's worker is a second one.
+  const build = Bun.spawnSync(["bun", "build", "--compile", join(ROOT, "src/cli.ts"), join(ROOT, "src/jobs/worker.ts"), "--outfile", out], { cwd: ROOT, stderr: "pipe" });
   expect(build.exitCode).toBe(0);
-  const b = await startBunbound(["--listen", "127.0.0.1:0", "--http", "off", "--record", "bin.lan 60 A 10.9.9.9"], {
+  const zone = join(dir, "bin.zone");
+  writeFileSync(zone, "$ORIGIN zone.bin.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 10.8.8.8\n");
+  const b = await startBunbound(["--listen", "127.0.0.1:0", "--http", "off", "--record", "bin.lan 60 A 10.9.9.9", "--zone", `zone.bin=${zone}`, "--data-dir", dir], {
     cmd: [out],
     cwd: dir,
     env: { PATH: "/nonexistent" },
@@ -23,6 +26,8 @@ test("the compiled binary answers over UDP and TCP and exits 0 on SIGTERM, witho
   try {
     expect(decode((await udpAsk(b.udpPort, makeQuery("bin.lan")))!).answers[0]!.data).toBe("10.9.9.9");
     expect(decode((await tcpAsk(b.udpPort, makeQuery("localhost", "AAAA")))!).answers[0]!.data).toBe("::1");
+    // loaded by the heavy lane's worker inside the binary
+    expect(decode((await udpAsk(b.udpPort, makeQuery("ns.zone.bin")))!).answers[0]!.data).toBe("10.8.8.8");
   } finally {
     expect(await b.stop("SIGTERM")).toBe(0);
   }
