@@ -32,6 +32,8 @@ interface Served {
   cfg: ZoneConfig;
   acl: ReturnType<typeof parseCidr>[];
   mtime: number;
+  /** Earliest RRSIG expiration of the served version (s since epoch), 0 when unsigned. */
+  sigExpiration: number;
   status: ZoneStatus;
 }
 
@@ -52,13 +54,12 @@ export class ZoneManager {
   async apply(zones: ZoneConfig[], dataDir = this.dataDir): Promise<Record<string, ReloadResult>> {
     this.dataDir = dataDir;
     const wanted = new Map(zones.map((z) => [norm(z.name), { ...z, file: resolve(z.file) }]));
-    for (const [name, s] of this.served) {
-      if (!wanted.has(name)) {
-        this.table.delete(this.table.all().find((z) => norm(z.p.name) === name)?.origin ?? new Uint8Array([0]));
-        this.served.delete(name);
-        log.info("zone removed", { zone: name });
-      }
-      void s;
+    for (const name of [...this.served.keys()]) {
+      if (wanted.has(name)) continue;
+      const served = this.table.all().find((z) => norm(z.p.name) === name);
+      if (served) this.table.delete(served.origin);
+      this.served.delete(name);
+      log.info("zone removed", { zone: name });
     }
     const results: Record<string, ReloadResult> = {};
     await Promise.all(
@@ -68,6 +69,7 @@ export class ZoneManager {
           cfg,
           acl: [],
           mtime: 0,
+          sigExpiration: 0,
           status: { name, file: cfg.file, serial: null, records: 0, signed: false, loadedAt: null, lastError: null, loadMs: null },
         };
         s.cfg = cfg;
@@ -114,7 +116,7 @@ export class ZoneManager {
       lastError: null,
       loadMs: Math.round(reply.ms),
     });
-    (s as Served & { sigExpiration?: number }).sigExpiration = reply.zone.sigExpiration;
+    s.sigExpiration = reply.zone.sigExpiration;
     log.info("zone loaded", { zone: s.cfg.name, serial: reply.zone.serial, records: reply.zone.records, signed: reply.zone.signed, ms: Math.round(reply.ms) });
     return { ok: true, serial: reply.zone.serial, records: reply.zone.records, ms: reply.ms };
   }
@@ -124,7 +126,7 @@ export class ZoneManager {
     const now = Date.now() / 1000;
     for (const [name, s] of this.served) {
       const mtime = await stat(s.cfg.file).then((st) => st.mtimeMs, () => s.mtime);
-      const exp = (s as Served & { sigExpiration?: number }).sigExpiration ?? 0;
+      const exp = s.sigExpiration;
       const resign = s.cfg.dnssec && exp > 0 && now > exp - (s.cfg.signature_validity_days * 86400) / 2;
       if (mtime !== s.mtime || resign) {
         log.info(resign ? "re-signing zone" : "zone file changed; reloading", { zone: name });
