@@ -117,9 +117,10 @@ export class App {
   static async start(cfg: ResolvedConfig): Promise<App> {
     setLogLevel(cfg.log_level);
     const app = new App(cfg);
-    // Zones load in the heavy lane before we answer, so the first queries see them; a zone that fails to
-    // load is reported (file:line) and left out, the rest serve.
-    await app.zones.apply(cfg.zone);
+    // Zones load in the heavy lane. Small ones are ready before we answer; a large one keeps loading after
+    // start-up, and until it is in, its names get SERVFAIL (never an upstream's answer). A zone that fails to
+    // load is reported (file:line) and stays SERVFAIL; the rest serve.
+    await settleWithin(app.zones.apply(cfg.zone), 5000);
     try {
       await app.listen();
     } catch (err) {
@@ -212,7 +213,7 @@ export class App {
   /** AXFR for the TCP server: ACL check, then the messages from the heavy lane. */
   private readonly transfer: TransferFn = async (query, q, peer) => {
     const zone = this.zones.table.find(query, 12, q.qnameEnd);
-    if (!zone) return "refused";
+    if (!zone || zone.loading) return "refused";
     if (!this.zones.mayTransfer(zone.p.name, peer)) {
       log.warn("AXFR refused by transfer_acl", { zone: zone.p.name, peer });
       return "refused";

@@ -5,7 +5,8 @@ import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { inAcl, parseCidr } from "../config/address";
 import { log } from "../metrics/log";
-import { ZoneSnapshot, ZoneTable } from "../zones/snapshot";
+import { LoadingZone, ZoneSnapshot, ZoneTable } from "../zones/snapshot";
+import { toWire } from "../wire/name";
 import type { HeavyLane } from "./lane";
 
 export interface ZoneConfig {
@@ -56,7 +57,7 @@ export class ZoneManager {
     const wanted = new Map(zones.map((z) => [norm(z.name), { ...z, file: resolve(z.file) }]));
     for (const name of [...this.served.keys()]) {
       if (wanted.has(name)) continue;
-      const served = this.table.all().find((z) => norm(z.p.name) === name);
+      const served = this.table.all().find((z) => norm(z.loading ? z.name : z.p.name) === name);
       if (served) this.table.delete(served.origin);
       this.served.delete(name);
       log.info("zone removed", { zone: name });
@@ -74,6 +75,7 @@ export class ZoneManager {
         };
         s.cfg = cfg;
         s.acl = cfg.transfer_acl.map(parseCidr);
+        if (!prev) this.table.put(new LoadingZone(toWire(cfg.name), cfg.name));
         s.status.file = cfg.file;
         this.served.set(name, s);
         results[name] = await this.reload(name);

@@ -5,6 +5,7 @@ import { canonicalCompare } from "./dnssec";
 import { NODE_WORDS, SET_WORDS, type PackedZone } from "./build";
 
 export class ZoneSnapshot {
+  readonly loading = false;
   readonly nodeCount: number;
   constructor(readonly p: PackedZone) {
     this.nodeCount = p.nodes.length / NODE_WORDS;
@@ -108,15 +109,24 @@ export class ZoneSnapshot {
   }
 }
 
+/** A configured zone whose first load has not succeeded (yet): its names get SERVFAIL, never upstream answers. */
+export class LoadingZone {
+  readonly loading = true;
+  constructor(
+    readonly origin: Uint8Array,
+    readonly name: string,
+  ) {}
+}
+
 /** The zones served, by origin; each entry is swapped whole on reload. */
 export class ZoneTable {
-  private readonly byHash = new Map<number, ZoneSnapshot>();
+  private readonly byHash = new Map<number, ZoneSnapshot | LoadingZone>();
 
   get size(): number {
     return this.byHash.size;
   }
 
-  put(z: ZoneSnapshot): void {
+  put(z: ZoneSnapshot | LoadingZone): void {
     this.byHash.set(hashName(z.origin, 0, z.origin.length), z);
   }
 
@@ -125,7 +135,7 @@ export class ZoneTable {
   }
 
   /** The closest enclosing zone of the name at buf[off..end). */
-  find(buf: Uint8Array, off: number, end: number): ZoneSnapshot | undefined {
+  find(buf: Uint8Array, off: number, end: number): ZoneSnapshot | LoadingZone | undefined {
     if (this.byHash.size === 0) return undefined;
     for (let o = off; o < end; o += buf[o]! + 1) {
       const z = this.byHash.get(hashName(buf, o, end));
@@ -135,7 +145,7 @@ export class ZoneTable {
     return undefined;
   }
 
-  all(): ZoneSnapshot[] {
+  all(): Array<ZoneSnapshot | LoadingZone> {
     return [...this.byHash.values()];
   }
 }

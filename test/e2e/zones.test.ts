@@ -9,6 +9,7 @@ import { sleep } from "../../src/lifecycle/tasks";
 import { decode, frame, makeQuery, TcpClient, udpAsk, type Decoded } from "../helpers/dns";
 import { startBunbound, type Running } from "../helpers/proc";
 import { fixture } from "../helpers/zones";
+import { StandIn } from "../helpers/upstream";
 import { parseMasterFile } from "../../src/zones/master";
 import { toWire } from "../../src/wire/name";
 
@@ -25,7 +26,8 @@ function zoneText(version: number, extra = ""): string {
 
 async function serve(zoneToml: string, extra = "", dir = mkdtempSync(join(tmpdir(), "bunbound-zones-"))): Promise<Running & { dir: string; cfg: string }> {
   const cfg = join(dir, "bunbound.toml");
-  writeFileSync(cfg, `upstreams = []\ndata_dir = "${dir}/data"\n${extra}\n${zoneToml}`);
+  const upstreams = extra.includes("upstreams =") ? "" : "upstreams = []\n";
+  writeFileSync(cfg, `${upstreams}data_dir = "${dir}/data"\n${extra}\n${zoneToml}`);
   const b = await startBunbound(["--config", cfg, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
   cleanup.push(() => b.stop("SIGKILL"));
   return Object.assign(b, { dir, cfg });
@@ -149,6 +151,17 @@ describe("zones in a running bunbound", () => {
     b.proc.kill("SIGHUP");
     await b.waitLog("zone loaded", 5000, mark);
     expect(await serialOf()).toBe(6);
+  });
+
+  test("a zone that failed to load answers SERVFAIL for its names and never forwards them", async () => {
+    const up = await StandIn.start();
+    cleanup.push(() => up.close());
+    const b = await serve(`[[zone]]\nname = "bad.lan"\nfile = "${fixture("bad-type.zone")}"\n`, `upstreams = ["${up.address}"]`);
+    expect(decode((await udpAsk(b.udpPort, makeQuery("www.bad.lan")))!).rcode).toBe("SERVFAIL");
+    expect(decode((await udpAsk(b.udpPort, makeQuery("www.example.org")))!).rcode).toBe("NOERROR");
+    expect(up.received.map((r) => r.name)).toEqual(["www.example.org"]);
+    const zones = (await (await fetch(`http://127.0.0.1:${b.httpPort}/api/zones`)).json()) as { zones: Array<{ lastError: string }> };
+    expect(zones.zones[0]!.lastError).toMatch(/bad-type\.zone:6: unknown type "BOGUS"/);
   });
 
   test("hosts files answer A, AAAA and PTR", async () => {
