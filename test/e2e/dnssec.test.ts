@@ -16,8 +16,7 @@ afterEach(async () => {
 
 const ZONE = `$ORIGIN signed.lan.\n$TTL 300\n@ SOA ns hostmaster 7 3600 600 86400 60\n@ NS ns\n@ MX 10 www\nns A 10.0.0.1\nwww A 10.0.0.2\nwww A 10.0.0.3\nwww AAAA fd00::2\n*.wild TXT "w"\nsub NS ns.sub\nns.sub A 10.0.0.9\nsec NS ns.sec\nsec DS 12345 13 2 2BB183AF5F22588179A53B0A98631FAD1A2921182BB183AF5F22588179A53B0A\nns.sec A 10.0.0.10\n`;
 
-async function signedServer(algorithm: 13 | 15): Promise<Running & { dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), "bunbound-dnssec-"));
+async function signedServer(algorithm: 13 | 15, dir = mkdtempSync(join(tmpdir(), "bunbound-dnssec-"))): Promise<Running & { dir: string }> {
   writeFileSync(join(dir, "signed.lan.zone"), ZONE);
   const cfg = join(dir, "bunbound.toml");
   writeFileSync(cfg, `upstreams = []\ndata_dir = "${dir}/data"\n[[zone]]\nname = "signed.lan"\nfile = "${dir}/signed.lan.zone"\ndnssec = true\nalgorithm = ${algorithm}\n`);
@@ -93,6 +92,18 @@ describe.each([13, 15] as const)("DNSSEC with algorithm %i", (algorithm) => {
     // And a flipped byte does not verify.
     signed[signed.length - 1]! ^= 1;
     expect(await crypto.subtle.verify(params, key, sig.rdata.slice(signerEnd), signed)).toBe(false);
+  });
+
+  test("the key is made once and kept in the data dir: a restart serves the same DNSKEY", async () => {
+    const first = await signedServer(algorithm);
+    const tag = async (b: Running) => {
+      const m = (await tcpAsk(b.udpPort, makeQuery("signed.lan", "DNSKEY", { edns: 1232 })))!;
+      return Buffer.from(answerRecords(m).find((r) => r.type === 48)!.rdata).toString("hex");
+    };
+    const before = await tag(first);
+    expect(await first.stop()).toBe(0);
+    const second = await signedServer(algorithm, first.dir);
+    expect(await tag(second)).toBe(before);
   });
 
   test("DO queries get NSEC proofs for NXDOMAIN and NODATA; queries without DO get none", async () => {

@@ -72,6 +72,18 @@ describe("zones in a running bunbound", () => {
     expect(records.some((r) => r.name === "host.inc.example.lan")).toBe(true);
   });
 
+  test("a large zone's AXFR comes in several messages, every record once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bunbound-zones-"));
+    const f = join(dir, "ver.lan.zone");
+    writeFileSync(f, zoneText(1, Array.from({ length: 3000 }, (_, i) => `h${i} A 10.9.${i >> 8}.${i & 255}\n`).join("")));
+    const b = await serve(`[[zone]]\nname = "ver.lan"\nfile = "${f}"\n`, "", dir);
+    const { messages, records } = await axfr(b.udpPort, "ver.lan");
+    expect(messages.length).toBeGreaterThan(3);
+    expect(messages.slice(1).every((m) => m.questions.length === 0)).toBe(true);
+    expect(records.length).toBe(3000 + 7 + 1);
+    expect(new Set(records.slice(1, -1).map((r) => `${r.name} ${r.type} ${r.data}`)).size).toBe(3000 + 6);
+  });
+
   test("AXFR from an address outside transfer_acl is REFUSED", async () => {
     const dir = mkdtempSync(join(tmpdir(), "bunbound-zones-"));
     const b = await serve(`[[zone]]\nname = "ver.lan"\nfile = "${zoneOf(dir, 1)}"\ntransfer_acl = ["10.0.0.0/8"]\n`, "", dir);
