@@ -12,6 +12,10 @@ import { HeavyLane } from "./jobs/lane";
 import { ZoneManager } from "./jobs/zones";
 import { hostsRecords } from "./zones/hosts";
 import { statSync } from "node:fs";
+import { ClientStore } from "./clients/store";
+import { ClientTracker } from "./clients/tracker";
+import { DiscoveryPool, LATENCY_BUCKETS_MS } from "./discovery/pool";
+import type { QueryInfo } from "./wire/query";
 import { UdpServer } from "./server/udp";
 import { Forwarder } from "./upstream/forwarder";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
@@ -81,6 +85,9 @@ export class App {
   readonly lane: HeavyLane;
   readonly zones: ZoneManager;
   private hostsMtimes = new Map<string, number>();
+  readonly store: ClientStore | null = null;
+  readonly tracker: ClientTracker | null = null;
+  readonly discovery: DiscoveryPool | null = null;
   readonly tasks = new TaskManager();
   readonly udpRing: Ring;
   readonly tcpRing: Ring;
@@ -127,6 +134,7 @@ export class App {
       app.closeSockets();
       throw err;
     }
+    app.startClients();
     app.tasks.every("stats-log", "metrics", 60_000, () => log.info("stats", app.stats()));
     if (cfg.jobs.watch_interval_ms > 0) {
       app.tasks.every("file-watch", "jobs", cfg.jobs.watch_interval_ms, async () => {
@@ -159,6 +167,52 @@ export class App {
     });
     if (cfg.upstreams.length === 0) log.warn("no upstreams configured: names not answered locally get SERVFAIL");
     return app;
+  }
+
+  /** Client tracking and discovery: the store worker, the tracker loop, the discovery workers, the hooks. */
+  private startClients(): void {
+    const c = this.cfg.clients;
+    if (!c.enabled) return;
+    const d = this.cfg.discovery;
+    const self = this as { -readonly [K in "store" | "tracker" | "discovery"]: App[K] };
+    self.store = new ClientStore(this.cfg.data_dir);
+    this.tasks.register("client-store", "clients", (signal) => this.store!.run(signal));
+    const dns = this.udp[0]!;
+    if (d.enabled) {
+      self.discovery = new DiscoveryPool(
+        {
+          workers: d.workers,
+          queueSize: d.queue_size,
+          rate: d.rate,
+          burst: d.burst,
+          breakerFailures: d.breaker_failures,
+          breakerOpenMs: d.breaker_open_ms,
+          methods: {
+            methods: d.methods,
+            timeoutMs: { ptr: d.ptr_timeout_ms, netbios: d.netbios_timeout_ms, mdns: d.mdns_timeout_ms, dhcp: 0 },
+            dns: { host: dns.host, port: dns.boundPort },
+            netbiosPort: d.netbios_port,
+            mdnsPort: d.mdns_port,
+            leases: d.leases,
+          },
+        },
+        (r) => this.tracker?.discovered(r),
+      );
+    }
+    const tracker = new ClientTracker(
+      { highQueue: c.high_queue, lowQueue: c.low_queue, lowShare: c.low_share, batchSize: c.batch_size, batchMs: c.batch_ms, maxClients: c.max_clients },
+      self.store,
+      self.discovery ? (ip, known) => self.discovery!.submit(ip, known) : null,
+    );
+    self.tracker = tracker;
+    self.discovery?.start(this.tasks);
+    tracker.start(this.tasks);
+    const queue = tracker.queue;
+    const hook = (ip: string, buf: Uint8Array, q: QueryInfo) => {
+      queue.post(ip, Date.now(), buf, 12, q.qnameEnd, q.qtype, buf[3]! & 0xf);
+    };
+    for (const u of this.udp) u.onAnswered = hook;
+    for (const t of this.tcp) t.onAnswered = hook;
   }
 
   private async listen(): Promise<void> {
@@ -195,6 +249,12 @@ export class App {
         health: () => this.health(),
         zones: () => this.zones.status(),
         reloadZone: (name) => (this.zones.has(name) ? this.zones.reload(name) : null),
+        clients: (op) => (this.store?.ready ? this.store.request(op) : null),
+        metrics: {
+          queue: () => this.clientStats(),
+          discovery: () => this.discoveryStats(),
+          workers: () => ({ tasks: this.tasks.byCategory(), list: this.tasks.list() }),
+        },
       });
     }
   }
@@ -281,9 +341,37 @@ export class App {
       cache: { ...this.cacheCounters, entries: this.cache.entries, bytes: this.cache.sizeBytes, flights: this.pipeline.flights.inflight },
       ring: { udp: this.udpRing.stats(), tcp: this.tcpRing.stats() },
       jobs: { ...this.lane.counters, queued: this.lane.depth, busy: this.lane.busy },
+      clients: this.clientStats(),
+      discovery: this.discoveryStats(),
       zones: this.zones.status(),
       inflight: this.inflight,
       tcpConnections: this.tcp.reduce((n, t) => n + t.connections, 0),
+    };
+  }
+
+  clientStats(): Record<string, unknown> | null {
+    const t = this.tracker;
+    if (!t) return null;
+    return {
+      queue: { high: t.queue.depthHigh, low: t.queue.depthLow, ...t.queue.counters, dropped: t.queue.dropped, ratePerSecond: t.counters.rate },
+      store: { ...t.counters, requests: this.store?.requests ?? 0, failures: this.store?.failures ?? 0, ready: this.store?.ready ?? false },
+      inMemory: t.clientsInMemory,
+    };
+  }
+
+  discoveryStats(): Record<string, unknown> | null {
+    const d = this.discovery;
+    if (!d) return null;
+    const m = d.metrics;
+    return {
+      ...m,
+      latency: { ...m.latency, avgMs: m.latency.count ? m.latency.sumMs / m.latency.count : 0, bucketsMs: LATENCY_BUCKETS_MS },
+      queued: d.depth,
+      workers: d.liveWorkers,
+      breaker: d.breaker.state,
+      breakerOpened: d.breaker.opened,
+      rate: d.opts.rate,
+      burst: d.opts.burst,
     };
   }
 

@@ -154,6 +154,45 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Client tracking (seed 004): every answered query updates its client's row, off the query path. */
+    clients: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Bounded queues for updates of known clients (high) and clients still being discovered (low). */
+        high_queue: z.number().int().min(16).max(1_000_000).default(10_000),
+        low_queue: z.number().int().min(16).max(1_000_000).default(10_000),
+        /** When both queues wait, at least this share of the work goes to the low one. */
+        low_share: z.number().min(0.05).max(0.5).default(0.25),
+        /** Store writes are batched: by size, or at least this often. */
+        batch_size: z.number().int().min(1).max(100_000).default(500),
+        batch_ms: z.number().int().min(10).max(60_000).default(100),
+        max_clients: z.number().int().min(100).max(10_000_000).default(100_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Naming new clients on Bun workers, rate-limited and behind a circuit breaker. */
+    discovery: z
+      .object({
+        enabled: z.boolean().default(true),
+        workers: z.number().int().min(1).max(64).default(4),
+        queue_size: z.number().int().min(1).max(1_000_000).default(1000),
+        /** Discoveries per second (token bucket) and the burst allowed. */
+        rate: z.number().min(0.1).max(10_000).default(10),
+        burst: z.number().int().min(1).max(10_000).default(20),
+        breaker_failures: z.number().int().min(1).max(1000).default(5),
+        breaker_open_ms: z.number().int().min(100).max(3_600_000).default(30_000),
+        /** Tried in this order until one gives a name. */
+        methods: z.array(z.enum(["dhcp", "ptr", "netbios", "mdns"])).default(["dhcp", "ptr", "netbios", "mdns"]),
+        ptr_timeout_ms: z.number().int().min(10).max(30_000).default(1000),
+        netbios_timeout_ms: z.number().int().min(10).max(30_000).default(1000),
+        mdns_timeout_ms: z.number().int().min(10).max(30_000).default(1000),
+        netbios_port: z.number().int().min(1).max(65_535).default(137),
+        mdns_port: z.number().int().min(1).max(65_535).default(5353),
+        /** DHCP lease files: dnsmasq.leases, ISC dhcpd.leases, Kea lease CSV. */
+        leases: z.array(z.object({ format: z.enum(["dnsmasq", "isc", "kea"]), file: z.string().min(1) }).strict()).default([]),
+      })
+      .strict()
+      .prefault({}),
     ring: z
       .object({
         udp_slots: z.number().int().min(16).max(1_000_000).default(4096),

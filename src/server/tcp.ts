@@ -9,6 +9,7 @@ import { errorResponse } from "../wire/response";
 import type { ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import type { Ring } from "./ring";
+import type { AnswerHook } from "./udp";
 
 /** Produces a zone transfer: the messages to send, "refused" (ACL), or null (failed). */
 export type TransferFn = (query: Uint8Array, q: QueryInfo, peer: string) => Promise<Uint8Array[] | "refused" | null>;
@@ -45,6 +46,8 @@ export class TcpServer {
   private draining = false;
   private idle: (() => void) | null = null;
   private readonly q = new QueryInfo();
+  /** Called for every answered query with a question (client tracking); must not block. */
+  onAnswered: AnswerHook | null = null;
   /** Messages of this listener not yet answered. */
   inflight = 0;
 
@@ -186,7 +189,10 @@ export class TcpServer {
     const n = this.pipeline.answerNow(buf, msg.length, q, false);
     if (n === TRANSFER) return this.startTransfer(s, h, msg.length, q);
     if (n !== PENDING) {
-      if (n > 0) this.write(s, h, n);
+      if (n > 0) {
+        this.write(s, h, n);
+        if (this.onAnswered && q.hasQuestion) this.onAnswered(s.remoteAddress, buf, q);
+      }
       this.ring.release(h);
       return;
     }
@@ -195,7 +201,10 @@ export class TcpServer {
     c.inflight++;
     this.inflight++;
     this.pipeline.resolve(buf, own, false, deadline).then(
-      (len) => this.complete(s, h, len),
+      (len) => {
+        if (len > 0 && this.onAnswered && !c.closed) this.onAnswered(s.remoteAddress, buf, own);
+        this.complete(s, h, len);
+      },
       () => this.complete(s, h, 0),
     );
   }

@@ -7,9 +7,14 @@ import type { ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import type { Ring } from "./ring";
 
+/** The tracking hook: the client's address and the answered query (question still in the slot). */
+export type AnswerHook = (ip: string, buf: Uint8Array, q: QueryInfo) => void;
+
 export class UdpServer {
   private socket: udp.Socket<"uint8array"> | null = null;
   private draining = false;
+  /** Called for every answered query with a question (client tracking); must not block. */
+  onAnswered: AnswerHook | null = null;
   /** Requests of this listener not yet answered. */
   inflight = 0;
   private readonly q = new QueryInfo();
@@ -62,7 +67,10 @@ export class UdpServer {
     const q = this.q;
     const n = this.pipeline.answerNow(buf, data.length, q, true);
     if (n !== PENDING) {
-      if (n > 0) this.send(sock, buf, n, port, address);
+      if (n > 0) {
+        this.send(sock, buf, n, port, address);
+        if (this.onAnswered && q.hasQuestion) this.onAnswered(address, buf, q);
+      }
       this.ring.release(h);
       return;
     }
@@ -71,13 +79,17 @@ export class UdpServer {
     const deadline = Date.now() + this.queryTimeoutMs();
     this.inflight++;
     this.pipeline.resolve(buf, own, true, deadline).then(
-      (len) => this.complete(h, len, port, address),
-      () => this.complete(h, 0, port, address),
+      (len) => this.complete(h, len, port, address, own),
+      () => this.complete(h, 0, port, address, own),
     );
   }
 
-  private complete(h: number, len: number, port: number, address: string): void {
-    if (len > 0 && this.socket && !this.socket.closed) this.send(this.socket, this.ring.payload(h), len, port, address);
+  private complete(h: number, len: number, port: number, address: string, q: QueryInfo): void {
+    if (len > 0 && this.socket && !this.socket.closed) {
+      const buf = this.ring.payload(h);
+      this.send(this.socket, buf, len, port, address);
+      if (this.onAnswered) this.onAnswered(address, buf, q);
+    }
     this.ring.release(h);
     this.inflight--;
     if (this.inflight === 0 && this.idle) this.idle();

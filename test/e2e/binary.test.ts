@@ -13,8 +13,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("the compiled binary answers over UDP and TCP, runs its heavy-lane worker, exits 0 on SIGTERM, without Bun on PATH", async () => {
   const out = join(dir, "bunbound");
-  // The same entrypoints as `bun run build`: the heavy lane's worker is a second one.
-  const build = Bun.spawnSync(["bun", "build", "--compile", join(ROOT, "src/cli.ts"), join(ROOT, "src/jobs/worker.ts"), "--outfile", out], { cwd: ROOT, stderr: "pipe" });
+  // The same entrypoints as `bun run build` (the workers are extra ones), read from package.json.
+  const pkg = (await Bun.file(join(ROOT, "package.json")).json()) as { scripts: { build: string } };
+  const entries = pkg.scripts.build.split(/\s+/).filter((w) => w.endsWith(".ts")).map((f) => join(ROOT, f));
+  expect(entries.length).toBeGreaterThanOrEqual(4);
+  const build = Bun.spawnSync(["bun", "build", "--compile", ...entries, "--outfile", out], { cwd: ROOT, stderr: "pipe" });
   expect(build.exitCode).toBe(0);
   const zone = join(dir, "bin.zone");
   writeFileSync(zone, "$ORIGIN zone.bin.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 10.8.8.8\n");
@@ -28,6 +31,8 @@ test("the compiled binary answers over UDP and TCP, runs its heavy-lane worker, 
     expect(decode((await tcpAsk(b.udpPort, makeQuery("localhost", "AAAA")))!).answers[0]!.data).toBe("::1");
     // loaded by the heavy lane's worker inside the binary
     expect(decode((await udpAsk(b.udpPort, makeQuery("ns.zone.bin")))!).answers[0]!.data).toBe("10.8.8.8");
+    // the client store's worker inside the binary recorded us
+    await b.waitLog("client store migrated", 10_000);
   } finally {
     expect(await b.stop("SIGTERM")).toBe(0);
   }

@@ -1,0 +1,124 @@
+// The client-update queue (seed 004): every answered query posts (ip, time, qname, qtype, rcode) here with a
+// non-blocking enqueue; when a queue is full the update is dropped and counted. Two priorities — clients we
+// know (high) and clients still being discovered (low) — with a guaranteed share for low so it never starves.
+// Storage is preallocated struct-of-arrays: posting copies a few numbers and the qname bytes, nothing else.
+
+export interface ClientUpdate {
+  ip: string;
+  time: number;
+  qname: string;
+  qtype: number;
+  rcode: number;
+}
+
+/** A bounded FIFO of updates held in typed arrays (and one array of address strings Bun already made). */
+class Ring {
+  private readonly ips: string[];
+  private readonly times: Float64Array;
+  private readonly meta: Uint32Array; // qtype << 8 | rcode
+  private readonly names: Uint8Array; // wire qname, up to 255 bytes per slot
+  private head = 0;
+  private size = 0;
+  constructor(readonly capacity: number) {
+    this.ips = new Array<string>(capacity).fill("");
+    this.times = new Float64Array(capacity);
+    this.meta = new Uint32Array(capacity);
+    this.names = new Uint8Array(capacity * 256);
+  }
+  get length(): number {
+    return this.size;
+  }
+  push(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number): boolean {
+    if (this.size === this.capacity) return false;
+    const i = (this.head + this.size) % this.capacity;
+    this.ips[i] = ip;
+    this.times[i] = time;
+    this.meta[i] = (qtype << 8) | (rcode & 0xff);
+    const len = Math.min(255, nameEnd - nameOff);
+    this.names[i * 256] = len;
+    this.names.set(name.subarray(nameOff, nameOff + len), i * 256 + 1);
+    this.size++;
+    return true;
+  }
+  shift(): ClientUpdate | undefined {
+    if (this.size === 0) return undefined;
+    const i = this.head;
+    this.head = (this.head + 1) % this.capacity;
+    this.size--;
+    const base = i * 256;
+    const len = this.names[base]!;
+    const labels: string[] = [];
+    for (let o = base + 1; o < base + 1 + len && this.names[o] !== 0; o += this.names[o]! + 1) {
+      labels.push(String.fromCharCode(...this.names.subarray(o + 1, o + 1 + this.names[o]!)));
+    }
+    const ip = this.ips[i]!;
+    this.ips[i] = "";
+    return { ip, time: this.times[i]!, qname: labels.join(".").toLowerCase() + ".", qtype: this.meta[i]! >> 8, rcode: this.meta[i]! & 0xff };
+  }
+}
+
+export class QueueCounters {
+  enqueuedHigh = 0;
+  enqueuedLow = 0;
+  droppedHigh = 0;
+  droppedLow = 0;
+  processed = 0;
+}
+
+export class ClientQueue {
+  readonly counters = new QueueCounters();
+  private readonly high: Ring;
+  private readonly low: Ring;
+  /** Of every `1 / lowShare` updates taken while both queues have some, one comes from low. */
+  private turn = 0;
+  private readonly lowEvery: number;
+
+  /**
+   * @param isKnown decides the priority: known clients go to the high queue.
+   * @param lowShare the guaranteed share of the low queue when both are busy (0 < share ≤ 0.5).
+   */
+  constructor(
+    highCapacity: number,
+    lowCapacity: number,
+    lowShare: number,
+    private readonly isKnown: (ip: string) => boolean,
+  ) {
+    this.high = new Ring(highCapacity);
+    this.low = new Ring(lowCapacity);
+    this.lowEvery = Math.max(2, Math.round(1 / lowShare));
+  }
+
+  get depthHigh(): number {
+    return this.high.length;
+  }
+
+  get depthLow(): number {
+    return this.low.length;
+  }
+
+  get dropped(): number {
+    return this.counters.droppedHigh + this.counters.droppedLow;
+  }
+
+  /** Non-blocking: records the update or drops it (counted). Never allocates, never awaits. */
+  post(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number): boolean {
+    const c = this.counters;
+    if (this.isKnown(ip)) {
+      if (this.high.push(ip, time, name, nameOff, nameEnd, qtype, rcode)) return (c.enqueuedHigh++, true);
+      c.droppedHigh++;
+      return false;
+    }
+    if (this.low.push(ip, time, name, nameOff, nameEnd, qtype, rcode)) return (c.enqueuedLow++, true);
+    c.droppedLow++;
+    return false;
+  }
+
+  /** The next update to process: high first, but low gets every `lowEvery`-th turn when both wait. */
+  take(): ClientUpdate | undefined {
+    const both = this.high.length > 0 && this.low.length > 0;
+    const fromLow = both ? ++this.turn % this.lowEvery === 0 : this.low.length > 0 && this.high.length === 0;
+    const u = fromLow ? this.low.shift() : this.high.shift();
+    if (u) this.counters.processed++;
+    return u;
+  }
+}

@@ -1,0 +1,141 @@
+// Client tracking: drains the client-update queue (high first, low with a guaranteed share), aggregates per
+// client, writes to the store in batches (by size or every batch interval), gives new clients a placeholder
+// row (discovering) at once and a discovery job, and records discovered names. The query thread only ever
+// calls post(), which never waits.
+import type { TaskManager } from "../lifecycle/tasks";
+import { log } from "../metrics/log";
+import type { DiscoveryResult } from "../discovery/methods";
+import { ClientQueue } from "./queue";
+import type { ClientStore } from "./store";
+import type { ClientRow, NameRow } from "./store-protocol";
+
+export interface TrackerOptions {
+  highQueue: number;
+  lowQueue: number;
+  lowShare: number;
+  batchSize: number;
+  batchMs: number;
+  /** Clients remembered in memory (for new-client detection); the oldest are forgotten beyond this. */
+  maxClients: number;
+}
+
+export class TrackerCounters {
+  batches = 0;
+  batchFailures = 0;
+  rowsWritten = 0;
+  newClients = 0;
+  /** Processed updates per second, over the last second. */
+  rate = 0;
+}
+
+export class ClientTracker {
+  readonly queue: ClientQueue;
+  readonly counters = new TrackerCounters();
+  /** Clients seen, and whether they have been discovered (true) or are still being discovered (false). */
+  private readonly seen = new Map<string, boolean>();
+  private pending = new Map<string, ClientRow>();
+  private names: NameRow[] = [];
+  private lastFlush = performance.now();
+  private flushing: Promise<void> | null = null;
+  private window = { t: performance.now(), n: 0 };
+
+  constructor(
+    private readonly opts: TrackerOptions,
+    private readonly store: ClientStore,
+    private readonly discover: ((ip: string, known: boolean) => boolean) | null,
+  ) {
+    this.queue = new ClientQueue(opts.highQueue, opts.lowQueue, opts.lowShare, (ip) => this.seen.get(ip) === true);
+  }
+
+  /** Learns which clients the store already knows (after a restart), so they are not rediscovered. */
+  async preload(): Promise<void> {
+    const known = (await this.store.request({ op: "known" })) as string[];
+    for (const ip of known.slice(-this.opts.maxClients)) this.seen.set(ip, true);
+  }
+
+  start(tasks: TaskManager): void {
+    tasks.register("client-tracker", "clients", async (signal) => {
+      await this.preload().catch((err) => log.warn("could not preload known clients", { err }));
+      while (!signal.aborted) {
+        this.drain(2048);
+        if (this.pending.size >= this.opts.batchSize || performance.now() - this.lastFlush >= this.opts.batchMs) await this.flush();
+        await new Promise((r) => setTimeout(r, this.queue.depthHigh + this.queue.depthLow > 0 ? 1 : 10));
+      }
+      this.drain(Number.MAX_SAFE_INTEGER);
+      await this.flush();
+    });
+  }
+
+  /** Takes up to `max` updates off the queue into the pending batch. */
+  drain(max: number): number {
+    let n = 0;
+    for (; n < max; n++) {
+      const u = this.queue.take();
+      if (!u) break;
+      let row = this.pending.get(u.ip);
+      if (!row) {
+        const isNew = !this.seen.has(u.ip);
+        row = { ip: u.ip, first: u.time, last: u.time, count: 0, qname: u.qname, qtype: u.qtype, rcode: u.rcode, discovering: isNew ? 1 : -1 };
+        this.pending.set(u.ip, row);
+        if (isNew) this.newClient(u.ip);
+      }
+      row.count++;
+      row.last = Math.max(row.last, u.time);
+      row.qname = u.qname;
+      row.qtype = u.qtype;
+      row.rcode = u.rcode;
+    }
+    const now = performance.now();
+    this.window.n += n;
+    if (now - this.window.t >= 1000) {
+      this.counters.rate = Math.round((this.window.n * 1000) / (now - this.window.t));
+      this.window = { t: now, n: 0 };
+    }
+    return n;
+  }
+
+  private newClient(ip: string): void {
+    this.counters.newClients++;
+    if (this.seen.size >= this.opts.maxClients) this.seen.delete(this.seen.keys().next().value!);
+    this.seen.set(ip, false);
+    this.discover?.(ip, false);
+  }
+
+  /** A discovery finished: record the name (or that there is none) and treat the client as known. */
+  discovered(r: DiscoveryResult): void {
+    if (this.seen.has(r.ip)) this.seen.set(r.ip, true);
+    this.names.push({ ip: r.ip, name: r.name, source: r.source ?? "ptr", at: Date.now() });
+  }
+
+  /** Writes the pending batch to the store. On failure the batch is counted and dropped (bounded memory). */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.pending.size === 0 && this.names.length === 0) {
+      this.lastFlush = performance.now();
+      return Promise.resolve();
+    }
+    const clients = [...this.pending.values()];
+    const names = this.names;
+    this.pending = new Map();
+    this.names = [];
+    this.lastFlush = performance.now();
+    this.flushing = this.store
+      .request({ op: "batch", clients, names })
+      .then(
+        () => {
+          this.counters.batches++;
+          this.counters.rowsWritten += clients.length;
+        },
+        (err) => {
+          this.counters.batchFailures++;
+          log.warn("client batch not stored", { err, clients: clients.length });
+        },
+      )
+      .finally(() => (this.flushing = null));
+    return this.flushing;
+  }
+
+  get clientsInMemory(): number {
+    return this.seen.size;
+  }
+}
