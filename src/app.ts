@@ -380,6 +380,7 @@ export class App {
       status: this.stopping ? "stopping" : "ok",
       version: VERSION,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      memory: { rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed },
       reloads: this.reloads,
       tasks: this.tasks.byCategory(),
       ...this.stats(),
