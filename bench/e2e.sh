@@ -4,6 +4,7 @@
 #   MODE=local  both answer the names from local data (bunbound --record, Unbound local-data)
 #   MODE=cache  both forward to the same backend (an Unbound with the local data, on CPU 0) and are measured
 #               after a warm-up has filled their caches: the cache-hit path
+#   MODE=tracking  bunbound alone, local data, with client tracking off and on (issue 5: on must keep >= 95%)
 # Needs: apt-get install -y dnsperf unbound bind9-dnsutils
 # Usage: MODE=cache RATE=50000 LEN=8 RUNS=3 bench/e2e.sh        (RATE empty = unthrottled)
 set -u
@@ -40,6 +41,8 @@ with open(f"{out}/bunbound.toml", "w") as f:
     for r in recs:
         f.write("  '" + r + "',\n")
     f.write("]\n")
+with open(f"{out}/bunbound-notrack.toml", "w") as f:
+    f.write(open(f"{out}/bunbound.toml").read().replace('listen = ["127.0.0.1:5302"]', 'listen = ["127.0.0.1:5303"]') + "[clients]\nenabled = false\n")
 with open(f"{out}/queries.txt", "w") as f:
     for _ in range(10000):
         f.write(f"{random.choice(names)} {random.choice(['A','AAAA','TXT'])}\n")
@@ -50,9 +53,12 @@ if [ "$MODE" = cache ]; then
   trap 'kill $backend 2>/dev/null' EXIT
   for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p 5310 h1.bench.test A >/dev/null 2>&1 && break; sleep 0.2; done
   specs=("unbound=unbound -d -c $gen/unbound-cache.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-cache.toml:5302")
+elif [ "$MODE" = tracking ]; then
+  specs=("untracked=bun $root/src/cli.ts --config $gen/bunbound-notrack.toml --data-dir $gen/data-off:5303" "tracked=bun $root/src/cli.ts --config $gen/bunbound.toml --data-dir $gen/data-on:5302")
 else
   specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound.toml:5302")
 fi
+names=(); for spec in "${specs[@]}"; do names+=("${spec%%=*}"); done
 declare -A med
 for spec in "${specs[@]}"; do
   name=${spec%%=*}; rest=${spec#*=}; port=${rest##*:}; cmd=${rest%:*}
@@ -84,9 +90,9 @@ echo
 echo "mode $MODE: medians of $RUNS runs, ${LEN}s each, offered ${RATE:-unthrottled} q/s, $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 printf '| %-9s | %9s | %14s | %6s | %14s | %8s |\n' server qps "avg latency µs" lost "CPU µs/query" "RSS MB"
 printf '|%s|\n' "-----------|-----------|----------------|--------|----------------|----------"
-for n in unbound bunbound; do
+for n in "${names[@]}"; do
   read -r q l lo c r <<<"${med[$n]}"
   printf '| %-9s | %9s | %14s | %6s | %14s | %8s |\n' "$n" "$q" "$l" "$lo" "$c" "$(python3 -c "print(round($r/1024,1))")"
 done
-read -r uq ul ulo uc ur <<<"${med[unbound]}"; read -r bq bl blo bc br <<<"${med[bunbound]}"
-python3 -c "print(f'bunbound/unbound: qps {$bq/$uq:.2f}x, CPU per query {$bc/$uc:.2f}x, latency {$bl/max($ul,1e-9):.2f}x')"
+read -r uq ul ulo uc ur <<<"${med[${names[0]}]}"; read -r bq bl blo bc br <<<"${med[${names[1]}]}"
+python3 -c "print(f'${names[1]}/${names[0]}: qps {$bq/$uq:.3f}x, CPU per query {$bc/$uc:.2f}x, latency {$bl/max($ul,1e-9):.2f}x')"

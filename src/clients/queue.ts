@@ -40,21 +40,51 @@ class Ring {
     this.size++;
     return true;
   }
-  shift(): ClientUpdate | undefined {
-    if (this.size === 0) return undefined;
+  /** Moves the oldest update into `out` (its qname as wire bytes); false when empty. Allocates nothing. */
+  shiftInto(out: RawUpdate): boolean {
+    if (this.size === 0) return false;
     const i = this.head;
     this.head = (this.head + 1) % this.capacity;
     this.size--;
     const base = i * 256;
     const len = this.names[base]!;
-    const labels: string[] = [];
-    for (let o = base + 1; o < base + 1 + len && this.names[o] !== 0; o += this.names[o]! + 1) {
-      labels.push(String.fromCharCode(...this.names.subarray(o + 1, o + 1 + this.names[o]!)));
-    }
-    const ip = this.ips[i]!;
+    out.ip = this.ips[i]!;
+    out.time = this.times[i]!;
+    out.qtype = this.meta[i]! >> 8;
+    out.rcode = this.meta[i]! & 0xff;
+    out.nameLen = len;
+    out.name.set(this.names.subarray(base + 1, base + 1 + len));
     this.ips[i] = "";
-    return { ip, time: this.times[i]!, qname: labels.join(".").toLowerCase() + ".", qtype: this.meta[i]! >> 8, rcode: this.meta[i]! & 0xff };
+    return true;
   }
+}
+
+/** A reusable update holder for the processor: no object or string per update. */
+export class RawUpdate {
+  ip = "";
+  time = 0;
+  qtype = 0;
+  rcode = 0;
+  nameLen = 0;
+  readonly name = new Uint8Array(256);
+
+  /** The qname in presentation form, lowercased, with a trailing dot. */
+  qname(): string {
+    return wireToText(this.name, this.nameLen);
+  }
+}
+
+/** Wire name bytes → "example.com." (lowercased). */
+export function wireToText(name: Uint8Array, len: number): string {
+  let s = "";
+  for (let o = 0; o < len && name[o] !== 0; o += name[o]! + 1) {
+    for (let k = o + 1; k <= o + name[o]!; k++) {
+      const b = name[k]!;
+      s += String.fromCharCode(b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
+    }
+    s += ".";
+  }
+  return s || ".";
 }
 
 export class QueueCounters {
@@ -113,12 +143,19 @@ export class ClientQueue {
     return false;
   }
 
-  /** The next update to process: high first, but low gets every `lowEvery`-th turn when both wait. */
-  take(): ClientUpdate | undefined {
+  /** The next update into `out`: high first, but low gets every `lowEvery`-th turn when both wait. */
+  takeInto(out: RawUpdate): boolean {
     const both = this.high.length > 0 && this.low.length > 0;
     const fromLow = both ? ++this.turn % this.lowEvery === 0 : this.low.length > 0 && this.high.length === 0;
-    const u = fromLow ? this.low.shift() : this.high.shift();
-    if (u) this.counters.processed++;
-    return u;
+    const ok = fromLow ? this.low.shiftInto(out) : this.high.shiftInto(out);
+    if (ok) this.counters.processed++;
+    return ok;
+  }
+
+  /** The next update as an object (tests, tools); the processor uses takeInto. */
+  take(): ClientUpdate | undefined {
+    const u = new RawUpdate();
+    if (!this.takeInto(u)) return undefined;
+    return { ip: u.ip, time: u.time, qname: u.qname(), qtype: u.qtype, rcode: u.rcode };
   }
 }

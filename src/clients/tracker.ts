@@ -5,7 +5,7 @@
 import type { TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
 import type { DiscoveryResult } from "../discovery/methods";
-import { ClientQueue } from "./queue";
+import { ClientQueue, RawUpdate, wireToText } from "./queue";
 import type { ClientStore } from "./store";
 import type { ClientRow, NameRow } from "./store-protocol";
 
@@ -18,6 +18,8 @@ export interface TrackerOptions {
   /** Clients remembered in memory (for new-client detection); the oldest are forgotten beyond this. */
   maxClients: number;
 }
+
+type PendingRow = ClientRow & { name: Uint8Array; nameLen: number };
 
 export class TrackerCounters {
   batches = 0;
@@ -33,7 +35,8 @@ export class ClientTracker {
   readonly counters = new TrackerCounters();
   /** Clients seen, and whether they have been discovered (true) or are still being discovered (false). */
   private readonly seen = new Map<string, boolean>();
-  private pending = new Map<string, ClientRow>();
+  private pending = new Map<string, PendingRow>();
+  private readonly update = new RawUpdate();
   private names: NameRow[] = [];
   private lastFlush = performance.now();
   private flushing: Promise<void> | null = null;
@@ -69,21 +72,23 @@ export class ClientTracker {
   /** Takes up to `max` updates off the queue into the pending batch. */
   drain(max: number): number {
     let n = 0;
+    const u = this.update;
     for (; n < max; n++) {
-      const u = this.queue.take();
-      if (!u) break;
+      if (!this.queue.takeInto(u)) break;
       let row = this.pending.get(u.ip);
       if (!row) {
         const isNew = !this.seen.has(u.ip);
-        row = { ip: u.ip, first: u.time, last: u.time, count: 0, qname: u.qname, qtype: u.qtype, rcode: u.rcode, discovering: isNew ? 1 : -1 };
+        row = { ip: u.ip, first: u.time, last: u.time, count: 0, qname: "", qtype: u.qtype, rcode: u.rcode, discovering: isNew ? 1 : -1, name: new Uint8Array(256), nameLen: 0 };
         this.pending.set(u.ip, row);
         if (isNew) this.newClient(u.ip);
       }
       row.count++;
       row.last = Math.max(row.last, u.time);
-      row.qname = u.qname;
       row.qtype = u.qtype;
       row.rcode = u.rcode;
+      // Keep the last qname as bytes; it becomes a string once per client per batch, at flush.
+      row.name.set(u.name.subarray(0, u.nameLen));
+      row.nameLen = u.nameLen;
     }
     const now = performance.now();
     this.window.n += n;
@@ -114,7 +119,7 @@ export class ClientTracker {
       this.lastFlush = performance.now();
       return Promise.resolve();
     }
-    const clients = [...this.pending.values()];
+    const clients: ClientRow[] = [...this.pending.values()].map(({ name, nameLen, ...row }) => ({ ...row, qname: wireToText(name, nameLen) }));
     const names = this.names;
     this.pending = new Map();
     this.names = [];
