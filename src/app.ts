@@ -16,6 +16,10 @@ import { ClientStore } from "./clients/store";
 import { ClientTracker } from "./clients/tracker";
 import { DiscoveryPool, LATENCY_BUCKETS_MS } from "./discovery/pool";
 import type { QueryInfo } from "./wire/query";
+import { Observer } from "./metrics/observer";
+import { renderPrometheus } from "./metrics/render";
+import { LiveFeed } from "./http/live";
+import { toWire } from "./wire/name";
 import { UdpServer } from "./server/udp";
 import { Forwarder } from "./upstream/forwarder";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
@@ -88,6 +92,10 @@ export class App {
   readonly store: ClientStore | null = null;
   readonly tracker: ClientTracker | null = null;
   readonly discovery: DiscoveryPool | null = null;
+  readonly observer = new Observer();
+  readonly live = new LiveFeed();
+  private topClients: Array<{ ip: string; queries: number; name: string | null }> = [];
+  private lastDiscoveryTotal = 0;
   readonly tasks = new TaskManager();
   readonly udpRing: Ring;
   readonly tcpRing: Ring;
@@ -135,6 +143,12 @@ export class App {
       throw err;
     }
     app.startClients();
+    app.installAnswerHook();
+    let tick = 0;
+    app.tasks.every("dashboard-feed", "http", 1000, async () => {
+      app.live.publish(app.liveSnapshot());
+      if (tick++ % 5 === 0) await app.refreshTopClients().catch((err) => log.debug("top clients not refreshed", { err }));
+    });
     app.tasks.every("stats-log", "metrics", 60_000, () => log.info("stats", app.stats()));
     if (cfg.jobs.watch_interval_ms > 0) {
       app.tasks.every("file-watch", "jobs", cfg.jobs.watch_interval_ms, async () => {
@@ -207,12 +221,54 @@ export class App {
     self.tracker = tracker;
     self.discovery?.start(this.tasks);
     tracker.start(this.tasks);
-    const queue = tracker.queue;
-    const hook = (ip: string, buf: Uint8Array, q: QueryInfo) => {
-      queue.post(ip, Date.now(), buf, 12, q.qnameEnd, q.qtype, buf[3]! & 0xf);
+  }
+
+  /** One hook per answered query: metrics, the recent-query log, and (when on) client tracking. */
+  private installAnswerHook(): void {
+    const stats = this.observer.stats;
+    const qlog = this.observer.log;
+    const queue = this.tracker?.queue ?? null;
+    const hook = (ip: string, buf: Uint8Array, q: QueryInfo, tcp: boolean, seconds: number) => {
+      const rcode = buf[3]! & 0xf;
+      stats.record(tcp, q.qtype, rcode, seconds);
+      qlog.add(ip, buf, q.qnameEnd, q.qtype, rcode, tcp, seconds * 1000);
+      queue?.post(ip, Date.now(), buf, 12, q.qnameEnd, q.qtype, rcode);
     };
     for (const u of this.udp) u.onAnswered = hook;
     for (const t of this.tcp) t.onAnswered = hook;
+  }
+
+  /** The dashboard's one-second snapshot. */
+  private liveSnapshot(): Record<string, unknown> {
+    const i = this.observer.interval(this.cacheCounters.hits, this.cacheCounters.misses);
+    const q = this.tracker?.queue;
+    const d = this.discovery;
+    const dm = d?.metrics;
+    const prevTotal = this.lastDiscoveryTotal;
+    this.lastDiscoveryTotal = dm?.total ?? 0;
+    return {
+      t: Math.round(Date.now() / 1000),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      ...i,
+      upstreams: [...this.upstreamStates.values()].map((s) => s.snapshot()),
+      queue: q ? { high: q.depthHigh, low: q.depthLow, rate: this.tracker!.counters.rate, dropped: q.dropped } : null,
+      discovery: d && dm
+        ? { rate: (dm.total - prevTotal), avgMs: dm.latency.count ? Math.round(dm.latency.sumMs / dm.latency.count) : 0, breaker: d.breaker.state,
+            succeeded: dm.succeeded, failed: dm.failed, queued: d.depth, workers: d.liveWorkers, rateLimited: dm.rateLimited }
+        : null,
+      tasks: this.tasks.byCategory(),
+      topClients: this.topClients,
+      topDomains: this.observer.domains.top(10),
+      recent: this.observer.log.recent(15),
+    };
+  }
+
+  private async refreshTopClients(): Promise<void> {
+    if (!this.store?.ready) return;
+    const r = (await this.store.request({ op: "list", offset: 0, limit: 10, sort: "queries" }, 2000)) as {
+      clients: Array<{ ip: string; queries: number; names: Array<{ name: string }> }>;
+    };
+    this.topClients = r.clients.map((c) => ({ ip: c.ip, queries: c.queries, name: c.names[0]?.name ?? null }));
   }
 
   private async listen(): Promise<void> {
@@ -254,7 +310,15 @@ export class App {
           queue: () => this.clientStats(),
           discovery: () => this.discoveryStats(),
           workers: () => ({ tasks: this.tasks.byCategory(), list: this.tasks.list() }),
+          cache: () => ({ ...this.cacheCounters, entries: this.cache.entries, bytes: this.cache.sizeBytes, flights: this.pipeline.flights.inflight }),
+          upstreams: () => ({ ...this.upstreamCounters, servers: [...this.upstreamStates.values()].map((s) => s.snapshot()) }),
         },
+        ready: () => this.readiness(),
+        metricsText: () => this.metricsText(),
+        querylog: (limit) => this.observer.log.recent(limit),
+        flushCache: (name) => this.cache.flush(name === null ? undefined : toWire(name)),
+        live: this.live,
+        token: this.cfg.http_token,
       });
     }
   }
@@ -306,6 +370,7 @@ export class App {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       log.info("shutting down", { reason, inflight: this.inflight });
+      this.live.close();
       this.http?.stop(true);
       this.http = null;
       const drained = Promise.all([...this.udp.map((u) => u.drain()), ...this.tcp.map((t) => t.drain())]);
@@ -347,6 +412,37 @@ export class App {
       inflight: this.inflight,
       tcpConnections: this.tcp.reduce((n, t) => n + t.connections, 0),
     };
+  }
+
+  /** Ready: listeners up, not stopping, and some way to answer beyond local data (an upstream or a loaded zone). */
+  readiness(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (this.stopping) reasons.push("shutting down");
+    if (this.udp.length === 0 || this.tcp.length === 0) reasons.push("listeners are not up");
+    const upstreamOk = [...this.upstreamStates.values()].some((s) => s.state !== "open");
+    const zoneOk = this.zones.status().some((z) => z.serial !== null);
+    if (!upstreamOk && !zoneOk) reasons.push("no usable upstream (all breakers open or none configured) and no loaded zone");
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  metricsText(): string {
+    return renderPrometheus({
+      server: { ...this.counters },
+      upstream: { ...this.upstreamCounters },
+      upstreams: [...this.upstreamStates.values()].map((s) => s.snapshot()),
+      cache: { ...this.cacheCounters, entries: this.cache.entries, bytes: this.cache.sizeBytes },
+      ring: { udp: this.udpRing.stats(), tcp: this.tcpRing.stats() },
+      tcpConnections: this.tcp.reduce((n, t) => n + t.connections, 0),
+      inflight: this.inflight,
+      jobs: { ...this.lane.counters, queued: this.lane.depth },
+      zones: this.zones.status(),
+      clients: this.clientStats() as { queue: Record<string, number> } | null,
+      discovery: this.discoveryStats() as never,
+      tasks: this.tasks.byCategory(),
+      memory: { rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed },
+      queries: this.observer.stats,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+    });
   }
 
   clientStats(): Record<string, unknown> | null {

@@ -1,7 +1,7 @@
 // Where configuration comes from, lowest precedence first: defaults, the TOML file, BUNBOUND_* env, flags.
 // Every problem is reported with the field path and the reason (ConfigError); nothing is half-applied.
 import { readFileSync } from "node:fs";
-import { configSchema, type Config } from "./schema";
+import { checkedConfigSchema, type Config } from "./schema";
 import { resolvConfNameservers } from "./resolvconf";
 
 /** Values that flags (or env) set; lists replace the file's lists. */
@@ -97,7 +97,7 @@ export function loadConfig(flags: Overrides, env: Record<string, string | undefi
   }
   if (o.data_dir) raw.data_dir = o.data_dir;
   if (o.log_level) raw.log_level = o.log_level;
-  const result = configSchema.safeParse(raw);
+  const result = checkedConfigSchema.safeParse(raw);
   if (!result.success) {
     throw new ConfigError(source, result.error.issues.map((i) => ({ path: pathOf(i.path), message: i.message })));
   }

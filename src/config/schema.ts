@@ -37,6 +37,8 @@ export const configSchema = z
     listen: z.array(hostPort()).min(1).default(["127.0.0.1:5300", "[::1]:5300"]),
     /** HTTP API address, or "off". */
     http: z.union([z.literal("off"), hostPort()]).default("127.0.0.1:8053"),
+    /** Bearer token for mutating API requests; required when `http` is not on loopback. */
+    http_token: z.string().min(16, "must be at least 16 characters").optional(),
     /** Upstream servers; when absent, the nameservers of /etc/resolv.conf. */
     upstreams: z.array(hostPort(53)).optional(),
     records: z.array(record).default([]),
@@ -207,6 +209,14 @@ export const configSchema = z
       .prefault({}),
   })
   .strict();
+
+export const checkedConfigSchema = configSchema.superRefine((c, ctx) => {
+  if (c.http === "off" || c.http_token) return;
+  const host = parseHostPort(c.http).host;
+  if (!(host === "::1" || host.startsWith("127."))) {
+    ctx.addIssue({ code: "custom", path: ["http_token"], message: `required when http (${c.http}) is not on loopback: the API can flush caches and reload zones` });
+  }
+});
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

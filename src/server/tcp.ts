@@ -191,18 +191,19 @@ export class TcpServer {
     if (n !== PENDING) {
       if (n > 0) {
         this.write(s, h, n);
-        if (this.onAnswered && q.hasQuestion) this.onAnswered(s.remoteAddress, buf, q);
+        if (this.onAnswered && q.hasQuestion) this.onAnswered(s.remoteAddress, buf, q, true, 0);
       }
       this.ring.release(h);
       return;
     }
     const own = new QueryInfo().copyFrom(q);
     const deadline = Date.now() + this.queryTimeoutMs();
+    const arrived = performance.now();
     c.inflight++;
     this.inflight++;
     this.pipeline.resolve(buf, own, false, deadline).then(
       (len) => {
-        if (len > 0 && this.onAnswered && !c.closed) this.onAnswered(s.remoteAddress, buf, own);
+        if (len > 0 && this.onAnswered && !c.closed) this.onAnswered(s.remoteAddress, buf, own, true, (performance.now() - arrived) / 1000);
         this.complete(s, h, len);
       },
       () => this.complete(s, h, 0),

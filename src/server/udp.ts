@@ -7,8 +7,12 @@ import type { ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import type { Ring } from "./ring";
 
-/** The tracking hook: the client's address and the answered query (question still in the slot). */
-export type AnswerHook = (ip: string, buf: Uint8Array, q: QueryInfo) => void;
+/**
+ * Called once per answered query: the client's address, the answer (question still in the slot, rcode in
+ * byte 3), the transport, and the seconds from arrival to answer (0 for answers given before the receive
+ * callback returned). For tracking and metrics; it must not block.
+ */
+export type AnswerHook = (ip: string, buf: Uint8Array, q: QueryInfo, tcp: boolean, seconds: number) => void;
 
 export class UdpServer {
   private socket: udp.Socket<"uint8array"> | null = null;
@@ -69,7 +73,7 @@ export class UdpServer {
     if (n !== PENDING) {
       if (n > 0) {
         this.send(sock, buf, n, port, address);
-        if (this.onAnswered && q.hasQuestion) this.onAnswered(address, buf, q);
+        if (this.onAnswered && q.hasQuestion) this.onAnswered(address, buf, q, false, 0);
       }
       this.ring.release(h);
       return;
@@ -77,18 +81,19 @@ export class UdpServer {
     // A miss: the slot travels with the request; QueryInfo is copied because this.q is reused next datagram.
     const own = new QueryInfo().copyFrom(q);
     const deadline = Date.now() + this.queryTimeoutMs();
+    const arrived = performance.now();
     this.inflight++;
     this.pipeline.resolve(buf, own, true, deadline).then(
-      (len) => this.complete(h, len, port, address, own),
-      () => this.complete(h, 0, port, address, own),
+      (len) => this.complete(h, len, port, address, own, arrived),
+      () => this.complete(h, 0, port, address, own, arrived),
     );
   }
 
-  private complete(h: number, len: number, port: number, address: string, q: QueryInfo): void {
+  private complete(h: number, len: number, port: number, address: string, q: QueryInfo, arrived: number): void {
     if (len > 0 && this.socket && !this.socket.closed) {
       const buf = this.ring.payload(h);
       this.send(this.socket, buf, len, port, address);
-      if (this.onAnswered) this.onAnswered(address, buf, q);
+      if (this.onAnswered) this.onAnswered(address, buf, q, false, (performance.now() - arrived) / 1000);
     }
     this.ring.release(h);
     this.inflight--;

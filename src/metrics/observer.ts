@@ -1,0 +1,76 @@
+// What the dashboard sees each second: rates and latency quantiles over the last interval (deltas of the
+// running counters), top domains from the recent-query log, and whatever the sources add.
+import { QueryLog, QueryStats } from "./querystats";
+
+/** Space-bounded counts with decay: names fade unless they keep being asked for. */
+export class TopK {
+  private readonly counts = new Map<string, number>();
+  constructor(readonly max = 2000) {}
+  add(name: string): void {
+    this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+  }
+  /** Halves every count and forgets the smallest when over the bound. */
+  decay(): void {
+    for (const [k, v] of this.counts) {
+      const n = v / 2;
+      if (n < 0.5) this.counts.delete(k);
+      else this.counts.set(k, n);
+    }
+    if (this.counts.size > this.max) {
+      const keep = [...this.counts].sort((a, b) => b[1] - a[1]).slice(0, this.max);
+      this.counts.clear();
+      for (const [k, v] of keep) this.counts.set(k, v);
+    }
+  }
+  top(n: number): Array<{ name: string; count: number }> {
+    return [...this.counts].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, count]) => ({ name, count: Math.round(count) }));
+  }
+}
+
+export interface Interval {
+  qps: number;
+  p50ms: number;
+  p99ms: number;
+  hitRatio: number | null;
+}
+
+export class Observer {
+  readonly stats = new QueryStats();
+  readonly log: QueryLog;
+  readonly domains = new TopK();
+  private lastTotal = 0;
+  private lastHist = new Float64Array(0);
+  private lastHits = 0;
+  private lastMisses = 0;
+  private lastAt = performance.now();
+  private logCursor = 0;
+  private ticks = 0;
+
+  constructor(logSize = 2000) {
+    this.log = new QueryLog(logSize);
+    this.lastHist = new Float64Array(this.stats.latency.length);
+  }
+
+  /** Rates and quantiles since the previous call; also folds new log entries into the top domains. */
+  interval(hits: number, misses: number): Interval {
+    const now = performance.now();
+    const secs = Math.max(0.001, (now - this.lastAt) / 1000);
+    const delta = this.stats.latency.map((v, i) => v - this.lastHist[i]!);
+    const dh = hits - this.lastHits;
+    const dm = misses - this.lastMisses;
+    const out: Interval = {
+      qps: Math.round((this.stats.total - this.lastTotal) / secs),
+      p50ms: this.stats.quantile(0.5, delta) * 1000,
+      p99ms: this.stats.quantile(0.99, delta) * 1000,
+      hitRatio: dh + dm > 0 ? dh / (dh + dm) : null,
+    };
+    this.lastTotal = this.stats.total;
+    this.lastHist = this.stats.latency.slice();
+    this.lastHits = hits;
+    this.lastMisses = misses;
+    this.lastAt = now;
+    this.logCursor = this.log.since(this.logCursor, (q) => this.domains.add(q));
+    if (++this.ticks % 60 === 0) this.domains.decay();
+    return out;
+  }
+}

@@ -1,0 +1,136 @@
+// Per-answer figures for /metrics and the dashboard: queries by transport, qtype and rcode, answer latency as
+// a histogram, and a bounded ring of recent queries. Recording is a few typed-array stores: no allocation.
+import { wireToText } from "../clients/queue";
+
+const QTYPES: Array<[number, string]> = [
+  [1, "A"], [28, "AAAA"], [5, "CNAME"], [15, "MX"], [16, "TXT"], [12, "PTR"], [33, "SRV"], [2, "NS"], [6, "SOA"],
+  [43, "DS"], [48, "DNSKEY"], [65, "HTTPS"], [64, "SVCB"], [255, "ANY"], [252, "AXFR"],
+];
+export const QTYPE_LABELS = [...QTYPES.map(([, n]) => n), "other"];
+const QTYPE_INDEX = new Uint8Array(65536).fill(QTYPES.length);
+QTYPES.forEach(([code], i) => (QTYPE_INDEX[code] = i));
+export const RCODE_LABELS = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other"];
+/** Upper bounds of the latency histogram, seconds (Prometheus `le`). */
+export const LATENCY_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export class QueryStats {
+  /** [transport 0 udp / 1 tcp][qtype][rcode] */
+  readonly counts = new Float64Array(2 * QTYPE_LABELS.length * RCODE_LABELS.length);
+  readonly latency = new Float64Array(LATENCY_BUCKETS.length + 1);
+  latencySum = 0;
+  total = 0;
+
+  record(tcp: boolean, qtype: number, rcode: number, seconds: number): void {
+    const r = rcode < 6 ? rcode : 6;
+    this.counts[((tcp ? 1 : 0) * QTYPE_LABELS.length + QTYPE_INDEX[qtype]!) * RCODE_LABELS.length + r]!++;
+    let b = 0;
+    while (b < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[b]!) b++;
+    this.latency[b]!++;
+    this.latencySum += seconds;
+    this.total++;
+  }
+
+  /** Non-zero series as (transport, qtype, rcode, count). */
+  series(): Array<{ transport: string; qtype: string; rcode: string; value: number }> {
+    const out = [];
+    for (let t = 0; t < 2; t++)
+      for (let q = 0; q < QTYPE_LABELS.length; q++)
+        for (let r = 0; r < RCODE_LABELS.length; r++) {
+          const v = this.counts[(t * QTYPE_LABELS.length + q) * RCODE_LABELS.length + r]!;
+          if (v > 0) out.push({ transport: t ? "tcp" : "udp", qtype: QTYPE_LABELS[q]!, rcode: RCODE_LABELS[r]!, value: v });
+        }
+    return out;
+  }
+
+  /** Latency quantile from the histogram (upper bound of the bucket holding it), seconds. */
+  quantile(p: number, from?: Float64Array): number {
+    const h = from ?? this.latency;
+    const total = h.reduce((a, b) => a + b, 0);
+    if (total === 0) return 0;
+    let seen = 0;
+    for (let b = 0; b < h.length; b++) {
+      seen += h[b]!;
+      if (seen >= total * p) return LATENCY_BUCKETS[b] ?? LATENCY_BUCKETS.at(-1)! * 2;
+    }
+    return LATENCY_BUCKETS.at(-1)!;
+  }
+}
+
+export interface LoggedQuery {
+  time: string;
+  client: string;
+  qname: string;
+  qtype: string;
+  rcode: string;
+  transport: string;
+  ms: number;
+}
+
+/** The last `capacity` queries, oldest overwritten first. */
+export class QueryLog {
+  private readonly ips: string[];
+  private readonly times: Float64Array;
+  private readonly meta: Uint32Array;
+  private readonly ms: Float32Array;
+  private readonly names: Uint8Array;
+  private next = 0;
+  private size = 0;
+  private total = 0;
+  constructor(readonly capacity: number) {
+    this.ips = new Array<string>(capacity).fill("");
+    this.times = new Float64Array(capacity);
+    this.meta = new Uint32Array(capacity);
+    this.ms = new Float32Array(capacity);
+    this.names = new Uint8Array(capacity * 256);
+  }
+
+  add(ip: string, buf: Uint8Array, qnameEnd: number, qtype: number, rcode: number, tcp: boolean, ms: number): void {
+    const i = this.next;
+    this.next = (this.next + 1) % this.capacity;
+    if (this.size < this.capacity) this.size++;
+    this.total++;
+    this.ips[i] = ip;
+    this.times[i] = Date.now();
+    this.meta[i] = (qtype << 16) | ((rcode & 0xff) << 8) | (tcp ? 1 : 0);
+    this.ms[i] = ms;
+    const len = Math.min(255, qnameEnd - 12);
+    this.names[i * 256] = len;
+    this.names.set(buf.subarray(12, 12 + len), i * 256 + 1);
+  }
+
+  /** Total entries ever added: a cursor for `since`. */
+  get written(): number {
+    return this.total;
+  }
+
+  /** Calls `fn` with the qname (presentation) of each entry added after `cursor` that is still held. */
+  since(cursor: number, fn: (qname: string) => void): number {
+    const from = Math.max(cursor, this.total - this.size);
+    for (let k = from; k < this.total; k++) {
+      const i = k % this.capacity;
+      fn(wireToText(this.names.subarray(i * 256 + 1), this.names[i * 256]!));
+    }
+    return this.total;
+  }
+
+  /** Newest first. */
+  recent(limit: number): LoggedQuery[] {
+    const out: LoggedQuery[] = [];
+    for (let k = 0; k < Math.min(limit, this.size); k++) {
+      const i = (this.next - 1 - k + this.capacity) % this.capacity;
+      const m = this.meta[i]!;
+      const qtype = m >>> 16;
+      const rcode = (m >> 8) & 0xff;
+      out.push({
+        time: new Date(this.times[i]!).toISOString(),
+        client: this.ips[i]!,
+        qname: wireToText(this.names.subarray(i * 256 + 1), this.names[i * 256]!),
+        qtype: QTYPES.find(([c]) => c === qtype)?.[1] ?? `TYPE${qtype}`,
+        rcode: RCODE_LABELS[Math.min(rcode, 6)]!,
+        transport: m & 1 ? "tcp" : "udp",
+        ms: Math.round(this.ms[i]! * 1000) / 1000,
+      });
+    }
+    return out;
+  }
+}
