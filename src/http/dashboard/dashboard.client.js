@@ -40,7 +40,10 @@
   };
   window.bunboundCharts = charts; // for tests and the curious
 
-  const rows = (id, items, cells) => ($(id).innerHTML = items.map((x) => `<tr>${cells(x).map((c) => `<td>${c}</td>`).join("")}</tr>`).join(""));
+  const rows = (id, items, cells, narrowHidden = []) =>
+    ($(id).innerHTML = items
+      .map((x) => `<tr>${cells(x).map((c, i) => `<td${narrowHidden.includes(i) ? ' class="hide-narrow"' : ""}>${c}</td>`).join("")}</tr>`)
+      .join(""));
   const state = (s, testid) => `<span class="state" data-state="${esc(s)}"${testid ? ` data-testid="${testid}"` : ""}>${esc(s)}</span>`;
   const kv = (pairs) => pairs.map(([k, v]) => `<span>${esc(k)} <b>${v}</b></span>`).join("");
 
@@ -65,7 +68,7 @@
     rows("tasks", Object.entries(s.tasks), ([k, v]) => [esc(k), fmt(v)]);
     rows("clients", s.topClients, (c) => [esc(c.ip), esc(c.name || "–"), fmt(c.queries)]);
     rows("domains", s.topDomains, (d) => [esc(d.name), fmt(d.count)]);
-    rows("recent", s.recent, (q) => [esc(q.time.slice(11, 19)), esc(q.client), esc(q.qname), esc(q.qtype), esc(q.rcode), fmt(q.ms, 2)]);
+    rows("recent", s.recent, (q) => [esc(q.time.slice(11, 19)), esc(q.client), esc(q.qname), esc(q.qtype), esc(q.rcode), fmt(q.ms, 2)], [0, 5]);
   }
 
   const conn = $("conn");
