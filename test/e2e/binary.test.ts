@@ -11,7 +11,7 @@ setDefaultTimeout(120_000);
 const dir = mkdtempSync(join(tmpdir(), "bunbound-bin-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-test("the compiled binary answers over UDP and TCP, runs its heavy-lane worker, exits 0 on SIGTERM, without Bun on PATH", async () => {
+test("the compiled binary answers over UDP and TCP, runs its workers, serves its dashboard, exits 0 on SIGTERM, without Bun on PATH", async () => {
   const out = join(dir, "bunbound");
   // The same entrypoints as `bun run build` (the workers are extra ones), read from package.json.
   const pkg = (await Bun.file(join(ROOT, "package.json")).json()) as { scripts: { build: string } };
@@ -21,7 +21,7 @@ test("the compiled binary answers over UDP and TCP, runs its heavy-lane worker, 
   expect(build.exitCode).toBe(0);
   const zone = join(dir, "bin.zone");
   writeFileSync(zone, "$ORIGIN zone.bin.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 10.8.8.8\n");
-  const b = await startBunbound(["--listen", "127.0.0.1:0", "--http", "off", "--record", "bin.lan 60 A 10.9.9.9", "--zone", `zone.bin=${zone}`, "--data-dir", dir], {
+  const b = await startBunbound(["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--record", "bin.lan 60 A 10.9.9.9", "--zone", `zone.bin=${zone}`, "--data-dir", dir], {
     cmd: [out],
     cwd: dir,
     env: { PATH: "/nonexistent" },
@@ -33,6 +33,10 @@ test("the compiled binary answers over UDP and TCP, runs its heavy-lane worker, 
     expect(decode((await udpAsk(b.udpPort, makeQuery("ns.zone.bin")))!).answers[0]!.data).toBe("10.8.8.8");
     // the client store's worker inside the binary recorded us
     await b.waitLog("client store migrated", 10_000);
+    // the dashboard's files are embedded
+    const page = await fetch(`http://127.0.0.1:${b.httpPort}/`);
+    expect(await page.text()).toContain("bunbound");
+    expect(await (await fetch(`http://127.0.0.1:${b.httpPort}/assets/uplot.js`)).text()).toContain("uPlot");
   } finally {
     expect(await b.stop("SIGTERM")).toBe(0);
   }
