@@ -23,6 +23,11 @@ export class UdpServer {
   inflight = 0;
   private readonly q = new QueryInfo();
   private idle: (() => void) | null = null;
+  private static readonly MAX_BATCH = 64;
+  /** Pending answers: flat (data, port, address) triples for sendMany, and the slots they live in. */
+  private readonly batch: Array<Uint8Array | number | string> = [];
+  private readonly batchSlots: number[] = [];
+  private batchSocket: udp.Socket<"uint8array"> | null = null;
 
   constructor(
     readonly host: string,
@@ -72,10 +77,9 @@ export class UdpServer {
     const n = this.pipeline.answerNow(buf, data.length, q, true);
     if (n !== PENDING) {
       if (n > 0) {
-        this.send(sock, buf, n, port, address);
         if (this.onAnswered && q.hasQuestion) this.onAnswered(address, buf, q, false, 0);
-      }
-      this.ring.release(h);
+        this.queueSend(sock, h, buf, n, port, address);
+      } else this.ring.release(h);
       return;
     }
     // A miss: the slot travels with the request; QueryInfo is copied because this.q is reused next datagram.
@@ -100,6 +104,36 @@ export class UdpServer {
     if (this.inflight === 0 && this.idle) this.idle();
   }
 
+  /**
+   * Answers given inside receive callbacks are sent together with one sendMany (sendmmsg) once the event
+   * loop has handed over every datagram it read in this turn: one syscall for a batch instead of one per
+   * answer. Each answer's slot stays owned by its request until the batch is sent, then is released.
+   */
+  private queueSend(sock: udp.Socket<"uint8array">, h: number, buf: Uint8Array, len: number, port: number, address: string): void {
+    const b = this.batch;
+    b.push(buf.subarray(0, len), port, address);
+    this.batchSlots.push(h);
+    if (this.batchSlots.length === 1) {
+      this.batchSocket = sock;
+      setImmediate(this.flushBatch);
+    } else if (this.batchSlots.length >= UdpServer.MAX_BATCH) this.flushBatch();
+  }
+
+  private readonly flushBatch = (): void => {
+    const slots = this.batchSlots;
+    if (slots.length === 0) return;
+    const sock = this.batchSocket!;
+    try {
+      const sent = sock.closed ? 0 : sock.sendMany(this.batch);
+      if (sent < slots.length) this.counters.sendFailed += slots.length - sent;
+    } catch {
+      this.counters.sendFailed += slots.length;
+    }
+    for (const h of slots) this.ring.release(h);
+    this.batch.length = 0;
+    this.batchSlots.length = 0;
+  };
+
   private send(sock: udp.Socket<"uint8array">, buf: Uint8Array, len: number, port: number, address: string): void {
     try {
       if (!sock.send(buf.subarray(0, len), port, address)) this.counters.sendFailed++;
@@ -117,6 +151,7 @@ export class UdpServer {
 
   /** Idempotent. */
   close(): void {
+    this.flushBatch();
     this.draining = true;
     if (this.socket && !this.socket.closed) this.socket.close();
   }
