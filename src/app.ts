@@ -14,20 +14,19 @@ import { hostsRecords } from "./zones/hosts";
 import { statSync } from "node:fs";
 import { ClientStore } from "./clients/store";
 import { ClientTracker } from "./clients/tracker";
-import { DiscoveryPool, LATENCY_BUCKETS_MS } from "./discovery/pool";
+import { DiscoveryPool } from "./discovery/pool";
 import type { QueryInfo } from "./wire/query";
 import { Observer } from "./metrics/observer";
-import { renderPrometheus } from "./metrics/render";
 import { LiveFeed } from "./http/live";
 import { toWire } from "./wire/name";
 import { UdpServer } from "./server/udp";
 import { Forwarder } from "./upstream/forwarder";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
 import { PacketCache, type CacheOptions } from "./cache/cache";
-import { openExchanges } from "./upstream/transport";
 import { LocalData } from "./zones/local";
 import { startHttp } from "./http/server";
 import { VERSION } from "./version";
+import { Status } from "./status";
 
 /** Everything request handling reads from config, built off to the side and swapped in one assignment. */
 function buildSnapshot(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, registry: Map<string, UpstreamState>): Snapshot {
@@ -94,8 +93,7 @@ export class App {
   readonly discovery: DiscoveryPool | null = null;
   readonly observer = new Observer();
   readonly live = new LiveFeed();
-  private topClients: Array<{ ip: string; queries: number; name: string | null }> = [];
-  private lastDiscoveryTotal = 0;
+  readonly status: Status = new Status(this);
   readonly tasks = new TaskManager();
   readonly udpRing: Ring;
   readonly tcpRing: Ring;
@@ -104,7 +102,7 @@ export class App {
   readonly tcp: TcpServer[] = [];
   private http: Server<undefined> | null = null;
   private stopping: Promise<void> | null = null;
-  private readonly startedAt = Date.now();
+  readonly startedAt = Date.now();
   reloads = 0;
 
   private constructor(private cfg: ResolvedConfig) {
@@ -146,10 +144,10 @@ export class App {
     app.installAnswerHook();
     let tick = 0;
     app.tasks.every("dashboard-feed", "http", 1000, async () => {
-      app.live.publish(app.liveSnapshot());
-      if (tick++ % 5 === 0) await app.refreshTopClients().catch((err) => log.debug("top clients not refreshed", { err }));
+      app.live.publish(app.status.liveSnapshot());
+      if (tick++ % 5 === 0) await app.status.refreshTopClients().catch((err) => log.debug("top clients not refreshed", { err }));
     });
-    app.tasks.every("stats-log", "metrics", 60_000, () => log.info("stats", app.stats()));
+    app.tasks.every("stats-log", "metrics", 60_000, () => log.info("stats", app.status.stats()));
     if (cfg.jobs.watch_interval_ms > 0) {
       app.tasks.every("file-watch", "jobs", cfg.jobs.watch_interval_ms, async () => {
         await app.zones.check();
@@ -238,38 +236,7 @@ export class App {
     for (const t of this.tcp) t.onAnswered = hook;
   }
 
-  /** The dashboard's one-second snapshot. */
-  private liveSnapshot(): Record<string, unknown> {
-    const i = this.observer.interval(this.cacheCounters.hits, this.cacheCounters.misses);
-    const q = this.tracker?.queue;
-    const d = this.discovery;
-    const dm = d?.metrics;
-    const prevTotal = this.lastDiscoveryTotal;
-    this.lastDiscoveryTotal = dm?.total ?? 0;
-    return {
-      t: Math.round(Date.now() / 1000),
-      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-      ...i,
-      upstreams: [...this.upstreamStates.values()].map((s) => s.snapshot()),
-      queue: q ? { high: q.depthHigh, low: q.depthLow, rate: this.tracker!.counters.rate, dropped: q.dropped } : null,
-      discovery: d && dm
-        ? { rate: (dm.total - prevTotal), avgMs: dm.latency.count ? Math.round(dm.latency.sumMs / dm.latency.count) : 0, breaker: d.breaker.state,
-            succeeded: dm.succeeded, failed: dm.failed, queued: d.depth, workers: d.liveWorkers, rateLimited: dm.rateLimited }
-        : null,
-      tasks: this.tasks.byCategory(),
-      topClients: this.topClients,
-      topDomains: this.observer.domains.top(10),
-      recent: this.observer.log.recent(15),
-    };
-  }
 
-  private async refreshTopClients(): Promise<void> {
-    if (!this.store?.ready) return;
-    const r = (await this.store.request({ op: "list", offset: 0, limit: 10, sort: "queries" }, 2000)) as {
-      clients: Array<{ ip: string; queries: number; names: Array<{ name: string }> }>;
-    };
-    this.topClients = r.clients.map((c) => ({ ip: c.ip, queries: c.queries, name: c.names[0]?.name ?? null }));
-  }
 
   private async listen(): Promise<void> {
     const limits = (): TcpLimits => ({
@@ -302,19 +269,19 @@ export class App {
       const { host, port } = parseHostPort(this.cfg.http);
       if (!isLoopback(host)) log.warn("HTTP listener is not on loopback", { http: this.cfg.http });
       this.http = startHttp(host, port, {
-        health: () => this.health(),
+        health: () => this.status.health(),
         zones: () => this.zones.status(),
         reloadZone: (name) => (this.zones.has(name) ? this.zones.reload(name) : null),
         clients: (op) => (this.store?.ready ? this.store.request(op) : null),
         metrics: {
-          queue: () => this.clientStats(),
-          discovery: () => this.discoveryStats(),
+          queue: () => this.status.clientStats(),
+          discovery: () => this.status.discoveryStats(),
           workers: () => ({ tasks: this.tasks.byCategory(), list: this.tasks.list() }),
           cache: () => ({ ...this.cacheCounters, entries: this.cache.entries, bytes: this.cache.sizeBytes, flights: this.pipeline.flights.inflight }),
           upstreams: () => ({ ...this.upstreamCounters, servers: [...this.upstreamStates.values()].map((s) => s.snapshot()) }),
         },
-        ready: () => this.readiness(),
-        metricsText: () => this.metricsText(),
+        ready: () => this.status.readiness(),
+        metricsText: () => this.status.metricsText(),
         querylog: (limit) => this.observer.log.recent(limit),
         flushCache: (name) => this.cache.flush(name === null ? undefined : toWire(name)),
         live: this.live,
@@ -383,7 +350,7 @@ export class App {
       this.closeSockets();
       await this.tasks.stopAll(2000);
       this.lane.stop();
-      log.info("stopped", this.stats());
+      log.info("stopped", this.status.stats());
     })();
     return this.stopping;
   }
@@ -395,91 +362,11 @@ export class App {
     this.http = null;
   }
 
+  get isStopping(): boolean {
+    return this.stopping !== null;
+  }
+
   get inflight(): number {
     return this.udp.reduce((n, u) => n + u.inflight, 0) + this.tcp.reduce((n, t) => n + t.inflight, 0);
-  }
-
-  stats(): Record<string, unknown> {
-    return {
-      queries: { ...this.counters },
-      upstream: { ...this.upstreamCounters, open: { ...openExchanges }, servers: [...this.upstreamStates.values()].map((s) => s.snapshot()) },
-      cache: { ...this.cacheCounters, entries: this.cache.entries, bytes: this.cache.sizeBytes, flights: this.pipeline.flights.inflight },
-      ring: { udp: this.udpRing.stats(), tcp: this.tcpRing.stats() },
-      jobs: { ...this.lane.counters, queued: this.lane.depth, busy: this.lane.busy },
-      clients: this.clientStats(),
-      discovery: this.discoveryStats(),
-      zones: this.zones.status(),
-      inflight: this.inflight,
-      tcpConnections: this.tcp.reduce((n, t) => n + t.connections, 0),
-    };
-  }
-
-  /** Ready: listeners up, not stopping, and some way to answer beyond local data (an upstream or a loaded zone). */
-  readiness(): { ready: boolean; reasons: string[] } {
-    const reasons: string[] = [];
-    if (this.stopping) reasons.push("shutting down");
-    if (this.udp.length === 0 || this.tcp.length === 0) reasons.push("listeners are not up");
-    const upstreamOk = [...this.upstreamStates.values()].some((s) => s.state !== "open");
-    const zoneOk = this.zones.status().some((z) => z.serial !== null);
-    if (!upstreamOk && !zoneOk) reasons.push("no usable upstream (all breakers open or none configured) and no loaded zone");
-    return { ready: reasons.length === 0, reasons };
-  }
-
-  metricsText(): string {
-    return renderPrometheus({
-      server: { ...this.counters },
-      upstream: { ...this.upstreamCounters },
-      upstreams: [...this.upstreamStates.values()].map((s) => s.snapshot()),
-      cache: { ...this.cacheCounters, entries: this.cache.entries, bytes: this.cache.sizeBytes },
-      ring: { udp: this.udpRing.stats(), tcp: this.tcpRing.stats() },
-      tcpConnections: this.tcp.reduce((n, t) => n + t.connections, 0),
-      inflight: this.inflight,
-      jobs: { ...this.lane.counters, queued: this.lane.depth },
-      zones: this.zones.status(),
-      clients: this.clientStats() as { queue: Record<string, number> } | null,
-      discovery: this.discoveryStats() as never,
-      tasks: this.tasks.byCategory(),
-      memory: { rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed },
-      queries: this.observer.stats,
-      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-    });
-  }
-
-  clientStats(): Record<string, unknown> | null {
-    const t = this.tracker;
-    if (!t) return null;
-    return {
-      queue: { high: t.queue.depthHigh, low: t.queue.depthLow, ...t.queue.counters, dropped: t.queue.dropped, ratePerSecond: t.counters.rate },
-      store: { ...t.counters, requests: this.store?.requests ?? 0, failures: this.store?.failures ?? 0, ready: this.store?.ready ?? false },
-      inMemory: t.clientsInMemory,
-    };
-  }
-
-  discoveryStats(): Record<string, unknown> | null {
-    const d = this.discovery;
-    if (!d) return null;
-    const m = d.metrics;
-    return {
-      ...m,
-      latency: { ...m.latency, avgMs: m.latency.count ? m.latency.sumMs / m.latency.count : 0, bucketsMs: LATENCY_BUCKETS_MS },
-      queued: d.depth,
-      workers: d.liveWorkers,
-      breaker: d.breaker.state,
-      breakerOpened: d.breaker.opened,
-      rate: d.opts.rate,
-      burst: d.opts.burst,
-    };
-  }
-
-  health(): Record<string, unknown> {
-    return {
-      status: this.stopping ? "stopping" : "ok",
-      version: VERSION,
-      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
-      memory: { rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed },
-      reloads: this.reloads,
-      tasks: this.tasks.byCategory(),
-      ...this.stats(),
-    };
   }
 }

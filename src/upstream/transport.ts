@@ -23,7 +23,7 @@ function exchange(
   timeoutMs: number,
   signal: AbortSignal,
   counters: UpstreamCounters,
-  start: (finish: Finish) => void,
+  start: (finish: Finish, fail: () => void) => void,
   cleanup: () => void,
 ): Promise<Uint8Array | null> {
   return new Promise((resolve) => {
@@ -49,11 +49,13 @@ function exchange(
     }, Math.max(1, timeoutMs));
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
+    const fail = () => {
+      fail();
+    };
     try {
-      start(finish);
+      start(finish, fail);
     } catch {
-      counters.failures++;
-      finish(null);
+      fail();
     }
   });
 }
@@ -76,7 +78,7 @@ export function udpExchange(
     timeoutMs,
     signal,
     counters,
-    (finish) => {
+    (finish, fail) => {
       Bun.udpSocket({
         hostname: up.family === 6 ? "::" : "0.0.0.0",
         port: 0,
@@ -91,8 +93,7 @@ export function udpExchange(
             finish(data.slice()); // Bun reuses its receive buffer after this callback: copy
           },
           error() {
-            counters.failures++;
-            finish(null);
+            fail();
           },
         },
       }).then(
@@ -100,13 +101,11 @@ export function udpExchange(
           if (closed) return s.close();
           sock = s;
           if (!s.send(msg)) {
-            counters.failures++;
-            finish(null);
+            fail();
           }
         },
         () => {
-          counters.failures++;
-          finish(null);
+          fail();
         },
       );
     },
@@ -144,7 +143,7 @@ export function tcpExchange(
     timeoutMs,
     signal,
     counters,
-    (finish) => {
+    (finish, fail) => {
       const flush = (s: { write(d: Uint8Array): number }) => {
         const n = s.write(unsent);
         if (n > 0) unsent = unsent.subarray(n);
@@ -162,8 +161,7 @@ export function tcpExchange(
           data(_s, chunk) {
             if (inlen + chunk.length > inbuf.length) {
               if (inlen + chunk.length > 65537) {
-                counters.failures++;
-                return finish(null);
+                return fail();
               }
               const grown = new Uint8Array(Math.min(65537, Math.max(inbuf.length * 2, inlen + chunk.length)));
               grown.set(inbuf.subarray(0, inlen));
@@ -185,12 +183,10 @@ export function tcpExchange(
             finish(null);
           },
           error() {
-            counters.failures++;
-            finish(null);
+            fail();
           },
           connectError() {
-            counters.failures++;
-            finish(null);
+            fail();
           },
         },
       }).then(
@@ -199,8 +195,7 @@ export function tcpExchange(
           sock = s;
         },
         () => {
-          counters.failures++;
-          finish(null);
+          fail();
         },
       );
     },
