@@ -50,7 +50,8 @@ function exchange(
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     const fail = () => {
-      fail();
+      counters.failures++;
+      finish(null);
     };
     try {
       start(finish, fail);
