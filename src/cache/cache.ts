@@ -8,7 +8,7 @@
 // asked for again, which is what keeps hot entries in. Expired entries are removed by one periodic sweep
 // (a task-manager task), never by a timer per entry.
 import { HEADER_LEN, Rcode } from "../wire/constants";
-import { nameEquals } from "../wire/name";
+import { nameEqualsAt } from "../wire/name";
 import type { QueryInfo } from "../wire/query";
 import { finishResponse } from "../wire/response";
 import type { Scan } from "../wire/scan";
@@ -30,31 +30,45 @@ export interface CacheOptions {
   staleAnswerTtl: number;
 }
 
+/**
+ * One cached answer. Its bytes live in a single array — the response without OPT, then the lowercased qname,
+ * then (offset u16, ttl u32) per TTL field — because every typed array costs ~130 bytes of overhead in JSC,
+ * and a million entries of four arrays each came to ~1.1 KB per entry.
+ */
 export class CacheEntry {
   prev: CacheEntry | null = null; // toward the newest
   next: CacheEntry | null = null; // toward the oldest
   visited = false;
   /** A refresh (prefetch or stale) is under way. */
   refreshing = false;
-  readonly size: number;
   constructor(
     readonly hash: number,
-    readonly name: Uint8Array, // lowercased wire qname
     readonly qtype: number,
     readonly qclass: number,
     readonly variant: number, // DO and CD bits
-    readonly wire: Uint8Array, // response without OPT, ID 0
-    readonly ttlOffsets: Uint16Array,
-    readonly ttls: Uint32Array,
+    readonly data: Uint8Array,
+    readonly wireLen: number, // the response: data[0, wireLen), ID 0
+    readonly nameLen: number, // the qname: data[wireLen, wireLen + nameLen)
     readonly storedAt: number, // ms
     readonly ttl: number, // s: the entry's fresh life
     readonly staleUntil: number, // ms
-  ) {
-    this.size = wire.length + name.length + ttlOffsets.length * 6 + 160;
+  ) {}
+
+  get size(): number {
+    return this.data.length + 200;
   }
 
   get expiresAt(): number {
     return this.storedAt + this.ttl * 1000;
+  }
+
+  /** Number of TTL fields recorded. */
+  get ttlCount(): number {
+    return (this.data.length - this.wireLen - this.nameLen) / 6;
+  }
+
+  sameName(buf: Uint8Array, off: number, end: number): boolean {
+    return nameEqualsAt(buf, off, end, this.data, this.wireLen, this.nameLen);
   }
 }
 
@@ -68,7 +82,7 @@ function keyHash(nameHash: number, qtype: number, qclass: number, variant: numbe
 }
 
 export class PacketCache {
-  private readonly map = new Map<number, CacheEntry[]>();
+  private readonly map = new Map<number, CacheEntry | CacheEntry[]>();
   private head: CacheEntry | null = null;
   private tail: CacheEntry | null = null;
   private hand: CacheEntry | null = null;
@@ -92,21 +106,22 @@ export class PacketCache {
   /** The entry for the query in buf (fresh or stale-but-servable), or undefined. Marks it visited. */
   lookup(buf: Uint8Array, q: QueryInfo, now = this.now()): CacheEntry | undefined {
     const variant = variantOf(q);
-    const bucket = this.map.get(keyHash(q.nameHash, q.qtype, q.qclass, variant));
-    if (!bucket) return undefined;
-    for (let i = 0; i < bucket.length; i++) {
-      const e = bucket[i]!;
-      if (e.qtype !== q.qtype || e.qclass !== q.qclass || e.variant !== variant) continue;
-      if (!nameEquals(buf, HEADER_LEN, q.qnameEnd, e.name)) continue;
-      if (now > e.staleUntil) {
-        this.remove(e);
-        this.counters.expired++;
-        return undefined;
-      }
-      e.visited = true;
-      return e;
+    const slot = this.map.get(keyHash(q.nameHash, q.qtype, q.qclass, variant));
+    if (slot === undefined) return undefined;
+    // A hash slot holds one entry, or an array of them on the rare collision (saves an array per entry).
+    const e = slot instanceof CacheEntry ? (this.matches(slot, buf, q, variant) ? slot : undefined) : slot.find((x) => this.matches(x, buf, q, variant));
+    if (!e) return undefined;
+    if (now > e.staleUntil) {
+      this.remove(e);
+      this.counters.expired++;
+      return undefined;
     }
-    return undefined;
+    e.visited = true;
+    return e;
+  }
+
+  private matches(e: CacheEntry, buf: Uint8Array, q: QueryInfo, variant: number): boolean {
+    return e.qtype === q.qtype && e.qclass === q.qclass && e.variant === variant && e.sameName(buf, HEADER_LEN, q.qnameEnd);
   }
 
   isFresh(e: CacheEntry, now = this.now()): boolean {
@@ -125,28 +140,30 @@ export class PacketCache {
    * `now` is passed in so the hot path reads the clock once per query.
    */
   writeAnswer(buf: Uint8Array, q: QueryInfo, e: CacheEntry, stale: boolean, now = this.now()): number {
-    const w = e.wire;
-    if (w.length + 11 > buf.length) return -1;
+    const d = e.data;
+    const wl = e.wireLen;
+    if (wl + 11 > buf.length) return -1;
     buf[0] = q.id >> 8;
     buf[1] = q.id & 0xff;
-    buf[2] = (w[2]! & 0xfe) | ((q.flags >> 8) & 0x01);
-    for (let i = 3; i < HEADER_LEN; i++) buf[i] = w[i]!;
-    buf.set(w.subarray(q.qnameEnd), q.qnameEnd);
+    buf[2] = (d[2]! & 0xfe) | ((q.flags >> 8) & 0x01);
+    for (let i = 3; i < HEADER_LEN; i++) buf[i] = d[i]!;
+    buf.set(d.subarray(q.qnameEnd, wl), q.qnameEnd);
     const elapsed = Math.floor((now - e.storedAt) / 1000);
     const staleTtl = this.opts.staleAnswerTtl;
-    for (let i = 0; i < e.ttlOffsets.length; i++) {
-      const t = stale ? staleTtl : Math.max(0, e.ttls[i]! - elapsed);
-      const o = e.ttlOffsets[i]!;
+    for (let r = wl + e.nameLen; r < d.length; r += 6) {
+      const o = (d[r]! << 8) | d[r + 1]!;
+      const orig = ((d[r + 2]! << 24) | (d[r + 3]! << 16) | (d[r + 4]! << 8) | d[r + 5]!) >>> 0;
+      const t = stale ? staleTtl : Math.max(0, orig - elapsed);
       buf[o] = t >>> 24;
       buf[o + 1] = (t >>> 16) & 0xff;
       buf[o + 2] = (t >>> 8) & 0xff;
       buf[o + 3] = t & 0xff;
     }
-    if (!q.edns) return w.length;
-    const an = (w[6]! << 8) | w[7]!;
-    const ns = (w[8]! << 8) | w[9]!;
-    const ar = ((w[10]! << 8) | w[11]!) + 1;
-    const end = finishResponse(buf, w.length, q, buf[3]! & 0xf, an, ns);
+    if (!q.edns) return wl;
+    const an = (d[6]! << 8) | d[7]!;
+    const ns = (d[8]! << 8) | d[9]!;
+    const ar = ((d[10]! << 8) | d[11]!) + 1;
+    const end = finishResponse(buf, wl, q, buf[3]! & 0xf, an, ns);
     buf[10] = ar >> 8;
     buf[11] = ar & 0xff;
     return end;
@@ -175,33 +192,38 @@ export class PacketCache {
 
     // Copy without the OPT RR (its size and flags are per client: we write our own on every hit).
     const cut = scan.optStart >= 0 ? scan.optEnd - scan.optStart : 0;
-    const wire = new Uint8Array(resp.length - cut);
-    if (cut) {
-      wire.set(resp.subarray(0, scan.optStart));
-      wire.set(resp.subarray(scan.optEnd), scan.optStart);
-      const ar = ((resp[10]! << 8) | resp[11]!) - 1;
-      wire[10] = ar >> 8;
-      wire[11] = ar & 0xff;
-    } else wire.set(resp);
-    wire[0] = wire[1] = 0;
+    const wireLen = resp.length - cut;
+    const nameLen = q.qnameEnd - HEADER_LEN;
     const n = scan.ttlOffsets.length;
-    const offsets = new Uint16Array(n);
-    const ttls = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
+    const data = new Uint8Array(wireLen + nameLen + n * 6);
+    if (cut) {
+      data.set(resp.subarray(0, scan.optStart));
+      data.set(resp.subarray(scan.optEnd), scan.optStart);
+      const ar = ((resp[10]! << 8) | resp[11]!) - 1;
+      data[10] = ar >> 8;
+      data[11] = ar & 0xff;
+    } else data.set(resp);
+    data[0] = data[1] = 0;
+    for (let i = 0; i < nameLen; i++) {
+      const b = query[HEADER_LEN + i]!;
+      data[wireLen + i] = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+    }
+    for (let i = 0, r = wireLen + nameLen; i < n; i++, r += 6) {
       const off = scan.ttlOffsets[i]!;
-      offsets[i] = cut && off > scan.optStart ? off - cut : off;
+      const at = cut && off > scan.optStart ? off - cut : off;
       const t = scan.ttls[i]!;
-      ttls[i] = capped ? Math.min(t, ttl) : Math.min(Math.max(t, o.minTtl), o.maxTtl);
+      const v = capped ? Math.min(t, ttl) : Math.min(Math.max(t, o.minTtl), o.maxTtl);
+      data[r] = at >> 8;
+      data[r + 1] = at & 0xff;
+      data[r + 2] = v >>> 24;
+      data[r + 3] = (v >>> 16) & 0xff;
+      data[r + 4] = (v >>> 8) & 0xff;
+      data[r + 5] = v & 0xff;
     }
     const now = this.now();
-    const name = query.slice(HEADER_LEN, q.qnameEnd);
-    for (let i = 0; i < name.length; i++) if (name[i]! >= 0x41 && name[i]! <= 0x5a) name[i] = name[i]! | 0x20;
     const variant = variantOf(q);
     const staleFor = scan.rcode === Rcode.SERVFAIL ? 0 : o.staleMaxAge * 1000;
-    const e = new CacheEntry(
-      keyHash(q.nameHash, q.qtype, q.qclass, variant), name, q.qtype, q.qclass, variant, wire, offsets, ttls,
-      now, ttl, now + ttl * 1000 + staleFor,
-    );
+    const e = new CacheEntry(keyHash(q.nameHash, q.qtype, q.qclass, variant), q.qtype, q.qclass, variant, data, wireLen, nameLen, now, ttl, now + ttl * 1000 + staleFor);
     if (e.size > o.maxBytes) return this.skip();
     this.replace(e);
     this.counters.inserts++;
@@ -230,7 +252,7 @@ export class PacketCache {
     let removed = 0;
     for (let e = this.head; e; ) {
       const next = e.next;
-      if (!name || nameEquals(e.name, 0, e.name.length, name)) {
+      if (!name || nameEqualsAt(name, 0, name.length, e.data, e.wireLen, e.nameLen)) {
         this.remove(e);
         removed++;
       }
@@ -245,14 +267,14 @@ export class PacketCache {
   }
 
   private replace(e: CacheEntry): void {
-    const bucket = this.map.get(e.hash);
-    const old = bucket?.find(
-      (x) => x.qtype === e.qtype && x.qclass === e.qclass && x.variant === e.variant && nameEquals(x.name, 0, x.name.length, e.name),
-    );
+    const slot = this.map.get(e.hash);
+    const same = (x: CacheEntry) => x.qtype === e.qtype && x.qclass === e.qclass && x.variant === e.variant && x.sameName(e.data, e.wireLen, e.wireLen + e.nameLen);
+    const old = slot === undefined ? undefined : slot instanceof CacheEntry ? (same(slot) ? slot : undefined) : slot.find(same);
     if (old) this.remove(old);
-    const b = this.map.get(e.hash);
-    if (b) b.push(e);
-    else this.map.set(e.hash, [e]);
+    const now = this.map.get(e.hash);
+    if (now === undefined) this.map.set(e.hash, e);
+    else if (now instanceof CacheEntry) this.map.set(e.hash, [now, e]);
+    else now.push(e);
     e.next = this.head;
     if (this.head) this.head.prev = e;
     this.head = e;
@@ -274,11 +296,12 @@ export class PacketCache {
   }
 
   private remove(e: CacheEntry): void {
-    const bucket = this.map.get(e.hash);
-    const i = bucket ? bucket.indexOf(e) : -1;
-    if (i < 0) return; // already gone
-    bucket!.splice(i, 1);
-    if (bucket!.length === 0) this.map.delete(e.hash);
+    const slot = this.map.get(e.hash);
+    if (slot === e) this.map.delete(e.hash);
+    else if (Array.isArray(slot) && slot.includes(e)) {
+      const rest = slot.filter((x) => x !== e);
+      this.map.set(e.hash, rest.length === 1 ? rest[0]! : rest);
+    } else return; // already gone
     if (this.hand === e) this.hand = e.prev;
     if (e.prev) e.prev.next = e.next;
     else this.head = e.next;

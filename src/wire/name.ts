@@ -61,6 +61,13 @@ export function nameEquals(buf: Uint8Array, off: number, end: number, name: Uint
   return true;
 }
 
+/** Like nameEquals, with the lowercased name at other[otherOff, otherOff + otherLen). */
+export function nameEqualsAt(buf: Uint8Array, off: number, end: number, other: Uint8Array, otherOff: number, otherLen: number): boolean {
+  if (end - off !== otherLen) return false;
+  for (let i = 0; i < otherLen; i++) if (lower(buf[off + i]!) !== other[otherOff + i]) return false;
+  return true;
+}
+
 /** Case-insensitive equality of two uncompressed names held in two buffers. */
 export function sameName(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, len: number): boolean {
   for (let i = 0; i < len; i++) if (lower(a[aOff + i]!) !== lower(b[bOff + i]!)) return false;
