@@ -5,6 +5,7 @@
 #   MODE=cache  both forward to the same backend (an Unbound with the local data, on CPU 0) and are measured
 #               after a warm-up has filled their caches: the cache-hit path
 #   MODE=tracking  bunbound alone, local data, with client tracking off and on (issue 5: on must keep >= 95%)
+#   MODE=backend   bunbound alone, local data, UDP socket backend "bun" (Bun.udpSocket) vs "dgram" (node:dgram)
 # Needs: apt-get install -y dnsperf unbound bind9-dnsutils
 # Usage: MODE=cache RATE=50000 LEN=8 RUNS=3 bench/e2e.sh        (RATE empty = unthrottled)
 set -u
@@ -41,6 +42,8 @@ with open(f"{out}/bunbound.toml", "w") as f:
     for r in recs:
         f.write("  '" + r + "',\n")
     f.write("]\n")
+with open(f"{out}/bunbound-dgram.toml", "w") as f:
+    f.write(open(f"{out}/bunbound.toml").read().replace('listen = ["127.0.0.1:5302"]', 'listen = ["127.0.0.1:5304"]') + "[udp]\nbackend = \"dgram\"\n")
 with open(f"{out}/bunbound-notrack.toml", "w") as f:
     f.write(open(f"{out}/bunbound.toml").read().replace('listen = ["127.0.0.1:5302"]', 'listen = ["127.0.0.1:5303"]') + "[clients]\nenabled = false\n")
 with open(f"{out}/queries.txt", "w") as f:
@@ -53,6 +56,8 @@ if [ "$MODE" = cache ]; then
   trap 'kill $backend 2>/dev/null' EXIT
   for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p 5310 h1.bench.test A >/dev/null 2>&1 && break; sleep 0.2; done
   specs=("unbound=unbound -d -c $gen/unbound-cache.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-cache.toml:5302")
+elif [ "$MODE" = backend ]; then
+  specs=("bun-socket=bun $root/src/cli.ts --config $gen/bunbound.toml --data-dir $gen/data-bun:5302" "dgram-socket=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --data-dir $gen/data-dgram:5304")
 elif [ "$MODE" = tracking ]; then
   specs=("untracked=bun $root/src/cli.ts --config $gen/bunbound-notrack.toml --data-dir $gen/data-off:5303" "tracked=bun $root/src/cli.ts --config $gen/bunbound.toml --data-dir $gen/data-on:5302")
 else

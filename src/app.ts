@@ -250,7 +250,11 @@ export class App {
       // Port 0 means "any": TCP takes the port UDP got, so one ADDR:PORT serves both. That TCP port may
       // be taken already; then try another pair.
       for (let attempt = 0; ; attempt++) {
-        const udp = new UdpServer(host, port, this.udpRing, this.pipeline, this.counters, queryTimeout);
+        const udp = new UdpServer(host, port, this.udpRing, this.pipeline, this.counters, queryTimeout, {
+          backend: this.cfg.udp.backend,
+          receiveBufferBytes: this.cfg.udp.receive_buffer_bytes,
+          reusePort: false,
+        });
         await udp.start();
         const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.pipeline, this.counters, limits, queryTimeout, this.transfer);
         try {
@@ -315,7 +319,7 @@ export class App {
   reload(next: ResolvedConfig): Promise<void> {
     if (this.stopping) throw new Error("shutting down");
     const snapshot = buildSnapshot(next, this.upstreamCounters, this.upstreamStates); // may throw: nothing changed yet
-    const needsRestart = (["listen", "http", "ring", "data_dir"] as const).filter(
+    const needsRestart = (["listen", "http", "ring", "data_dir", "udp"] as const).filter(
       (k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]),
     );
     this.pipeline.snapshot = snapshot;

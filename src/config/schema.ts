@@ -195,6 +195,15 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The UDP socket implementation (see src/server/datagram.ts and the README's performance section). */
+    udp: z
+      .object({
+        backend: z.enum(["bun", "dgram"]).default("bun"),
+        /** SO_RCVBUF, "dgram" backend only: room for bursts while the process is busy. */
+        receive_buffer_bytes: z.number().int().min(65_536).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
     ring: z
       .object({
         udp_slots: z.number().int().min(16).max(1_000_000).default(4096),

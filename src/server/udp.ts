@@ -1,11 +1,11 @@
 // DNS over UDP. The receive callback copies the datagram into a ring slot at once (Bun reuses its buffer
 // after the callback), answers cheap queries before returning, and hands misses to the pipeline with the
 // slot; the slot is released exactly once, after the answer is sent or the query is dropped.
-import type { udp } from "bun";
 import { Pipeline, PENDING, QueryInfo } from "../pipeline";
 import type { ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import type { Ring } from "./ring";
+import { openDatagram, type DatagramOptions, type DatagramSocket } from "./datagram";
 
 /**
  * Called once per answered query: the client's address, the answer (question still in the slot, rcode in
@@ -15,19 +15,21 @@ import type { Ring } from "./ring";
 export type AnswerHook = (ip: string, buf: Uint8Array, q: QueryInfo, tcp: boolean, seconds: number) => void;
 
 export class UdpServer {
-  private socket: udp.Socket<"uint8array"> | null = null;
+  private socket: DatagramSocket | null = null;
   private draining = false;
   /** Called for every answered query with a question (client tracking); must not block. */
   onAnswered: AnswerHook | null = null;
   /** Requests of this listener not yet answered. */
   inflight = 0;
+  /** Answers handed to an asynchronous socket ("dgram") and not yet sent. */
+  private sending = 0;
   private readonly q = new QueryInfo();
   private idle: (() => void) | null = null;
   private static readonly MAX_BATCH = 64;
   /** Pending answers: flat (data, port, address) triples for sendMany, and the slots they live in. */
   private readonly batch: Array<Uint8Array | number | string> = [];
   private readonly batchSlots: number[] = [];
-  private batchSocket: udp.Socket<"uint8array"> | null = null;
+  private batchSocket: DatagramSocket | null = null;
 
   constructor(
     readonly host: string,
@@ -36,25 +38,24 @@ export class UdpServer {
     private readonly pipeline: Pipeline,
     private readonly counters: ServerCounters,
     private readonly queryTimeoutMs: () => number,
+    private readonly socketOptions: DatagramOptions = { backend: "bun", receiveBufferBytes: 4 << 20, reusePort: false },
   ) {}
 
   async start(): Promise<void> {
-    this.socket = await Bun.udpSocket({
-      hostname: this.host,
-      port: this.port,
-      binaryType: "uint8array",
-      socket: {
-        data: (sock, data, port, address) => this.onDatagram(sock, data, port, address),
-        error: (_sock, err) => log.warn("udp socket error", { listen: `${this.host}:${this.port}`, err }),
-      },
-    });
+    this.socket = await openDatagram(
+      this.host,
+      this.port,
+      this.socketOptions,
+      (sock, data, port, address) => this.onDatagram(sock, data, port, address),
+      (err) => log.warn("udp socket error", { listen: `${this.host}:${this.port}`, err }),
+    );
   }
 
   get boundPort(): number {
     return this.socket?.port ?? this.port;
   }
 
-  private onDatagram(sock: udp.Socket<"uint8array">, data: Uint8Array, port: number, address: string): void {
+  private onDatagram(sock: DatagramSocket, data: Uint8Array, port: number, address: string): void {
     const c = this.counters;
     c.udpQueries++;
     if (this.draining || data.length < 12) {
@@ -94,14 +95,13 @@ export class UdpServer {
   }
 
   private complete(h: number, len: number, port: number, address: string, q: QueryInfo, arrived: number): void {
+    this.inflight--;
     if (len > 0 && this.socket && !this.socket.closed) {
       const buf = this.ring.payload(h);
-      this.send(this.socket, buf, len, port, address);
       if (this.onAnswered) this.onAnswered(address, buf, q, false, (performance.now() - arrived) / 1000);
-    }
-    this.ring.release(h);
-    this.inflight--;
-    if (this.inflight === 0 && this.idle) this.idle();
+      this.send(this.socket, h, buf, len, port, address);
+    } else this.ring.release(h);
+    this.checkIdle();
   }
 
   /**
@@ -109,7 +109,8 @@ export class UdpServer {
    * loop has handed over every datagram it read in this turn: one syscall for a batch instead of one per
    * answer. Each answer's slot stays owned by its request until the batch is sent, then is released.
    */
-  private queueSend(sock: udp.Socket<"uint8array">, h: number, buf: Uint8Array, len: number, port: number, address: string): void {
+  private queueSend(sock: DatagramSocket, h: number, buf: Uint8Array, len: number, port: number, address: string): void {
+    if (!sock.sendMany) return this.send(sock, h, buf, len, port, address);
     const b = this.batch;
     b.push(buf.subarray(0, len), port, address);
     this.batchSlots.push(h);
@@ -124,7 +125,7 @@ export class UdpServer {
     if (slots.length === 0) return;
     const sock = this.batchSocket!;
     try {
-      const sent = sock.closed ? 0 : sock.sendMany(this.batch);
+      const sent = sock.closed ? 0 : sock.sendMany!(this.batch);
       if (sent < slots.length) this.counters.sendFailed += slots.length - sent;
     } catch {
       this.counters.sendFailed += slots.length;
@@ -134,18 +135,27 @@ export class UdpServer {
     this.batchSlots.length = 0;
   };
 
-  private send(sock: udp.Socket<"uint8array">, buf: Uint8Array, len: number, port: number, address: string): void {
-    try {
-      if (!sock.send(buf.subarray(0, len), port, address)) this.counters.sendFailed++;
-    } catch {
-      this.counters.sendFailed++;
-    }
+  /** One answer on its own; the slot is released when the socket is done with the bytes. */
+  private send(sock: DatagramSocket, h: number, buf: Uint8Array, len: number, port: number, address: string): void {
+    this.sending++;
+    sock.send(buf.subarray(0, len), port, address, (ok) => {
+      if (!ok) this.counters.sendFailed++;
+      this.ring.release(h);
+      this.sending--;
+      this.checkIdle();
+    });
   }
 
-  /** Stop taking new queries; resolves when every in-flight one is answered (or the caller gives up). */
+  /** Drained: nothing waiting on upstreams and no answer still on its way out. */
+  private checkIdle(): void {
+    if (this.idle && this.inflight === 0 && this.sending === 0) this.idle();
+  }
+
+  /** Stop taking new queries; resolves when every in-flight one is answered and sent. */
   drain(): Promise<void> {
     this.draining = true;
-    if (this.inflight === 0) return Promise.resolve();
+    this.flushBatch();
+    if (this.inflight === 0 && this.sending === 0) return Promise.resolve();
     return new Promise((resolve) => (this.idle = resolve));
   }
 

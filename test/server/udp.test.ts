@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { sleep } from "../../src/lifecycle/tasks";
 import { openExchanges } from "../../src/upstream/transport";
 import { decode, makeQuery, udpAsk } from "../helpers/dns";
@@ -10,15 +10,24 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
+let backend: "bun" | "dgram" = "bun";
+
 async function setup(tweak: Parameters<typeof startApp>[1] = () => {}, upstreamOpts: StandInOptions = {}) {
   const up = await StandIn.start(upstreamOpts);
   cleanup.push(() => up.close());
-  const app = await startApp({ upstream: [up.address] }, tweak);
+  const app = await startApp({ upstream: [up.address] }, (c) => {
+    c.udp.backend = backend;
+    tweak(c);
+  });
   cleanup.push(() => app.shutdown());
   return { up, app };
 }
 
-describe("DNS over UDP", () => {
+describe.each(["bun", "dgram"] as const)("DNS over UDP (%s backend)", (b) => {
+  beforeAll(() => {
+    backend = b;
+  });
+
   test("malformed datagrams are dropped or answered FORMERR, and service goes on", async () => {
     const { app } = await setup();
     expect(await udpAsk(app.port, new Uint8Array(5), 300)).toBeNull();
@@ -63,7 +72,7 @@ describe("DNS over UDP", () => {
     const big = Array.from({ length: 5 }, () => '"' + "y".repeat(200) + '"').join(" ");
     const up = await StandIn.start();
     cleanup.push(() => up.close());
-    const app = await startApp({ upstream: [up.address], record: [`big.lan 60 TXT ${big}`] });
+    const app = await startApp({ upstream: [up.address], record: [`big.lan 60 TXT ${big}`] }, (c) => (c.udp.backend = backend));
     cleanup.push(() => app.shutdown());
     const small = decode((await udpAsk(app.port, makeQuery("big.lan", "TXT")))!);
     expect(small.flag_tc).toBe(true);
