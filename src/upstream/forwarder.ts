@@ -86,6 +86,7 @@ export class Forwarder {
       this.counters.queries++;
       up.begin();
       const t0 = performance.now();
+      const timeoutsBefore = this.counters.timeouts;
       const exact = this.opts.randomizeCase;
       let resp = await udpExchange(up.upstream, msg, id, question, Math.min(this.opts.attemptTimeoutMs, left), signal, this.counters, exact);
       if (resp && isTruncated(resp)) {
@@ -94,7 +95,7 @@ export class Forwarder {
       }
       if (!resp) {
         if (signal.aborted) up.abandon();
-        else up.failure(true);
+        else up.failure(this.counters.timeouts > timeoutsBefore); // a refusal is a failure, not a timeout
         continue;
       }
       const scan = scanResponse(resp, resp.length);

@@ -18,3 +18,19 @@ describe("upstream exchanges that fail", () => {
     expect(openExchanges).toEqual({ udp: 0, tcp: 0 });
   });
 });
+
+describe("per-upstream figures", () => {
+  test("a refused upstream counts failures, not timeouts", async () => {
+    const { makeForwarder, makePool } = await import("../helpers/pipeline");
+    const { QueryInfo, parseQuery } = await import("../../src/wire/query");
+    const { pool } = makePool(["127.0.0.1:9"]);
+    const f = makeForwarder([], { pool, attemptTimeoutMs: 500 });
+    const bytes = makeQuery("refused.example");
+    const q = new QueryInfo();
+    parseQuery(bytes, bytes.length, q);
+    expect(await f.forward(bytes, q, Date.now() + 1000, new AbortController().signal)).toBeNull();
+    const s = pool.defaults[0]!;
+    expect(s.failures).toBeGreaterThanOrEqual(3);
+    expect(s.timeouts).toBe(0);
+  });
+});
