@@ -4,9 +4,9 @@
 import { formatHostPort, parseHostPort } from "../config/address";
 import { hashName, nameEquals, toWire, type WireName } from "../wire/name";
 import type { Upstream } from "./transport";
+import { CircuitBreaker, type BreakerState } from "../lifecycle/breaker";
 
 export type Strategy = "fastest" | "round_robin" | "ordered";
-export type BreakerState = "closed" | "open" | "half-open";
 
 export interface BreakerOptions {
   /** Consecutive failures that open the breaker. */
@@ -22,65 +22,56 @@ export class UpstreamState {
   queries = 0;
   failures = 0;
   timeouts = 0;
-  consecutiveFailures = 0;
-  state: BreakerState = "closed";
-  openedAt = 0;
-  openForMs: number;
-  private probing = false;
+  readonly breaker: CircuitBreaker;
 
   constructor(
     readonly upstream: Upstream,
-    public breaker: BreakerOptions,
-    private readonly now: () => number = Date.now,
+    opts: BreakerOptions,
+    now: () => number = Date.now,
   ) {
-    this.openForMs = breaker.openMs;
+    this.breaker = new CircuitBreaker(opts.failures, opts.openMs, opts.maxOpenMs, now);
+  }
+
+  /** New breaker settings from a reload; the current state is kept. */
+  configure(opts: BreakerOptions): void {
+    this.breaker.failures = opts.failures;
+    this.breaker.openMs = opts.openMs;
+    this.breaker.maxOpenMs = opts.maxOpenMs;
+  }
+
+  get state(): BreakerState {
+    return this.breaker.state;
+  }
+
+  get openedAt(): number {
+    return this.breaker.openedAt;
   }
 
   /** May a query go here now? An open breaker turns half-open after its period and lets one probe through. */
   available(): boolean {
-    if (this.state === "closed") return true;
-    if (this.state === "open") {
-      if (this.now() - this.openedAt < this.openForMs) return false;
-      this.state = "half-open";
-      this.probing = false;
-    }
-    return !this.probing;
+    return this.breaker.available();
   }
 
   /** An attempt starts: counted, and in half-open it is the one probe. */
   begin(): void {
     this.queries++;
-    if (this.state === "half-open") this.probing = true;
+    this.breaker.begin();
   }
 
   /** An attempt ended for a reason that says nothing about the upstream (the client gave up). */
   abandon(): void {
-    this.probing = false;
+    this.breaker.release();
   }
 
   success(rttMs: number): void {
     this.srttMs = this.srttMs === 0 ? rttMs : 0.7 * this.srttMs + 0.3 * rttMs;
-    this.consecutiveFailures = 0;
-    this.probing = false;
-    if (this.state !== "closed") {
-      this.state = "closed";
-      this.openForMs = this.breaker.openMs;
-    }
+    this.breaker.success();
   }
 
   failure(timedOut: boolean): void {
     this.failures++;
     if (timedOut) this.timeouts++;
-    this.consecutiveFailures++;
-    this.probing = false;
-    if (this.state === "half-open") {
-      this.state = "open";
-      this.openedAt = this.now();
-      this.openForMs = Math.min(this.openForMs * 2, this.breaker.maxOpenMs);
-    } else if (this.state === "closed" && this.consecutiveFailures >= this.breaker.failures) {
-      this.state = "open";
-      this.openedAt = this.now();
-    }
+    this.breaker.failure();
   }
 
   snapshot() {
@@ -91,7 +82,7 @@ export class UpstreamState {
       timeouts: this.timeouts,
       srttMs: Math.round(this.srttMs * 100) / 100,
       breaker: this.state,
-      consecutiveFailures: this.consecutiveFailures,
+      consecutiveFailures: this.breaker.consecutiveFailures,
     };
   }
 }
@@ -133,7 +124,7 @@ export class UpstreamPool {
       const label = formatHostPort(hp);
       let s = registry.get(label);
       if (!s) registry.set(label, (s = new UpstreamState({ ...hp, label }, opts.breaker, now)));
-      s.breaker = opts.breaker;
+      else s.configure(opts.breaker);
       return s;
     };
     this.defaults = upstreams.map(state);
