@@ -12,9 +12,10 @@ import { HeavyLane } from "./jobs/lane";
 import { ZoneManager } from "./jobs/zones";
 import { hostsRecords } from "./zones/hosts";
 import { statSync } from "node:fs";
-import { ClientStore } from "./clients/store";
-import { ClientTracker } from "./clients/tracker";
-import { DiscoveryPool } from "./discovery/pool";
+import type { ClientStore } from "./clients/store";
+import type { ClientTracker } from "./clients/tracker";
+import type { DiscoveryPool } from "./discovery/pool";
+import { startClientTracking } from "./clients/setup";
 import type { QueryInfo } from "./wire/query";
 import { Observer } from "./metrics/observer";
 import { LiveFeed } from "./http/live";
@@ -181,44 +182,12 @@ export class App {
     return app;
   }
 
-  /** Client tracking and discovery: the store worker, the tracker loop, the discovery workers, the hooks. */
+  /** Client tracking and discovery (src/clients/setup.ts), once the listeners are up. */
   private startClients(): void {
-    const c = this.cfg.clients;
-    if (!c.enabled) return;
-    const d = this.cfg.discovery;
-    const self = this as { -readonly [K in "store" | "tracker" | "discovery"]: App[K] };
-    self.store = new ClientStore(this.cfg.data_dir);
-    this.tasks.register("client-store", "clients", (signal) => this.store!.run(signal));
     const dns = this.udp[0]!;
-    if (d.enabled) {
-      self.discovery = new DiscoveryPool(
-        {
-          workers: d.workers,
-          queueSize: d.queue_size,
-          rate: d.rate,
-          burst: d.burst,
-          breakerFailures: d.breaker_failures,
-          breakerOpenMs: d.breaker_open_ms,
-          methods: {
-            methods: d.methods,
-            timeoutMs: { ptr: d.ptr_timeout_ms, netbios: d.netbios_timeout_ms, mdns: d.mdns_timeout_ms, dhcp: 0 },
-            dns: { host: dns.host, port: dns.boundPort },
-            netbiosPort: d.netbios_port,
-            mdnsPort: d.mdns_port,
-            leases: d.leases,
-          },
-        },
-        (r) => this.tracker?.discovered(r),
-      );
-    }
-    const tracker = new ClientTracker(
-      { highQueue: c.high_queue, lowQueue: c.low_queue, lowShare: c.low_share, batchSize: c.batch_size, batchMs: c.batch_ms, maxClients: c.max_clients },
-      self.store,
-      self.discovery ? (ip, known) => self.discovery!.submit(ip, known) : null,
-    );
-    self.tracker = tracker;
-    self.discovery?.start(this.tasks);
-    tracker.start(this.tasks);
+    const parts = startClientTracking(this.cfg, this.tasks, { host: dns.host, port: dns.boundPort });
+    const self = this as { -readonly [K in keyof typeof parts]: App[K] };
+    Object.assign(self, parts);
   }
 
   /** One hook per answered query: metrics, the recent-query log, and (when on) client tracking. */
