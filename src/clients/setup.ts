@@ -42,7 +42,7 @@ export function startClientTracking(cfg: Config, tasks: TaskManager, dns: { host
       )
     : null;
   tracker = new ClientTracker(
-    { highQueue: c.high_queue, lowQueue: c.low_queue, lowShare: c.low_share, batchSize: c.batch_size, batchMs: c.batch_ms, maxClients: c.max_clients },
+    { highQueue: c.high_queue, lowQueue: c.low_queue, lowShare: c.low_share, batchSize: c.batch_size, batchMs: c.batch_ms, maxClients: c.max_clients, rediscoverMs: c.rediscover_after_ms },
     store,
     discovery ? (ip, known) => discovery.submit(ip, known) : null,
   );

@@ -17,6 +17,8 @@ export interface TrackerOptions {
   batchMs: number;
   /** Clients remembered in memory (for new-client detection); the oldest are forgotten beyond this. */
   maxClients: number;
+  /** A known client seen again this long after its last discovery is discovered again (high priority). */
+  rediscoverMs: number;
 }
 
 type PendingRow = ClientRow & { name: Uint8Array; nameLen: number };
@@ -26,6 +28,7 @@ export class TrackerCounters {
   batchFailures = 0;
   rowsWritten = 0;
   newClients = 0;
+  rediscoveries = 0;
   /** Processed updates per second, over the last second. */
   rate = 0;
 }
@@ -33,8 +36,8 @@ export class TrackerCounters {
 export class ClientTracker {
   readonly queue: ClientQueue;
   readonly counters = new TrackerCounters();
-  /** Clients seen, and whether they have been discovered (true) or are still being discovered (false). */
-  private readonly seen = new Map<string, boolean>();
+  /** Clients seen: when they were last discovered (ms), or 0 while a discovery is under way. */
+  private readonly seen = new Map<string, number>();
   private pending = new Map<string, PendingRow>();
   private readonly update = new RawUpdate();
   private names: NameRow[] = [];
@@ -47,13 +50,14 @@ export class ClientTracker {
     private readonly store: ClientStore,
     private readonly discover: ((ip: string, known: boolean) => boolean) | null,
   ) {
-    this.queue = new ClientQueue(opts.highQueue, opts.lowQueue, opts.lowShare, (ip) => this.seen.get(ip) === true);
+    this.queue = new ClientQueue(opts.highQueue, opts.lowQueue, opts.lowShare, (ip) => (this.seen.get(ip) ?? 0) > 0);
   }
 
   /** Learns which clients the store already knows (after a restart), so they are not rediscovered. */
   async preload(): Promise<void> {
     const known = (await this.store.request({ op: "known" })) as string[];
-    for (const ip of known.slice(-this.opts.maxClients)) this.seen.set(ip, true);
+    const now = Date.now();
+    for (const ip of known.slice(-this.opts.maxClients)) this.seen.set(ip, now);
   }
 
   start(tasks: TaskManager): void {
@@ -77,7 +81,14 @@ export class ClientTracker {
       if (!this.queue.takeInto(u)) break;
       let row = this.pending.get(u.ip);
       if (!row) {
-        const isNew = !this.seen.has(u.ip);
+        const at = this.seen.get(u.ip);
+        const isNew = at === undefined;
+        if (at !== undefined && at > 0 && u.time - at > this.opts.rediscoverMs) {
+          // A known client, named long enough ago: name it again, ahead of new clients (high priority).
+          this.seen.set(u.ip, u.time);
+          this.counters.rediscoveries++;
+          this.discover?.(u.ip, true);
+        }
         row = { ip: u.ip, first: u.time, last: u.time, count: 0, qname: "", qtype: u.qtype, rcode: u.rcode, discovering: isNew ? 1 : -1, name: new Uint8Array(256), nameLen: 0 };
         this.pending.set(u.ip, row);
         if (isNew) this.newClient(u.ip);
@@ -102,13 +113,13 @@ export class ClientTracker {
   private newClient(ip: string): void {
     this.counters.newClients++;
     if (this.seen.size >= this.opts.maxClients) this.seen.delete(this.seen.keys().next().value!);
-    this.seen.set(ip, false);
+    this.seen.set(ip, 0);
     this.discover?.(ip, false);
   }
 
   /** A discovery finished: record the name (or that there is none) and treat the client as known. */
   discovered(r: DiscoveryResult): void {
-    if (this.seen.has(r.ip)) this.seen.set(r.ip, true);
+    if (this.seen.has(r.ip)) this.seen.set(r.ip, Date.now());
     this.names.push({ ip: r.ip, name: r.name, source: r.source ?? "ptr", at: Date.now() });
   }
 

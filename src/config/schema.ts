@@ -169,6 +169,8 @@ export const configSchema = z
         batch_size: z.number().int().min(1).max(100_000).default(500),
         batch_ms: z.number().int().min(10).max(60_000).default(100),
         max_clients: z.number().int().min(100).max(10_000_000).default(100_000),
+        /** A known client seen this long after its last discovery is named again, ahead of new clients. */
+        rediscover_after_ms: z.number().int().min(1000).max(365 * 86_400_000).default(86_400_000),
       })
       .strict()
       .prefault({}),
