@@ -2,6 +2,7 @@
 // non-blocking enqueue; when a queue is full the update is dropped and counted. Two priorities — clients we
 // know (high) and clients still being discovered (low) — with a guaranteed share for low so it never starves.
 // Storage is preallocated struct-of-arrays: posting copies a few numbers and the qname bytes, nothing else.
+import { toText } from "../wire/name";
 
 export interface ClientUpdate {
   ip: string;
@@ -70,21 +71,8 @@ export class RawUpdate {
 
   /** The qname in presentation form, lowercased, with a trailing dot. */
   qname(): string {
-    return wireToText(this.name, this.nameLen);
+    return toText(this.name, 0, this.nameLen);
   }
-}
-
-/** Wire name bytes → "example.com." (lowercased). */
-export function wireToText(name: Uint8Array, len: number): string {
-  let s = "";
-  for (let o = 0; o < len && name[o] !== 0; o += name[o]! + 1) {
-    for (let k = o + 1; k <= o + name[o]!; k++) {
-      const b = name[k]!;
-      s += String.fromCharCode(b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
-    }
-    s += ".";
-  }
-  return s || ".";
 }
 
 export class QueueCounters {

@@ -5,7 +5,8 @@
 import type { TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
 import type { DiscoveryResult } from "../discovery/methods";
-import { ClientQueue, RawUpdate, wireToText } from "./queue";
+import { ClientQueue, RawUpdate } from "./queue";
+import { toText } from "../wire/name";
 import type { ClientStore } from "./store";
 import type { ClientRow, NameRow } from "./store-protocol";
 
@@ -130,7 +131,7 @@ export class ClientTracker {
       this.lastFlush = performance.now();
       return Promise.resolve();
     }
-    const clients: ClientRow[] = [...this.pending.values()].map(({ name, nameLen, ...row }) => ({ ...row, qname: wireToText(name, nameLen) }));
+    const clients: ClientRow[] = [...this.pending.values()].map(({ name, nameLen, ...row }) => ({ ...row, qname: toText(name, 0, nameLen) }));
     const names = this.names;
     this.pending = new Map();
     this.names = [];

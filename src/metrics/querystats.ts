@@ -1,6 +1,6 @@
 // Per-answer figures for /metrics and the dashboard: queries by transport, qtype and rcode, answer latency as
 // a histogram, and a bounded ring of recent queries. Recording is a few typed-array stores: no allocation.
-import { wireToText } from "../clients/queue";
+import { toText } from "../wire/name";
 
 const QTYPES: Array<[number, string]> = [
   [1, "A"], [28, "AAAA"], [5, "CNAME"], [15, "MX"], [16, "TXT"], [12, "PTR"], [33, "SRV"], [2, "NS"], [6, "SOA"],
@@ -108,7 +108,7 @@ export class QueryLog {
     const from = Math.max(cursor, this.total - this.size);
     for (let k = from; k < this.total; k++) {
       const i = k % this.capacity;
-      fn(wireToText(this.names.subarray(i * 256 + 1), this.names[i * 256]!));
+      fn(toText(this.names, i * 256 + 1, i * 256 + 1 + this.names[i * 256]!));
     }
     return this.total;
   }
@@ -124,7 +124,7 @@ export class QueryLog {
       out.push({
         time: new Date(this.times[i]!).toISOString(),
         client: this.ips[i]!,
-        qname: wireToText(this.names.subarray(i * 256 + 1), this.names[i * 256]!),
+        qname: toText(this.names, i * 256 + 1, i * 256 + 1 + this.names[i * 256]!),
         qtype: QTYPES.find(([c]) => c === qtype)?.[1] ?? `TYPE${qtype}`,
         rcode: RCODE_LABELS[Math.min(rcode, 6)]!,
         transport: m & 1 ? "tcp" : "udp",

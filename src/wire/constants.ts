@@ -53,4 +53,3 @@ export const MIN_UDP = 512;
 export const EDNS_UDP = 1232;
 export const MAX_NAME = 255;
 export const MAX_LABEL = 63;
-export const MAX_MESSAGE = 65535;

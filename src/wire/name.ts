@@ -56,21 +56,13 @@ export function hashName(buf: Uint8Array, off: number, end: number): number {
 
 /** Case-insensitive equality of the uncompressed name at `buf[off..]` with a lowercased WireName. */
 export function nameEquals(buf: Uint8Array, off: number, end: number, name: Uint8Array): boolean {
-  if (end - off !== name.length) return false;
-  for (let i = 0; i < name.length; i++) if (lower(buf[off + i]!) !== name[i]) return false;
-  return true;
+  return nameEqualsAt(buf, off, end, name, 0, name.length);
 }
 
 /** Like nameEquals, with the lowercased name at other[otherOff, otherOff + otherLen). */
 export function nameEqualsAt(buf: Uint8Array, off: number, end: number, other: Uint8Array, otherOff: number, otherLen: number): boolean {
   if (end - off !== otherLen) return false;
   for (let i = 0; i < otherLen; i++) if (lower(buf[off + i]!) !== other[otherOff + i]) return false;
-  return true;
-}
-
-/** Case-insensitive equality of two uncompressed names held in two buffers. */
-export function sameName(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, len: number): boolean {
-  for (let i = 0; i < len; i++) if (lower(a[aOff + i]!) !== lower(b[bOff + i]!)) return false;
   return true;
 }
 
@@ -94,14 +86,15 @@ export function toWire(name: string): WireName {
   return new Uint8Array(bytes) as WireName;
 }
 
-/** Uncompressed wire name at [off..] to presentation form with a trailing dot (slow path: logs, errors). */
-export function toText(buf: Uint8Array, off: number): string {
-  const parts: string[] = [];
-  let i = off;
-  while (i < buf.length && buf[i] !== 0) {
-    const len = buf[i]!;
-    parts.push(String.fromCharCode(...buf.subarray(i + 1, i + 1 + len)));
-    i += len + 1;
+/**
+ * Uncompressed wire name at buf[off, end) to lowercased presentation form with a trailing dot ("." for the
+ * root). Off the query path: logs, errors, the query log, the client store.
+ */
+export function toText(buf: Uint8Array, off = 0, end = buf.length): string {
+  let s = "";
+  for (let o = off; o < end && buf[o] !== 0; o += buf[o]! + 1) {
+    for (let k = o + 1; k <= o + buf[o]! && k < end; k++) s += String.fromCharCode(lower(buf[k]!));
+    s += ".";
   }
-  return parts.join(".") + ".";
+  return s || ".";
 }

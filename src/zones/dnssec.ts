@@ -3,7 +3,6 @@
 // (RFC 4034 3.1.8.1, 6.2, 6.3); NSEC records chain the names in canonical order (RFC 4034 4, 6.1).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { toText } from "../wire/name";
 
 export type Algorithm = 13 | 15;
 
@@ -142,8 +141,4 @@ export function nsecRdata(next: Uint8Array, types: number[]): Uint8Array {
   out.set(next);
   out.set(bm, next.length);
   return out;
-}
-
-export function describeKey(k: ZoneKey, zone: Uint8Array): string {
-  return `${toText(zone, 0)} DNSKEY ${k.flags} 3 ${k.algorithm} (key tag ${k.keyTag})`;
 }

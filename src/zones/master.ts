@@ -3,7 +3,6 @@
 // RFC 3597 unknown types. Every error is "file:line: problem".
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { toText } from "../wire/name";
 import { nameToWire, parseTime, rdataToWire, typeCode } from "./rdata";
 
 export interface ZoneRecord {
@@ -169,8 +168,4 @@ function parseRecordLine(tokens: Token[], indented: boolean, state: State, out: 
   }
   state.lastTtl = ttl;
   out.push({ owner: state.owner!, type, ttl, rdata, where });
-}
-
-export function ownerText(r: ZoneRecord): string {
-  return toText(r.owner, 0);
 }
