@@ -45,17 +45,36 @@ export function isLoopback(host: string): boolean {
   return host === "::1" || host.startsWith("127.") || host === "localhost";
 }
 
+/** The 16 bytes of an IPv6 address (embedded IPv4 in the last 32 bits allowed); throws when it is not one. */
+export function ipv6ToBytes(text: string): number[] {
+  if (isIP(text) !== 6) throw new Error(`"${text}" is not an IPv6 address`);
+  let s = text;
+  const tail: number[] = [];
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (v4) {
+    tail.push(...v4[1]!.split(".").map(Number));
+    s = s.slice(0, -v4[1]!.length) + "0:0";
+  }
+  const [head, rest] = s.split("::") as [string, string | undefined];
+  const h = head ? head.split(":") : [];
+  const r = rest !== undefined ? (rest ? rest.split(":") : []) : [];
+  const groups = rest !== undefined ? [...h, ...Array(8 - h.length - r.length).fill("0"), ...r] : h;
+  const out = groups.flatMap((g) => {
+    const n = parseInt(g, 16);
+    return [n >> 8, n & 255];
+  });
+  if (tail.length) out.splice(12, 4, ...tail);
+  return out;
+}
+
+/** Address bytes for ACL matching: 4 for IPv4 and for IPv4-mapped IPv6 (a dual-stack socket's IPv4 client). */
 function ipBytes(ip: string): number[] | null {
   const fam = isIP(ip);
   if (fam === 4) return ip.split(".").map(Number);
   if (fam !== 6) return null;
-  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (v4) return v4[1]!.split(".").map(Number); // an IPv4 client on a dual-stack socket
-  const [head, tail] = ip.split("::") as [string, string | undefined];
-  const h = head ? head.split(":") : [];
-  const t = tail !== undefined ? (tail ? tail.split(":") : []) : [];
-  const groups = tail !== undefined ? [...h, ...Array(8 - h.length - t.length).fill("0"), ...t] : h;
-  return groups.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 255]);
+  const b = ipv6ToBytes(ip);
+  const mapped = b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+  return mapped ? b.slice(12) : b;
 }
 
 /** Parses "10.0.0.0/8", "::1/128" or a bare address; throws with a reason. */

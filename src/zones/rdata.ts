@@ -1,6 +1,7 @@
 // Presentation → wire for the RR types bunbound serves from zone files (RFC 1035, 3596, 2782, 8659, 4034, 3597).
 // Names inside RDATA are written uncompressed and lowercased (the DNSSEC canonical form, RFC 4034 6.2).
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4 } from "node:net";
+import { ipv6ToBytes } from "../config/address";
 
 export const TYPES: Record<string, number> = {
   A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, DS: 43, RRSIG: 46, NSEC: 47,
@@ -87,26 +88,6 @@ function u32(n: number): number[] {
   return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
 }
 
-export function ipv6ToBytes(text: string): number[] {
-  if (!isIPv6(text)) throw new Error(`"${text}" is not an IPv6 address`);
-  let s = text;
-  const tail: number[] = [];
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (v4) {
-    tail.push(...v4[1]!.split(".").map(Number));
-    s = s.slice(0, -v4[1]!.length) + "0:0";
-  }
-  const [head, rest] = s.split("::") as [string, string | undefined];
-  const h = head ? head.split(":") : [];
-  const r = rest !== undefined ? (rest ? rest.split(":") : []) : [];
-  const groups = rest !== undefined ? [...h, ...Array(8 - h.length - r.length).fill("0"), ...r] : h;
-  const out = groups.flatMap((g) => {
-    const n = parseInt(g, 16);
-    return [n >> 8, n & 255];
-  });
-  if (tail.length) out.splice(12, 4, ...tail);
-  return out;
-}
 
 function charString(s: string): number[] {
   const b = [...Buffer.from(s, "latin1")];
