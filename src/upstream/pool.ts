@@ -2,7 +2,7 @@
 // the choice of upstream per question (fastest / round robin / ordered), and per-domain forwarding where the
 // longest matching zone wins.
 import { formatHostPort, parseHostPort } from "../config/address";
-import { hashName, nameEquals, toWire, type WireName } from "../wire/name";
+import { hashName, nameEquals, toWire, type WireName, closestSuffix, type SuffixLookup } from "../wire/name";
 import type { Upstream } from "./transport";
 import { CircuitBreaker, type BreakerState } from "../lifecycle/breaker";
 
@@ -144,15 +144,12 @@ export class UpstreamPool {
 
   /** The upstreams for the name at buf[off..end): the longest matching forward zone's, else the defaults. */
   candidates(buf: Uint8Array, off: number, end: number): UpstreamState[] {
-    if (this.routes.size > 0) {
-      for (let o = off; o < end; o += buf[o]! + 1) {
-        const bucket = this.routes.get(hashName(buf, o, end));
-        if (bucket) for (const r of bucket) if (nameEquals(buf, o, end, r.zone)) return r.states;
-        if (buf[o] === 0) break;
-      }
-    }
-    return this.defaults;
+    if (this.routes.size === 0) return this.defaults;
+    return closestSuffix(buf, off, end, this.routeAt) ?? this.defaults;
   }
+
+  private readonly routeAt: SuffixLookup<UpstreamState[]> = (buf, o, end, hash) =>
+    this.routes.get(hash)?.find((r) => nameEquals(buf, o, end, r.zone))?.states;
 
   /**
    * The order to try `list` in for one question: by strategy, upstreams with an open breaker left out.

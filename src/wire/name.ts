@@ -54,6 +54,22 @@ export function hashName(buf: Uint8Array, off: number, end: number): number {
   return h >>> 0;
 }
 
+/** Looks a name up at buf[off, end), then at each parent up to the root, and returns the first hit. */
+export type SuffixLookup<T> = (buf: Uint8Array, off: number, end: number, hash: number) => T | undefined;
+
+/**
+ * The closest enclosing match (zone, forward zone…) of the uncompressed name at buf[off, end). Pass a lookup
+ * made once (not a fresh closure per call): this runs on the query path.
+ */
+export function closestSuffix<T>(buf: Uint8Array, off: number, end: number, lookup: SuffixLookup<T>): T | undefined {
+  for (let o = off; o < end; o += buf[o]! + 1) {
+    const hit = lookup(buf, o, end, hashName(buf, o, end));
+    if (hit !== undefined) return hit;
+    if (buf[o] === 0) break;
+  }
+  return undefined;
+}
+
 /** Case-insensitive equality of the uncompressed name at `buf[off..]` with a lowercased WireName. */
 export function nameEquals(buf: Uint8Array, off: number, end: number, name: Uint8Array): boolean {
   return nameEqualsAt(buf, off, end, name, 0, name.length);

@@ -2,7 +2,7 @@
 // local zones per RFC 6761 / RFC 7686 (localhost, invalid, test, local, onion, loopback reverse).
 // Built once per config and immutable afterwards: a reload builds a new LocalData and swaps the reference.
 import { QType } from "../wire/constants";
-import { hashName, nameEquals, toWire, type WireName } from "../wire/name";
+import { closestSuffix, hashName, nameEquals, toWire, type SuffixLookup, type WireName } from "../wire/name";
 import { encodeRecord, parseRecord, type LocalRecord } from "./records";
 
 /** One RRset, pre-encoded twice: with the owner as a pointer to the question (0xC00C) and uncompressed. */
@@ -132,12 +132,11 @@ export class LocalData {
   /** The closest enclosing local zone of the name at buf[off..end), walking up one label at a time. */
   findZone(buf: Uint8Array, off: number, end: number): LocalZone | undefined {
     if (this.zones.size === 0) return undefined;
-    for (let o = off; o < end - 1; o += buf[o]! + 1) {
-      const bucket = this.zones.get(hashName(buf, o, end));
-      if (bucket) for (const z of bucket) if (nameEquals(buf, o, end, z.name)) return z;
-    }
-    return undefined;
+    return closestSuffix(buf, off, end, this.zoneAt);
   }
+
+  private readonly zoneAt: SuffixLookup<LocalZone> = (buf, o, end, hash) =>
+    this.zones.get(hash)?.find((z) => nameEquals(buf, o, end, z.name));
 
   private addZone(name: string, kind: ZoneKind): LocalZone {
     const wire = toWire(name);

@@ -1,6 +1,6 @@
 // The query thread's view of a packed zone: lookups by name hash with binary search over typed arrays, and
 // views of pre-encoded RRsets. Immutable: a reload builds a new one in the heavy lane and swaps the reference.
-import { hashName, nameEquals } from "../wire/name";
+import { closestSuffix, hashName, nameEquals, type SuffixLookup } from "../wire/name";
 import { canonicalCompare } from "./dnssec";
 import { NODE_WORDS, SET_WORDS, type PackedZone } from "./build";
 
@@ -137,13 +137,13 @@ export class ZoneTable {
   /** The closest enclosing zone of the name at buf[off..end). */
   find(buf: Uint8Array, off: number, end: number): ZoneSnapshot | LoadingZone | undefined {
     if (this.byHash.size === 0) return undefined;
-    for (let o = off; o < end; o += buf[o]! + 1) {
-      const z = this.byHash.get(hashName(buf, o, end));
-      if (z && nameEquals(buf, o, end, z.origin)) return z;
-      if (buf[o] === 0) break;
-    }
-    return undefined;
+    return closestSuffix(buf, off, end, this.zoneAt);
   }
+
+  private readonly zoneAt: SuffixLookup<ZoneSnapshot | LoadingZone> = (buf, o, end, hash) => {
+    const z = this.byHash.get(hash);
+    return z && nameEquals(buf, o, end, z.origin) ? z : undefined;
+  };
 
   all(): Array<ZoneSnapshot | LoadingZone> {
     return [...this.byHash.values()];
