@@ -197,9 +197,10 @@ export class App {
     const queue = this.tracker?.queue ?? null;
     const hook = (ip: string, buf: Uint8Array, q: QueryInfo, tcp: boolean, seconds: number) => {
       const rcode = buf[3]! & 0xf;
+      const now = Date.now(); // one clock read for the log and the client update
       stats.record(tcp, q.qtype, rcode, seconds);
-      qlog.add(ip, buf, q.qnameEnd, q.qtype, rcode, tcp, seconds * 1000);
-      queue?.post(ip, Date.now(), buf, 12, q.qnameEnd, q.qtype, rcode);
+      qlog.add(ip, now, buf, q.qnameEnd, q.qtype, rcode, tcp, seconds * 1000);
+      queue?.post(ip, now, buf, 12, q.qnameEnd, q.qtype, rcode);
     };
     for (const u of this.udp) u.onAnswered = hook;
     for (const t of this.tcp) t.onAnswered = hook;

@@ -1,5 +1,7 @@
 // Prometheus text exposition format 0.0.4: HELP/TYPE lines, escaped label values, histograms with le buckets.
 type Labels = Record<string, string | number>;
+/** One unlabelled value, or (labels, value) pairs. */
+type Samples = Array<[Labels | undefined, number]> | number;
 
 function esc(v: string | number): string {
   return String(v).replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
@@ -25,15 +27,17 @@ export class Exposition {
     this.lines.push(`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`, `# TYPE ${name} ${type}`);
   }
 
-  counter(name: string, help: string, samples: Array<[Labels | undefined, number]> | number): this {
-    this.head(name, "counter", help);
-    for (const [l, v] of typeof samples === "number" ? [[undefined, samples] as [undefined, number]] : samples) this.lines.push(`${name}${labels(l)} ${num(v)}`);
-    return this;
+  counter(name: string, help: string, samples: Samples): this {
+    return this.simple(name, "counter", help, samples);
   }
 
-  gauge(name: string, help: string, samples: Array<[Labels | undefined, number]> | number): this {
-    this.head(name, "gauge", help);
-    for (const [l, v] of typeof samples === "number" ? [[undefined, samples] as [undefined, number]] : samples) this.lines.push(`${name}${labels(l)} ${num(v)}`);
+  gauge(name: string, help: string, samples: Samples): this {
+    return this.simple(name, "gauge", help, samples);
+  }
+
+  private simple(name: string, type: string, help: string, samples: Samples): this {
+    this.head(name, type, help);
+    for (const [l, v] of typeof samples === "number" ? [[undefined, samples] as const] : samples) this.lines.push(`${name}${labels(l)} ${num(v)}`);
     return this;
   }
 

@@ -84,13 +84,13 @@ export class QueryLog {
     this.names = new Uint8Array(capacity * 256);
   }
 
-  add(ip: string, buf: Uint8Array, qnameEnd: number, qtype: number, rcode: number, tcp: boolean, ms: number): void {
+  add(ip: string, time: number, buf: Uint8Array, qnameEnd: number, qtype: number, rcode: number, tcp: boolean, ms: number): void {
     const i = this.next;
     this.next = (this.next + 1) % this.capacity;
     if (this.size < this.capacity) this.size++;
     this.total++;
     this.ips[i] = ip;
-    this.times[i] = Date.now();
+    this.times[i] = time;
     this.meta[i] = (qtype << 16) | ((rcode & 0xff) << 8) | (tcp ? 1 : 0);
     this.ms[i] = ms;
     const len = Math.min(255, qnameEnd - 12);
