@@ -2,11 +2,21 @@
 // the bytes into the request's slot, keeps the client's spelling of the question, writes the client's ID and
 // each TTL's remaining life: no dns-packet, no allocation.
 //
+// Layout (struct of arrays, no object per entry): an entry is an index. Its fields live in typed arrays, its
+// bytes in a fixed 128-byte slot of one shared byte array (most answers fit; larger ones get an array of their
+// own), and the hash table is a bucket array with chains through `chain`. A million entries cost ~190 bytes
+// each instead of ~800 as objects with their own typed arrays (each JS typed array alone is ~130 bytes of
+// overhead), and the garbage collector has a handful of big arrays to look at instead of millions of objects.
+// An entry's bytes: the response without OPT (ID 0), then the lowercased qname, then (offset u16, ttl u32) per
+// TTL field.
+//
 // Eviction is SIEVE (Zhang et al., NSDI '24): a FIFO queue with a "visited" bit and a hand that sweeps from old
 // to new, evicting the first unvisited entry. A hit only sets a bit — no list surgery on the hot path, unlike
 // LRU — and one-hit wonders (scans of random names, a common DNS pattern) are evicted before entries that were
 // asked for again, which is what keeps hot entries in. Expired entries are removed by one periodic sweep
 // (a task-manager task), never by a timer per entry.
+//
+// Indexes are reused after removal: code that keeps one across an await checks it with generation() first.
 import { HEADER_LEN, Rcode } from "../wire/constants";
 import { nameEqualsAt } from "../wire/name";
 import type { QueryInfo } from "../wire/query";
@@ -30,47 +40,27 @@ export interface CacheOptions {
   staleAnswerTtl: number;
 }
 
-/**
- * One cached answer. Its bytes live in a single array — the response without OPT, then the lowercased qname,
- * then (offset u16, ttl u32) per TTL field — because every typed array costs ~130 bytes of overhead in JSC,
- * and a million entries of four arrays each came to ~1.1 KB per entry.
- */
-export class CacheEntry {
-  prev: CacheEntry | null = null; // toward the newest
-  next: CacheEntry | null = null; // toward the oldest
-  visited = false;
-  /** A refresh (prefetch or stale) is under way. */
-  refreshing = false;
-  constructor(
-    readonly hash: number,
-    readonly qtype: number,
-    readonly qclass: number,
-    readonly variant: number, // DO and CD bits
-    readonly data: Uint8Array,
-    readonly wireLen: number, // the response: data[0, wireLen), ID 0
-    readonly nameLen: number, // the qname: data[wireLen, wireLen + nameLen)
-    readonly storedAt: number, // ms
-    readonly ttl: number, // s: the entry's fresh life
-    readonly staleUntil: number, // ms
-  ) {}
+/** Bytes of an entry kept inline; larger entries get an array of their own. */
+export const SLOT = 128;
+/** What the typed-array fields, the bucket and the chain cost per entry, counted against max_bytes. */
+const META = 64;
+/** What a separate byte array costs beyond its contents (JS object + allocation). */
+const LARGE_OVERHEAD = 160;
+const INITIAL_CAPACITY = 1024;
 
-  get size(): number {
-    return this.data.length + 200;
-  }
+const VISITED = 1;
+const REFRESHING = 2;
+const LARGE = 4;
+const SERVFAIL = 8;
 
-  get expiresAt(): number {
-    return this.storedAt + this.ttl * 1000;
-  }
-
-  /** Number of TTL fields recorded. */
-  get ttlCount(): number {
-    return (this.data.length - this.wireLen - this.nameLen) / 6;
-  }
-
-  sameName(buf: Uint8Array, off: number, end: number): boolean {
-    return nameEqualsAt(buf, off, end, this.data, this.wireLen, this.nameLen);
-  }
+/** `next` with `prev`'s contents at its start. */
+function grown<T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(prev: T, next: T): T {
+  next.set(prev as never);
+  return next;
 }
+
+/** No entry. */
+export const NONE = -1;
 
 /** The cache-key variant bits of a query: answers differ with DO (RRSIGs) and CD (unvalidated data). */
 export function variantOf(q: QueryInfo): number {
@@ -82,10 +72,33 @@ function keyHash(nameHash: number, qtype: number, qclass: number, variant: numbe
 }
 
 export class PacketCache {
-  private readonly map = new Map<number, CacheEntry | CacheEntry[]>();
-  private head: CacheEntry | null = null;
-  private tail: CacheEntry | null = null;
-  private hand: CacheEntry | null = null;
+  private capacity = 0;
+  // Per-entry fields, indexed by entry.
+  private hash = new Uint32Array(0);
+  private chain = new Int32Array(0); // next entry in the same bucket
+  private newer = new Int32Array(0); // FIFO toward the newest
+  private older = new Int32Array(0); // FIFO toward the oldest
+  private storedAt = new Float64Array(0); // ms
+  private staleUntilMs = new Float64Array(0);
+  private ttlS = new Uint32Array(0); // the entry's fresh life, s
+  private qtype = new Uint16Array(0);
+  private qclass = new Uint16Array(0);
+  private wireLen = new Uint16Array(0); // the response: bytes [0, wireLen), ID 0
+  private nameLen = new Uint8Array(0); // the qname: bytes [wireLen, wireLen + nameLen)
+  private dataLen = new Uint32Array(0); // all of it, TTL records included
+  private variant = new Uint8Array(0);
+  private flags = new Uint8Array(0);
+  private gen = new Uint32Array(0);
+  private slots = new Uint8Array(0);
+  private large: (Uint8Array | undefined)[] = [];
+  private free = new Int32Array(0); // stack of unused indexes
+  private freeTop = 0;
+  private buckets = new Int32Array(0);
+  private mask = 0;
+
+  private head = NONE; // newest
+  private tail = NONE; // oldest
+  private hand = NONE;
   private count = 0;
   private bytes = 0;
 
@@ -93,44 +106,80 @@ export class PacketCache {
     public opts: CacheOptions,
     private readonly counters: CacheCounters,
     readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.grow(Math.min(INITIAL_CAPACITY, opts.maxEntries));
+  }
 
   get entries(): number {
     return this.count;
   }
 
+  /** Bytes counted against max_bytes: slots or own arrays, plus the per-entry fields. */
   get sizeBytes(): number {
     return this.bytes;
   }
 
-  /** The entry for the query in buf (fresh or stale-but-servable), or undefined. Marks it visited. */
-  lookup(buf: Uint8Array, q: QueryInfo, now = this.now()): CacheEntry | undefined {
+  /** The entry for the query in buf (fresh or stale-but-servable), or NONE. Marks it visited. */
+  lookup(buf: Uint8Array, q: QueryInfo, now = this.now()): number {
     const variant = variantOf(q);
-    const slot = this.map.get(keyHash(q.nameHash, q.qtype, q.qclass, variant));
-    if (slot === undefined) return undefined;
-    // A hash slot holds one entry, or an array of them on the rare collision (saves an array per entry).
-    const e = slot instanceof CacheEntry ? (this.matches(slot, buf, q, variant) ? slot : undefined) : slot.find((x) => this.matches(x, buf, q, variant));
-    if (!e) return undefined;
-    if (now > e.staleUntil) {
-      this.remove(e);
-      this.counters.expired++;
-      return undefined;
+    const h = keyHash(q.nameHash, q.qtype, q.qclass, variant);
+    for (let i = this.buckets[h & this.mask]!; i !== NONE; i = this.chain[i]!) {
+      if (this.hash[i] !== h || this.qtype[i] !== q.qtype || this.qclass[i] !== q.qclass || this.variant[i] !== variant) continue;
+      if (!this.nameAt(i, buf, HEADER_LEN, q.qnameEnd)) continue;
+      if (now > this.staleUntilMs[i]!) {
+        this.remove(i);
+        this.counters.expired++;
+        return NONE;
+      }
+      this.flags[i]! |= VISITED;
+      return i;
     }
-    e.visited = true;
-    return e;
+    return NONE;
   }
 
-  private matches(e: CacheEntry, buf: Uint8Array, q: QueryInfo, variant: number): boolean {
-    return e.qtype === q.qtype && e.qclass === q.qclass && e.variant === variant && e.sameName(buf, HEADER_LEN, q.qnameEnd);
+  private nameAt(i: number, buf: Uint8Array, off: number, end: number): boolean {
+    const big = this.flags[i]! & LARGE;
+    return nameEqualsAt(buf, off, end, big ? this.large[i]! : this.slots, (big ? 0 : i * SLOT) + this.wireLen[i]!, this.nameLen[i]!);
   }
 
-  isFresh(e: CacheEntry, now = this.now()): boolean {
-    return now < e.expiresAt;
+  /** When the entry's fresh life ends, ms. */
+  expiresAt(i: number): number {
+    return this.storedAt[i]! + this.ttlS[i]! * 1000;
+  }
+
+  isFresh(i: number, now = this.now()): boolean {
+    return now < this.expiresAt(i);
+  }
+
+  /** The entry's fresh life, s. */
+  ttl(i: number): number {
+    return this.ttlS[i]!;
   }
 
   /** Seconds of fresh life left (0 when expired). */
-  remaining(e: CacheEntry, now = this.now()): number {
-    return Math.max(0, e.ttl - Math.floor((now - e.storedAt) / 1000));
+  remaining(i: number, now = this.now()): number {
+    return Math.max(0, this.ttlS[i]! - Math.floor((now - this.storedAt[i]!) / 1000));
+  }
+
+  /** Changes whenever index i is removed or reused: an index kept across an await is valid while this matches. */
+  generation(i: number): number {
+    return this.gen[i]!;
+  }
+
+  /** Marks the entry as being refreshed (prefetch or stale); false if it already is. */
+  startRefresh(i: number): boolean {
+    if (this.flags[i]! & REFRESHING) return false;
+    this.flags[i]! |= REFRESHING;
+    return true;
+  }
+
+  isRefreshing(i: number): boolean {
+    return (this.flags[i]! & REFRESHING) !== 0;
+  }
+
+  /** Ends a refresh begun by startRefresh, unless the index has been reused since (generation g). */
+  endRefresh(i: number, g: number): void {
+    if (this.gen[i] === g) this.flags[i]! &= ~REFRESHING;
   }
 
   /**
@@ -139,18 +188,22 @@ export class PacketCache {
    * set to the stale TTL), OPT appended for EDNS clients. Returns the length, or -1 if it does not fit.
    * `now` is passed in so the hot path reads the clock once per query.
    */
-  writeAnswer(buf: Uint8Array, q: QueryInfo, e: CacheEntry, stale: boolean, now = this.now()): number {
-    const d = e.data;
-    const wl = e.wireLen;
+  writeAnswer(buf: Uint8Array, q: QueryInfo, i: number, stale: boolean, now = this.now()): number {
+    const big = this.flags[i]! & LARGE;
+    const d = big ? this.large[i]! : this.slots;
+    const base = big ? 0 : i * SLOT;
+    const wl = this.wireLen[i]!;
     if (wl + 11 > buf.length) return -1;
     buf[0] = q.id >> 8;
     buf[1] = q.id & 0xff;
-    buf[2] = (d[2]! & 0xfe) | ((q.flags >> 8) & 0x01);
-    for (let i = 3; i < HEADER_LEN; i++) buf[i] = d[i]!;
-    buf.set(d.subarray(q.qnameEnd, wl), q.qnameEnd);
-    const elapsed = Math.floor((now - e.storedAt) / 1000);
+    buf[2] = (d[base + 2]! & 0xfe) | ((q.flags >> 8) & 0x01);
+    for (let k = 3; k < HEADER_LEN; k++) buf[k] = d[base + k]!;
+    if (wl - q.qnameEnd > 64) buf.set(d.subarray(base + q.qnameEnd, base + wl), q.qnameEnd);
+    else for (let k = q.qnameEnd; k < wl; k++) buf[k] = d[base + k]!; // short: a loop, no subarray view to allocate
+    const elapsed = Math.floor((now - this.storedAt[i]!) / 1000);
     const staleTtl = this.opts.staleAnswerTtl;
-    for (let r = wl + e.nameLen; r < d.length; r += 6) {
+    const end = base + this.dataLen[i]!;
+    for (let r = base + wl + this.nameLen[i]!; r < end; r += 6) {
       const o = (d[r]! << 8) | d[r + 1]!;
       const orig = ((d[r + 2]! << 24) | (d[r + 3]! << 16) | (d[r + 4]! << 8) | d[r + 5]!) >>> 0;
       const t = stale ? staleTtl : Math.max(0, orig - elapsed);
@@ -160,20 +213,21 @@ export class PacketCache {
       buf[o + 3] = t & 0xff;
     }
     if (!q.edns) return wl;
-    const an = (d[6]! << 8) | d[7]!;
-    const ns = (d[8]! << 8) | d[9]!;
-    const ar = ((d[10]! << 8) | d[11]!) + 1;
-    const end = finishResponse(buf, wl, q, buf[3]! & 0xf, an, ns);
+    const an = (d[base + 6]! << 8) | d[base + 7]!;
+    const ns = (d[base + 8]! << 8) | d[base + 9]!;
+    const ar = ((d[base + 10]! << 8) | d[base + 11]!) + 1;
+    const n = finishResponse(buf, wl, q, buf[3]! & 0xf, an, ns);
     buf[10] = ar >> 8;
     buf[11] = ar & 0xff;
-    return end;
+    return n;
   }
 
   /**
    * Stores an upstream response to the query `q` (whose question is in `query`) if RFC 2308 / policy allows.
-   * Returns the entry, or undefined when the response is not cacheable.
+   * Returns the entry, or NONE when the response is not cacheable. A SERVFAIL does not replace an answer that
+   * can still be served stale (RFC 8767: stale data beats a failure).
    */
-  insert(query: Uint8Array, q: QueryInfo, resp: Uint8Array, scan: Scan): CacheEntry | undefined {
+  insert(query: Uint8Array, q: QueryInfo, resp: Uint8Array, scan: Scan): number {
     const o = this.opts;
     if (resp[2]! & 0x02 || scan.cnameChain < 0) return this.skip(); // TC, or a looping chain
     let ttl: number;
@@ -190,58 +244,95 @@ export class PacketCache {
     } else return this.skip();
     if (ttl <= 0) return this.skip();
 
-    // Copy without the OPT RR (its size and flags are per client: we write our own on every hit).
+    // Copied without the OPT RR (its size and flags are per client: we write our own on every hit).
     const cut = scan.optStart >= 0 ? scan.optEnd - scan.optStart : 0;
     const wireLen = resp.length - cut;
     const nameLen = q.qnameEnd - HEADER_LEN;
     const n = scan.ttlOffsets.length;
-    const data = new Uint8Array(wireLen + nameLen + n * 6);
-    if (cut) {
-      data.set(resp.subarray(0, scan.optStart));
-      data.set(resp.subarray(scan.optEnd), scan.optStart);
-      const ar = ((resp[10]! << 8) | resp[11]!) - 1;
-      data[10] = ar >> 8;
-      data[11] = ar & 0xff;
-    } else data.set(resp);
-    data[0] = data[1] = 0;
-    for (let i = 0; i < nameLen; i++) {
-      const b = query[HEADER_LEN + i]!;
-      data[wireLen + i] = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
-    }
-    for (let i = 0, r = wireLen + nameLen; i < n; i++, r += 6) {
-      const off = scan.ttlOffsets[i]!;
-      const at = cut && off > scan.optStart ? off - cut : off;
-      const t = scan.ttls[i]!;
-      const v = capped ? Math.min(t, ttl) : Math.min(Math.max(t, o.minTtl), o.maxTtl);
-      data[r] = at >> 8;
-      data[r + 1] = at & 0xff;
-      data[r + 2] = v >>> 24;
-      data[r + 3] = (v >>> 16) & 0xff;
-      data[r + 4] = (v >>> 8) & 0xff;
-      data[r + 5] = v & 0xff;
-    }
+    const len = wireLen + nameLen + n * 6;
+    const size = len <= SLOT ? SLOT + META : len + META + LARGE_OVERHEAD;
+    if (size > o.maxBytes) return this.skip();
+
     const now = this.now();
     const variant = variantOf(q);
+    const h = keyHash(q.nameHash, q.qtype, q.qclass, variant);
+    const old = this.find(h, q.qtype, q.qclass, variant, query, HEADER_LEN, q.qnameEnd);
+    if (old !== NONE) {
+      if (scan.rcode === Rcode.SERVFAIL && !(this.flags[old]! & SERVFAIL) && now <= this.staleUntilMs[old]!) return this.skip();
+      this.remove(old);
+    }
+    while (this.count > 0 && (this.count >= o.maxEntries || this.bytes + size > o.maxBytes)) this.evictOne();
+    if (this.freeTop === 0) this.grow(Math.min(Math.max(o.maxEntries, this.count + 1), this.capacity * 2));
+    const i = this.free[--this.freeTop]!;
+
+    let d = this.slots;
+    let base = i * SLOT;
+    let f = 0;
+    if (len > SLOT) {
+      d = new Uint8Array(len);
+      base = 0;
+      f = LARGE;
+      this.large[i] = d;
+    }
+    if (cut) {
+      d.set(resp.subarray(0, scan.optStart), base);
+      d.set(resp.subarray(scan.optEnd), base + scan.optStart);
+      const ar = ((resp[10]! << 8) | resp[11]!) - 1;
+      d[base + 10] = ar >> 8;
+      d[base + 11] = ar & 0xff;
+    } else d.set(resp, base);
+    d[base] = d[base + 1] = 0;
+    for (let k = 0; k < nameLen; k++) {
+      const b = query[HEADER_LEN + k]!;
+      d[base + wireLen + k] = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+    }
+    for (let k = 0, r = base + wireLen + nameLen; k < n; k++, r += 6) {
+      const off = scan.ttlOffsets[k]!;
+      const at = cut && off > scan.optStart ? off - cut : off;
+      const t = scan.ttls[k]!;
+      const v = capped ? Math.min(t, ttl) : Math.min(Math.max(t, o.minTtl), o.maxTtl);
+      d[r] = at >> 8;
+      d[r + 1] = at & 0xff;
+      d[r + 2] = v >>> 24;
+      d[r + 3] = (v >>> 16) & 0xff;
+      d[r + 4] = (v >>> 8) & 0xff;
+      d[r + 5] = v & 0xff;
+    }
     const staleFor = scan.rcode === Rcode.SERVFAIL ? 0 : o.staleMaxAge * 1000;
-    const e = new CacheEntry(keyHash(q.nameHash, q.qtype, q.qclass, variant), q.qtype, q.qclass, variant, data, wireLen, nameLen, now, ttl, now + ttl * 1000 + staleFor);
-    if (e.size > o.maxBytes) return this.skip();
-    this.replace(e);
+    this.hash[i] = h;
+    this.qtype[i] = q.qtype;
+    this.qclass[i] = q.qclass;
+    this.variant[i] = variant;
+    this.wireLen[i] = wireLen;
+    this.nameLen[i] = nameLen;
+    this.dataLen[i] = len;
+    this.storedAt[i] = now;
+    this.ttlS[i] = ttl;
+    this.staleUntilMs[i] = now + ttl * 1000 + staleFor;
+    this.flags[i] = f | (scan.rcode === Rcode.SERVFAIL ? SERVFAIL : 0);
+    this.link(i, size);
     this.counters.inserts++;
-    while (this.count > o.maxEntries || this.bytes > o.maxBytes) this.evictOne();
-    return e;
+    return i;
+  }
+
+  private find(h: number, qtype: number, qclass: number, variant: number, name: Uint8Array, off: number, end: number): number {
+    for (let i = this.buckets[h & this.mask]!; i !== NONE; i = this.chain[i]!) {
+      if (this.hash[i] === h && this.qtype[i] === qtype && this.qclass[i] === qclass && this.variant[i] === variant && this.nameAt(i, name, off, end)) return i;
+    }
+    return NONE;
   }
 
   /** Removes entries past their stale window; returns how many. Run by the sweep task. */
   sweep(): number {
     const now = this.now();
     let removed = 0;
-    for (let e = this.head; e; ) {
-      const next = e.next;
-      if (now > e.staleUntil) {
-        this.remove(e);
+    for (let i = this.head; i !== NONE; ) {
+      const next = this.older[i]!;
+      if (now > this.staleUntilMs[i]!) {
+        this.remove(i);
         removed++;
       }
-      e = next;
+      i = next;
     }
     this.counters.expired += removed;
     return removed;
@@ -250,65 +341,114 @@ export class PacketCache {
   /** Drops everything, or every entry for one name (lowercased wire). */
   flush(name?: Uint8Array): number {
     let removed = 0;
-    for (let e = this.head; e; ) {
-      const next = e.next;
-      if (!name || nameEqualsAt(name, 0, name.length, e.data, e.wireLen, e.nameLen)) {
-        this.remove(e);
+    for (let i = this.head; i !== NONE; ) {
+      const next = this.older[i]!;
+      if (!name || this.nameAt(i, name, 0, name.length)) {
+        this.remove(i);
         removed++;
       }
-      e = next;
+      i = next;
     }
     return removed;
   }
 
-  private skip(): undefined {
+  private skip(): number {
     this.counters.uncacheable++;
-    return undefined;
+    return NONE;
   }
 
-  private replace(e: CacheEntry): void {
-    const slot = this.map.get(e.hash);
-    const same = (x: CacheEntry) => x.qtype === e.qtype && x.qclass === e.qclass && x.variant === e.variant && x.sameName(e.data, e.wireLen, e.wireLen + e.nameLen);
-    const old = slot === undefined ? undefined : slot instanceof CacheEntry ? (same(slot) ? slot : undefined) : slot.find(same);
-    if (old) this.remove(old);
-    const now = this.map.get(e.hash);
-    if (now === undefined) this.map.set(e.hash, e);
-    else if (now instanceof CacheEntry) this.map.set(e.hash, [now, e]);
-    else now.push(e);
-    e.next = this.head;
-    if (this.head) this.head.prev = e;
-    this.head = e;
-    if (!this.tail) this.tail = e;
+  /** Puts a filled-in entry into its bucket and at the new end of the FIFO. */
+  private link(i: number, size: number): void {
+    const b = this.hash[i]! & this.mask;
+    this.chain[i] = this.buckets[b]!;
+    this.buckets[b] = i;
+    this.older[i] = this.head;
+    this.newer[i] = NONE;
+    if (this.head !== NONE) this.newer[this.head] = i;
+    this.head = i;
+    if (this.tail === NONE) this.tail = i;
     this.count++;
-    this.bytes += e.size;
+    this.bytes += size;
+  }
+
+  private sizeOf(i: number): number {
+    return this.flags[i]! & LARGE ? this.dataLen[i]! + META + LARGE_OVERHEAD : SLOT + META;
   }
 
   private evictOne(): void {
-    let o = this.hand ?? this.tail;
-    if (!o) return;
-    while (o.visited) {
-      o.visited = false;
-      o = o.prev ?? this.tail!;
+    let i = this.hand !== NONE ? this.hand : this.tail;
+    if (i === NONE) return;
+    while (this.flags[i]! & VISITED) {
+      this.flags[i]! &= ~VISITED;
+      i = this.newer[i] !== NONE ? this.newer[i]! : this.tail;
     }
-    this.hand = o.prev;
-    this.remove(o);
+    this.hand = this.newer[i]!;
+    this.remove(i);
     this.counters.evictions++;
   }
 
-  private remove(e: CacheEntry): void {
-    const slot = this.map.get(e.hash);
-    if (slot === e) this.map.delete(e.hash);
-    else if (Array.isArray(slot) && slot.includes(e)) {
-      const rest = slot.filter((x) => x !== e);
-      this.map.set(e.hash, rest.length === 1 ? rest[0]! : rest);
-    } else return; // already gone
-    if (this.hand === e) this.hand = e.prev;
-    if (e.prev) e.prev.next = e.next;
-    else this.head = e.next;
-    if (e.next) e.next.prev = e.prev;
-    else this.tail = e.prev;
-    e.prev = e.next = null;
+  private remove(i: number): void {
+    const b = this.hash[i]! & this.mask;
+    if (this.buckets[b] === i) this.buckets[b] = this.chain[i]!;
+    else {
+      let p = this.buckets[b]!;
+      while (p !== NONE && this.chain[p] !== i) p = this.chain[p]!;
+      if (p === NONE) return; // already gone
+      this.chain[p] = this.chain[i]!;
+    }
+    if (this.hand === i) this.hand = this.newer[i]!;
+    const newer = this.newer[i]!;
+    const older = this.older[i]!;
+    if (newer !== NONE) this.older[newer] = older;
+    else this.head = older;
+    if (older !== NONE) this.newer[older] = newer;
+    else this.tail = newer;
     this.count--;
-    this.bytes -= e.size;
+    this.bytes -= this.sizeOf(i);
+    if (this.flags[i]! & LARGE) this.large[i] = undefined;
+    this.flags[i] = 0;
+    this.gen[i] = this.gen[i]! + 1;
+    this.free[this.freeTop++] = i;
+  }
+
+  /** Makes room for `capacity` entries: the field arrays are copied into bigger ones, the table rehashed. */
+  private grow(capacity: number): void {
+    const old = this.capacity;
+    if (capacity <= old) capacity = old + 1;
+    this.hash = grown(this.hash, new Uint32Array(capacity));
+    this.chain = grown(this.chain, new Int32Array(capacity));
+    this.newer = grown(this.newer, new Int32Array(capacity));
+    this.older = grown(this.older, new Int32Array(capacity));
+    this.storedAt = grown(this.storedAt, new Float64Array(capacity));
+    this.staleUntilMs = grown(this.staleUntilMs, new Float64Array(capacity));
+    this.ttlS = grown(this.ttlS, new Uint32Array(capacity));
+    this.qtype = grown(this.qtype, new Uint16Array(capacity));
+    this.qclass = grown(this.qclass, new Uint16Array(capacity));
+    this.wireLen = grown(this.wireLen, new Uint16Array(capacity));
+    this.nameLen = grown(this.nameLen, new Uint8Array(capacity));
+    this.dataLen = grown(this.dataLen, new Uint32Array(capacity));
+    this.variant = grown(this.variant, new Uint8Array(capacity));
+    this.flags = grown(this.flags, new Uint8Array(capacity));
+    this.gen = grown(this.gen, new Uint32Array(capacity));
+    this.slots = grown(this.slots, new Uint8Array(capacity * SLOT));
+    this.large.length = capacity;
+    const free = new Int32Array(capacity);
+    free.set(this.free.subarray(0, this.freeTop));
+    for (let i = capacity - 1; i >= old; i--) free[this.freeTop++] = i;
+    this.free = free;
+    this.capacity = capacity;
+
+    let size = 16;
+    while (size < capacity) size *= 2;
+    if (size !== this.buckets.length) {
+      this.buckets = new Int32Array(size).fill(NONE);
+      this.mask = size - 1;
+      for (let i = this.tail; i !== NONE; i = this.newer[i]!) {
+        const b = this.hash[i]! & this.mask;
+        this.chain[i] = this.buckets[b]!;
+        this.buckets[b] = i;
+      }
+    }
   }
 }
+

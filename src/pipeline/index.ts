@@ -9,7 +9,7 @@ import { errorResponse, OPT_LEN, truncateTo, writeOpt } from "../wire/response";
 import type { LocalData } from "../zones/local";
 import type { Forwarded, Forwarder } from "../upstream/forwarder";
 import { Coalescer } from "../upstream/coalesce";
-import { variantOf, type CacheEntry, type PacketCache } from "../cache/cache";
+import { NONE, variantOf, type PacketCache } from "../cache/cache";
 import type { CacheCounters, ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import { answerLocal } from "./local";
@@ -88,12 +88,12 @@ export class Pipeline {
     const cache = this.cache;
     const now = cache.now();
     const e = cache.lookup(buf, q, now);
-    if (e && now < e.expiresAt) {
+    if (e !== NONE && now < cache.expiresAt(e)) {
       const hit = cache.writeAnswer(buf, q, e, false, now);
       if (hit >= 0) {
         this.cacheCounters.hits++;
         // Prefetch (like Unbound's): a hit in the last 10% of the entry's life refreshes it in the background.
-        if (snap.prefetch && !e.refreshing && cache.remaining(e, now) * 10 < e.ttl) {
+        if (snap.prefetch && !cache.isRefreshing(e) && cache.remaining(e, now) * 10 < cache.ttl(e)) {
           this.cacheCounters.prefetches++;
           this.refresh(buf, q, e);
         }
@@ -102,7 +102,7 @@ export class Pipeline {
     }
     this.cacheCounters.misses++;
     if (!snap.forwarder.usable) {
-      if (e && snap.serveStale) return this.serveStale(buf, q, e, udp);
+      if (e !== NONE && snap.serveStale) return this.serveStale(buf, q, e, udp);
       return this.error(buf, q, Rcode.SERVFAIL);
     }
     return PENDING;
@@ -116,16 +116,18 @@ export class Pipeline {
     const snap = this.snapshot;
     this.inflight++;
     this.counters.forwarded++;
-    const stale = snap.serveStale ? this.cache.lookup(buf, q) : undefined;
+    const hadStale = snap.serveStale && this.cache.lookup(buf, q) !== NONE;
     const flight = this.join(buf, q);
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const waitMs = Math.max(0, Math.min(deadline - Date.now(), stale ? snap.staleClientTimeoutMs : Infinity));
+      const waitMs = Math.max(0, Math.min(deadline - Date.now(), hadStale ? snap.staleClientTimeoutMs : Infinity));
       const result = await Promise.race([flight.promise, new Promise<null>((r) => (timer = setTimeout(() => r(null), waitMs)))]);
-      if (result && !(stale && result.resp[3]! % 16 === Rcode.SERVFAIL)) {
+      if (result && !(hadStale && result.resp[3]! % 16 === Rcode.SERVFAIL)) {
         return this.fit(buf, this.copyAnswer(buf, q, result), q, udp);
       }
-      if (stale) {
+      // Looked up again: entries are indexes, and the one seen before the await may have been replaced since.
+      const stale = hadStale ? this.cache.lookup(buf, q) : NONE;
+      if (stale !== NONE) {
         this.refresh(buf, q, stale); // keeps the upstream query alive for the cache after we stop waiting
         return this.serveStale(buf, q, stale, udp);
       }
@@ -154,13 +156,14 @@ export class Pipeline {
   }
 
   /** Refreshes an entry in the background (prefetch, or after serving it stale); one refresh per entry at a time. */
-  private refresh(buf: Uint8Array, q: QueryInfo, e: CacheEntry): void {
-    if (e.refreshing) return;
-    e.refreshing = true;
+  private refresh(buf: Uint8Array, q: QueryInfo, e: number): void {
+    const cache = this.cache;
+    if (!cache.startRefresh(e)) return;
+    const gen = cache.generation(e);
     this.cacheCounters.refreshes++;
     const flight = this.join(buf, q);
     flight.promise.finally(() => {
-      e.refreshing = false;
+      cache.endRefresh(e, gen);
       flight.leave();
     });
   }
@@ -188,7 +191,7 @@ export class Pipeline {
     }
   }
 
-  private serveStale(buf: Uint8Array, q: QueryInfo, e: CacheEntry, udp: boolean): number {
+  private serveStale(buf: Uint8Array, q: QueryInfo, e: number, udp: boolean): number {
     const n = this.cache.writeAnswer(buf, q, e, true);
     if (n < 0) return this.error(buf, q, Rcode.SERVFAIL);
     this.cacheCounters.staleServed++;

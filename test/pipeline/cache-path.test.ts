@@ -123,6 +123,21 @@ describe("cache in the request path", () => {
     expect(r.msg.answers[0]!.ttl).toBe(30);
   });
 
+  test("a SERVFAIL that is cached (servfail_ttl) does not push out data that can still be served stale", async () => {
+    const up = await standIn({ answers: (n) => [{ name: n, type: "A", class: "IN", ttl: 1, data: "192.0.2.10" }] });
+    const c = fakeClock();
+    const { pipeline } = makePipeline([], [up.address], { now: c.now, cache: { servfailTtl: 5 } });
+    await ask(pipeline, "keep.example");
+    c.advance(5);
+    up.opts.rcode = "SERVFAIL";
+    for (let i = 0; i < 3; i++) {
+      const r = await ask(pipeline, "keep.example");
+      expect(r.msg.rcode).toBe("NOERROR");
+      expect(r.msg.answers[0]!.data).toBe("192.0.2.10");
+      expect(r.msg.answers[0]!.ttl).toBe(30);
+    }
+  });
+
   test("prefetch: hits in the last 10% of the TTL refresh the entry once", async () => {
     const up = await standIn({ answers: (n) => [{ name: n, type: "A", class: "IN", ttl: 100, data: "192.0.2.9" }] });
     const c = fakeClock();
