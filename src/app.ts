@@ -28,6 +28,14 @@ import { LocalData } from "./zones/local";
 import { startHttp } from "./http/server";
 import { VERSION } from "./version";
 import { Status } from "./status";
+import { ProcessGroup, selfCommand } from "./lifecycle/processes";
+import { forwardingQueue, postBatch } from "./lifecycle/serving";
+import type { ClientQueue } from "./clients/queue";
+import dgram from "node:dgram";
+import { isIP } from "node:net";
+
+/** "primary": the whole app. "serve": one of the extra processes of `processes = N` (src/lifecycle/processes.ts). */
+export type Role = "primary" | "serve";
 
 /** Everything request handling reads from config, built off to the side and swapped in one assignment. */
 function buildSnapshot(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, registry: Map<string, UpstreamState>): Snapshot {
@@ -102,11 +110,18 @@ export class App {
   readonly udp: UdpServer[] = [];
   readonly tcp: TcpServer[] = [];
   private http: Server<undefined> | null = null;
+  /** The serving processes (primary with processes > 1). */
+  processes: ProcessGroup | null = null;
+  /** Clients seen, on their way to the primary (serving processes). */
+  forwardQueue: ClientQueue | null = null;
   private stopping: Promise<void> | null = null;
   readonly startedAt = Date.now();
   reloads = 0;
 
-  private constructor(private cfg: ResolvedConfig) {
+  private constructor(
+    private cfg: ResolvedConfig,
+    readonly role: Role,
+  ) {
     const r = cfg.ring;
     this.udpRing = new Ring(r.udp_slots, r.udp_slot_size, 0, r.strict);
     this.tcpRing = new Ring(r.tcp_slots, r.tcp_slot_size, 2, r.strict);
@@ -128,13 +143,14 @@ export class App {
   }
 
   /** Binds every listener (UDP and TCP on each address, then HTTP) and starts background tasks. */
-  static async start(cfg: ResolvedConfig): Promise<App> {
+  static async start(cfg: ResolvedConfig, role: Role = "primary"): Promise<App> {
     setLogLevel(cfg.log_level);
-    const app = new App(cfg);
+    const app = new App(cfg, role);
     // Zones load in the heavy lane. Small ones are ready before we answer; a large one keeps loading after
     // start-up, and until it is in, its names get SERVFAIL (never an upstream's answer). A zone that fails to
     // load is reported (file:line) and stays SERVFAIL; the rest serve.
-    await settleWithin(app.zones.apply(cfg.zone), 5000);
+    const zonesLoaded = app.zones.apply(cfg.zone);
+    await settleWithin(zonesLoaded, 5000);
     try {
       await app.listen();
     } catch (err) {
@@ -142,7 +158,18 @@ export class App {
       throw err;
     }
     app.startClients();
+    if (role === "serve") app.forwardQueue = forwardingQueue(cfg);
     app.installAnswerHook();
+    if (role === "primary" && cfg.processes > 1) {
+      // Serving processes start once our zones are in (DNSSEC keys are then on disk for them to load).
+      app.processes = new ProcessGroup(
+        { count: cfg.processes - 1, command: selfCommand(), listen: app.boundListen(), stopTimeoutMs: cfg.timeouts.drain_ms + 2000 },
+        (batch) => {
+          if (app.tracker) postBatch(app.tracker.queue, batch);
+        },
+      );
+      app.processes.start(app.tasks, zonesLoaded.catch(() => undefined));
+    }
     let tick = 0;
     app.tasks.every("dashboard-feed", "http", 1000, async () => {
       app.live.publish(app.status.liveSnapshot());
@@ -172,7 +199,9 @@ export class App {
     });
     log.info("bunbound started", {
       version: VERSION,
-      listen: app.udp.map((u) => formatHostPort({ host: u.host, port: u.boundPort, family: u.host.includes(":") ? 6 : 4 })),
+      listen: app.boundListen(),
+      role,
+      processes: cfg.processes,
       http: cfg.http === "off" ? "off" : `http://${app.httpAddress}`,
       upstreams: cfg.upstreams,
       upstreamsFrom: cfg.upstreamsFrom,
@@ -195,7 +224,7 @@ export class App {
   private installAnswerHook(): void {
     const stats = this.observer.stats;
     const qlog = this.observer.log;
-    const queue = this.tracker?.queue ?? null;
+    const queue = this.tracker?.queue ?? this.forwardQueue;
     const hook = (ip: string, buf: Uint8Array, q: QueryInfo, tcp: boolean, seconds: number) => {
       const rcode = buf[3]! & 0xf;
       const now = Date.now(); // one clock read for the log and the client update
@@ -216,20 +245,27 @@ export class App {
       maxInflightPerConnection: this.cfg.tcp.max_inflight_per_connection,
     });
     const queryTimeout = () => this.cfg.timeouts.query_ms;
+    // processes = N: every process binds with SO_REUSEPORT, which only node:dgram offers for UDP.
+    const reusePort = this.role === "serve" || this.cfg.processes > 1;
+    const backend = reusePort ? "dgram" : this.cfg.udp.backend;
+    if (reusePort && this.cfg.udp.backend !== "dgram" && this.role === "primary") log.info("processes > 1: UDP uses the dgram backend (SO_REUSEPORT)");
     for (const addr of this.cfg.listen) {
       const { host, port } = parseHostPort(addr);
+      // With SO_REUSEPORT a second bunbound on the same port would silently share its traffic: the primary
+      // first checks that nobody holds the port.
+      if (reusePort && this.role === "primary" && port !== 0) await assertPortFree(host, port);
       // Port 0 means "any": TCP takes the port UDP got, so one ADDR:PORT serves both. That TCP port may
       // be taken already; then try another pair.
       for (let attempt = 0; ; attempt++) {
         const udp = new UdpServer(host, port, this.udpRing, this.pipeline, this.counters, queryTimeout, {
-          backend: this.cfg.udp.backend,
+          backend,
           receiveBufferBytes: this.cfg.udp.receive_buffer_bytes,
-          reusePort: false,
+          reusePort,
         });
         await udp.start();
         const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.pipeline, this.counters, limits, queryTimeout, this.transfer);
         try {
-          tcp.start();
+          tcp.start(reusePort);
         } catch (err) {
           udp.close();
           if (port === 0 && attempt < 10) continue;
@@ -246,23 +282,36 @@ export class App {
       this.http = startHttp(host, port, {
         health: () => this.status.health(),
         zones: () => this.zones.status(),
-        reloadZone: (name) => (this.zones.has(name) ? this.zones.reload(name) : null),
+        reloadZone: (name) => {
+          if (!this.zones.has(name)) return null;
+          this.processes?.broadcast({ t: "reload-zone", name });
+          return this.zones.reload(name);
+        },
         clients: (op) => (this.store?.ready ? this.store.request(op) : null),
         metrics: {
           queue: () => this.status.clientStats(),
           discovery: () => this.status.discoveryStats(),
-          workers: () => ({ tasks: this.tasks.byCategory(), list: this.tasks.list() }),
-          cache: () => ({ ...this.cacheCounters, entries: this.cache.entries, bytes: this.cache.sizeBytes, flights: this.pipeline.flights.inflight }),
-          upstreams: () => ({ ...this.upstreamCounters, servers: [...this.upstreamStates.values()].map((s) => s.snapshot()) }),
+          workers: () => ({ tasks: this.tasks.byCategory(), list: this.tasks.list(), processes: this.status.processList() }),
+          cache: () => ({ ...this.status.totals().cache, flights: this.pipeline.flights.inflight }),
+          upstreams: () => ({ ...this.status.totals().upstream, servers: [...this.upstreamStates.values()].map((s) => s.snapshot()) }),
         },
         ready: () => this.status.readiness(),
         metricsText: () => this.status.metricsText(),
         querylog: (limit) => this.observer.log.recent(limit),
-        flushCache: (name) => this.cache.flush(name === null ? undefined : toWire(name)),
+        flushCache: (name) => {
+          const removed = this.cache.flush(name === null ? undefined : toWire(name));
+          this.processes?.broadcast({ t: "flush", name }); // each process has its own cache
+          return removed;
+        },
         live: this.live,
         token: this.cfg.http_token,
       });
     }
+  }
+
+  /** The listen addresses as bound (port 0 resolved). */
+  boundListen(): string[] {
+    return this.udp.map((u) => formatHostPort({ host: u.host, port: u.boundPort, family: u.host.includes(":") ? 6 : 4 }));
   }
 
   get httpAddress(): string | null {
@@ -290,12 +339,13 @@ export class App {
   reload(next: ResolvedConfig): Promise<void> {
     if (this.stopping) throw new Error("shutting down");
     const snapshot = buildSnapshot(next, this.upstreamCounters, this.upstreamStates); // may throw: nothing changed yet
-    const needsRestart = (["listen", "http", "ring", "data_dir", "udp"] as const).filter(
+    const needsRestart = (["listen", "http", "ring", "data_dir", "udp", "processes"] as const).filter(
       (k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]),
     );
     this.pipeline.snapshot = snapshot;
     this.cache.opts = cacheOptions(next);
-    this.cfg = { ...next, listen: this.cfg.listen, http: this.cfg.http, ring: this.cfg.ring, data_dir: this.cfg.data_dir };
+    this.processes?.reload(); // each serving process reloads from the same sources
+    this.cfg = { ...next, listen: this.cfg.listen, http: this.cfg.http, ring: this.cfg.ring, data_dir: this.cfg.data_dir, udp: this.cfg.udp, processes: this.cfg.processes };
     setLogLevel(next.log_level);
     this.reloads++;
     log.info("configuration reloaded", { records: snapshot.local.recordCount, upstreams: next.upstreams, source: next.source });
@@ -315,6 +365,7 @@ export class App {
       this.live.close();
       this.http?.stop(true);
       this.http = null;
+      const children = this.processes?.stop() ?? Promise.resolve(); // they drain at the same time as we do
       const drained = Promise.all([...this.udp.map((u) => u.drain()), ...this.tcp.map((t) => t.drain())]);
       const inTime = await settleWithin(drained, this.cfg.timeouts.drain_ms);
       if (!inTime) {
@@ -323,6 +374,7 @@ export class App {
         await settleWithin(drained, 1000);
       }
       this.closeSockets();
+      await settleWithin(children, this.cfg.timeouts.drain_ms + 3000);
       await this.tasks.stopAll(2000);
       this.lane.stop();
       log.info("stopped", this.status.stats());
@@ -343,5 +395,18 @@ export class App {
 
   get inflight(): number {
     return this.udp.reduce((n, u) => n + u.inflight, 0) + this.tcp.reduce((n, t) => n + t.inflight, 0);
+  }
+}
+
+/** Throws EADDRINUSE when something already holds UDP host:port (checked with a plain, non-shared bind). */
+async function assertPortFree(host: string, port: number): Promise<void> {
+  const s = dgram.createSocket({ type: isIP(host) === 6 ? "udp6" : "udp4" });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.bind(port, host, () => resolve());
+    });
+  } finally {
+    s.close();
   }
 }

@@ -6,6 +6,8 @@ import { ConfigError, loadConfig, type Overrides } from "./config/load";
 import { installSignals } from "./lifecycle/signals";
 import { log } from "./metrics/log";
 import { VERSION } from "./version";
+import { LISTEN_ENV, ROLE_ENV } from "./lifecycle/processes";
+import { linkToPrimary, servingConfig } from "./lifecycle/serving";
 
 const USAGE = `bunbound ${VERSION} — a Bun-native DNS resolver
 
@@ -20,11 +22,12 @@ Usage: bunbound [options]
   --zone NAME=FILE       authoritative zone from an RFC 1035 master file, repeatable
   --data-dir DIR         state directory (default ./data)
   --log-level LEVEL      debug | info | warn | error (default info)
+  --processes N          processes sharing the listen ports (SO_REUSEPORT; default 1)
   --version              print the version and exit
   --help                 print this help and exit
 
 Flags override the config file; BUNBOUND_* environment variables (BUNBOUND_LISTEN, BUNBOUND_UPSTREAMS,
-BUNBOUND_HTTP, BUNBOUND_RECORDS, BUNBOUND_DATA_DIR, BUNBOUND_LOG_LEVEL) sit between the two.
+BUNBOUND_HTTP, BUNBOUND_RECORDS, BUNBOUND_DATA_DIR, BUNBOUND_LOG_LEVEL, BUNBOUND_PROCESSES) sit between the two.
 Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT drain and stop.
 `;
 
@@ -45,6 +48,7 @@ export function parseFlags(argv: string[]): Overrides & { help?: boolean; versio
         zone: { type: "string", multiple: true },
         "data-dir": { type: "string" },
         "log-level": { type: "string" },
+        processes: { type: "string" },
         version: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -61,6 +65,7 @@ export function parseFlags(argv: string[]): Overrides & { help?: boolean; versio
     zone: values.zone as string[] | undefined,
     data_dir: values["data-dir"] as string | undefined,
     log_level: values["log-level"] as string | undefined,
+    processes: values.processes as string | undefined,
     help: values.help as boolean | undefined,
     version: values.version as boolean | undefined,
   };
@@ -83,9 +88,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const { help: _h, version: _v, ...overrides } = flags;
+  // A serving process of `processes = N` (started by the primary): same config sources, the primary's ports.
+  const serving = process.env[ROLE_ENV] === "serve";
+  const listen = serving ? (JSON.parse(process.env[LISTEN_ENV] ?? "[]") as string[]) : [];
+  const load = () => (serving ? servingConfig(loadConfig(overrides), listen) : loadConfig(overrides));
   let app: App;
   try {
-    app = await App.start(loadConfig(overrides));
+    app = await App.start(load(), serving ? "serve" : "primary");
+    if (serving) linkToPrimary(app, app.forwardQueue!);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`bunbound: ${e.message}\n`);
@@ -97,7 +107,7 @@ async function main(argv: string[]): Promise<number> {
   installSignals({
     reload: async () => {
       try {
-        await app.reload(loadConfig(overrides));
+        await app.reload(load());
       } catch (e) {
         log.error("reload rejected; keeping the running configuration", {
           problems: e instanceof ConfigError ? e.problems : undefined,

@@ -5,6 +5,8 @@ import { renderPrometheus } from "./metrics/render";
 import { LATENCY_BUCKETS_MS } from "./discovery/pool";
 import { openExchanges } from "./upstream/transport";
 import { VERSION } from "./version";
+import { sumCounters } from "./lifecycle/processes";
+import type { QueryStats } from "./metrics/querystats";
 
 export class Status {
   private topClients: Array<{ ip: string; queries: number; name: string | null }> = [];
@@ -12,9 +14,47 @@ export class Status {
 
   constructor(private readonly app: App) {}
 
+  /**
+   * Request-path figures over every process: this one's plus the serving processes' last reports
+   * (`processes = N`; with one process, just this one's).
+   */
+  totals(): { server: Record<string, number>; upstream: Record<string, number>; cache: Record<string, number>; queries: QueryStats; inflight: number } {
+    const a = this.app;
+    const own = {
+      server: { ...a.counters } as Record<string, number>,
+      upstream: { ...a.upstreamCounters } as Record<string, number>,
+      cache: { ...a.cacheCounters, entries: a.cache.entries, bytes: a.cache.sizeBytes } as Record<string, number>,
+    };
+    const reports = a.processes?.reports() ?? [];
+    if (reports.length === 0) return { ...own, queries: a.observer.stats, inflight: a.inflight };
+    return {
+      server: sumCounters(own.server, reports.map((r) => r.server)),
+      upstream: sumCounters(own.upstream, reports.map((r) => r.upstream)),
+      cache: sumCounters(own.cache, reports.map((r) => r.cache)),
+      queries: a.observer.stats.plus(reports.map((r) => r.queries)),
+      inflight: reports.reduce((n, r) => n + r.inflight, a.inflight),
+    };
+  }
+
+  /** The serving processes, for /metrics, /healthz and /api/metrics/workers (null with one process). */
+  processList(): Array<{ slot: number; pid: number | null; state: string; starts: number; lastExit: number | null; rss: number; queries: number }> | null {
+    const p = this.app.processes;
+    if (!p) return null;
+    return p.list.map((x) => ({
+      slot: x.slot,
+      pid: x.pid,
+      state: x.state,
+      starts: x.starts,
+      lastExit: x.lastExit,
+      rss: x.report?.rss ?? 0,
+      queries: x.report ? (x.report.server.udpQueries ?? 0) + (x.report.server.tcpQueries ?? 0) : 0,
+    }));
+  }
+
   /** The dashboard's one-second snapshot. */
   liveSnapshot(): Record<string, unknown> {
-    const i = this.app.observer.interval(this.app.cacheCounters.hits, this.app.cacheCounters.misses);
+    const t = this.totals();
+    const i = this.app.observer.interval(t.cache.hits!, t.cache.misses!, t.queries);
     const q = this.app.tracker?.queue;
     const d = this.app.discovery;
     const dm = d?.metrics;
@@ -46,17 +86,19 @@ export class Status {
   }
 
   stats(): Record<string, unknown> {
+    const t = this.totals();
     return {
-      queries: { ...this.app.counters },
-      upstream: { ...this.app.upstreamCounters, open: { ...openExchanges }, servers: [...this.app.upstreamStates.values()].map((s) => s.snapshot()) },
-      cache: { ...this.app.cacheCounters, entries: this.app.cache.entries, bytes: this.app.cache.sizeBytes, flights: this.app.pipeline.flights.inflight },
+      queries: t.server,
+      upstream: { ...t.upstream, open: { ...openExchanges }, servers: [...this.app.upstreamStates.values()].map((s) => s.snapshot()) },
+      cache: { ...t.cache, flights: this.app.pipeline.flights.inflight },
       ring: { udp: this.app.udpRing.stats(), tcp: this.app.tcpRing.stats() },
       jobs: { ...this.app.lane.counters, queued: this.app.lane.depth, busy: this.app.lane.busy },
       clients: this.clientStats(),
       discovery: this.discoveryStats(),
       zones: this.app.zones.status(),
-      inflight: this.app.inflight,
+      inflight: t.inflight,
       tcpConnections: this.app.tcp.reduce((n, t) => n + t.connections, 0),
+      processes: this.processList(),
     };
   }
 
@@ -72,22 +114,24 @@ export class Status {
   }
 
   metricsText(): string {
+    const t = this.totals();
     return renderPrometheus({
-      server: { ...this.app.counters },
-      upstream: { ...this.app.upstreamCounters },
+      server: t.server,
+      upstream: t.upstream,
       upstreams: [...this.app.upstreamStates.values()].map((s) => s.snapshot()),
-      cache: { ...this.app.cacheCounters, entries: this.app.cache.entries, bytes: this.app.cache.sizeBytes },
+      cache: t.cache,
       ring: { udp: this.app.udpRing.stats(), tcp: this.app.tcpRing.stats() },
       tcpConnections: this.app.tcp.reduce((n, t) => n + t.connections, 0),
-      inflight: this.app.inflight,
+      inflight: t.inflight,
       jobs: { ...this.app.lane.counters, queued: this.app.lane.depth },
       zones: this.app.zones.status(),
       clients: this.clientStats() as { queue: Record<string, number> } | null,
       discovery: this.discoveryStats() as never,
       tasks: this.app.tasks.byCategory(),
       memory: { rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed },
-      queries: this.app.observer.stats,
+      queries: t.queries,
       uptimeSeconds: Math.round((Date.now() - this.app.startedAt) / 1000),
+      processes: this.processList() ?? undefined,
     });
   }
 

@@ -15,6 +15,7 @@ export interface Overrides {
   zone?: string[];
   data_dir?: string;
   log_level?: string;
+  processes?: string;
 }
 
 export interface Problem {
@@ -47,6 +48,7 @@ export function envOverrides(env: Record<string, string | undefined>): Overrides
   if (env.BUNBOUND_RECORDS) o.record = env.BUNBOUND_RECORDS.split(/[;\n]/).map((s) => s.trim()).filter(Boolean);
   if (env.BUNBOUND_DATA_DIR) o.data_dir = env.BUNBOUND_DATA_DIR;
   if (env.BUNBOUND_LOG_LEVEL) o.log_level = env.BUNBOUND_LOG_LEVEL;
+  if (env.BUNBOUND_PROCESSES) o.processes = env.BUNBOUND_PROCESSES;
   return o;
 }
 
@@ -97,6 +99,7 @@ export function loadConfig(flags: Overrides, env: Record<string, string | undefi
   }
   if (o.data_dir) raw.data_dir = o.data_dir;
   if (o.log_level) raw.log_level = o.log_level;
+  if (o.processes) raw.processes = /^\d+$/.test(o.processes) ? Number(o.processes) : o.processes;
   const result = checkedConfigSchema.safeParse(raw);
   if (!result.success) {
     throw new ConfigError(source, result.error.issues.map((i) => ({ path: pathOf(i.path), message: i.message })));

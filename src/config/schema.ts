@@ -44,6 +44,11 @@ export const configSchema = z
     records: z.array(record).default([]),
     data_dir: z.string().min(1).default("./data"),
     log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    /**
+     * Processes answering on the listen ports (SO_REUSEPORT, node:dgram UDP backend): the first also runs the
+     * HTTP API, client tracking and discovery; caches are per process. See src/lifecycle/processes.ts.
+     */
+    processes: z.number().int().min(1).max(64).default(1),
     timeouts: z
       .object({
         /** A client's deadline: by then it has an answer (SERVFAIL at worst). */

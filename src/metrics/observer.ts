@@ -52,20 +52,21 @@ export class Observer {
   }
 
   /** Rates and quantiles since the previous call; also folds new log entries into the top domains. */
-  interval(hits: number, misses: number): Interval {
+  /** `stats`: these figures by default; the sum over all processes with `processes = N`. */
+  interval(hits: number, misses: number, stats: QueryStats = this.stats): Interval {
     const now = performance.now();
     const secs = Math.max(0.001, (now - this.lastAt) / 1000);
-    const delta = this.stats.latency.map((v, i) => v - this.lastHist[i]!);
+    const delta = stats.latency.map((v, i) => Math.max(0, v - this.lastHist[i]!)); // a restarted process starts at 0
     const dh = hits - this.lastHits;
     const dm = misses - this.lastMisses;
     const out: Interval = {
-      qps: Math.round((this.stats.total - this.lastTotal) / secs),
-      p50ms: this.stats.quantile(0.5, delta) * 1000,
-      p99ms: this.stats.quantile(0.99, delta) * 1000,
+      qps: Math.max(0, Math.round((stats.total - this.lastTotal) / secs)),
+      p50ms: stats.quantile(0.5, delta) * 1000,
+      p99ms: stats.quantile(0.99, delta) * 1000,
       hitRatio: dh + dm > 0 ? dh / (dh + dm) : null,
     };
-    this.lastTotal = this.stats.total;
-    this.lastHist = this.stats.latency.slice();
+    this.lastTotal = stats.total;
+    this.lastHist = stats.latency.slice();
     this.lastHits = hits;
     this.lastMisses = misses;
     this.lastAt = now;

@@ -30,6 +30,22 @@ export class QueryStats {
     this.total++;
   }
 
+  /** These figures plus others' (same layout, e.g. from other processes' reports), as a new QueryStats. */
+  plus(others: Array<{ counts: ArrayLike<number>; latency: ArrayLike<number>; latencySum: number; total: number }>): QueryStats {
+    const out = new QueryStats();
+    out.counts.set(this.counts);
+    out.latency.set(this.latency);
+    out.latencySum = this.latencySum;
+    out.total = this.total;
+    for (const o of others) {
+      for (let i = 0; i < out.counts.length && i < o.counts.length; i++) out.counts[i]! += o.counts[i]!;
+      for (let i = 0; i < out.latency.length && i < o.latency.length; i++) out.latency[i]! += o.latency[i]!;
+      out.latencySum += o.latencySum;
+      out.total += o.total;
+    }
+    return out;
+  }
+
   /** Non-zero series as (transport, qtype, rcode, count). */
   series(): Array<{ transport: string; qtype: string; rcode: string; value: number }> {
     const out = [];

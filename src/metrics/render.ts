@@ -18,6 +18,8 @@ export interface MetricsInput {
   memory: { rss: number; heapUsed: number };
   queries: QueryStats;
   uptimeSeconds: number;
+  /** processes = N: the serving processes (the primary's own figures above already include their counters). */
+  processes?: Array<{ slot: number; state: string; starts: number; rss: number }>;
 }
 
 const BREAKER = ["closed", "half-open", "open"];
@@ -91,5 +93,11 @@ export function renderPrometheus(m: MetricsInput): string {
   e.gauge("bunbound_process_resident_memory_bytes", "Resident set size.", m.memory.rss);
   e.gauge("bunbound_process_heap_used_bytes", "JavaScript heap in use.", m.memory.heapUsed);
   e.gauge("bunbound_uptime_seconds", "Seconds since start.", m.uptimeSeconds);
+  if (m.processes) {
+    const p = m.processes;
+    e.gauge("bunbound_processes", "Processes answering queries (the primary included).", 1 + p.filter((x) => x.state === "running").length);
+    e.counter("bunbound_serving_process_starts_total", "Starts of each serving process (more than one: it was restarted).", p.map((x) => [{ process: String(x.slot) }, x.starts]));
+    e.gauge("bunbound_serving_process_resident_memory_bytes", "Resident set size of each serving process, from its last report.", p.map((x) => [{ process: String(x.slot) }, x.rss]));
+  }
   return e.text();
 }

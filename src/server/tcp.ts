@@ -62,10 +62,13 @@ export class TcpServer {
     private readonly transfer: TransferFn | null = null,
   ) {}
 
-  start(): void {
+  /** @param reusePort SO_REUSEPORT: several processes share the port (`processes = N`). */
+  start(reusePort = false): void {
     this.listener = Bun.listen<Conn>({
       hostname: this.host,
       port: this.port,
+      // Bun.listen sets SO_REUSEPORT with this (checked across processes); bun-types lists it for connect only.
+      ...({ reusePort } as object),
       socket: {
         binaryType: "uint8array",
         open: (s) => this.onOpen(s),

@@ -1,0 +1,96 @@
+// The serving-process end of `processes = N` (see processes.ts): its configuration, and its link to the
+// primary — reports once a second, clients seen every 100 ms through a bounded queue, and the primary's
+// requests (cache flush, zone reload). A serving process whose primary has gone away stops itself.
+import type { App } from "../app";
+import { ClientQueue, RawUpdate } from "../clients/queue";
+import type { ResolvedConfig } from "../config/load";
+import { log } from "../metrics/log";
+import { toWire } from "../wire/name";
+import type { ClientBatch, ProcessReport, ToPrimary, ToServing } from "./processes";
+
+/** A serving process's configuration: the primary's, on the ports it bound, without what only it runs. */
+export function servingConfig(cfg: ResolvedConfig, listen: string[]): ResolvedConfig {
+  return {
+    ...cfg,
+    listen,
+    http: "off",
+    processes: 1,
+    clients: { ...cfg.clients, enabled: false },
+    discovery: { ...cfg.discovery, enabled: false },
+    udp: { ...cfg.udp, backend: "dgram" },
+  };
+}
+
+/** Most clients forwarded per message. */
+const BATCH_MAX = 4096;
+
+/** A queue the answer hook posts clients into, drained toward the primary. */
+export function forwardingQueue(cfg: ResolvedConfig): ClientQueue {
+  return new ClientQueue(1, cfg.clients.low_queue, 0.5, () => false);
+}
+
+/** Wires a serving process to its primary. `send` is process.send (a parameter for tests). */
+export function linkToPrimary(app: App, queue: ClientQueue, send: (msg: ToPrimary) => boolean | void = (m) => process.send!(m)): void {
+  const stop = (why: string) => {
+    if (app.isStopping) return;
+    log.warn(`${why}: stopping`);
+    process.kill(process.pid, "SIGTERM"); // through the signal handlers: drain, close, exit
+  };
+  process.on("message", (m: ToServing) => {
+    try {
+      if (m?.t === "flush") app.cache.flush(m.name === null ? undefined : toWire(m.name));
+      else if (m?.t === "reload-zone" && app.zones.has(m.name)) app.zones.reload(m.name).catch((err) => log.warn("zone reload failed", { zone: m.name, err }));
+    } catch (err) {
+      log.warn("bad message from primary", { err });
+    }
+  });
+  process.on("disconnect", () => stop("primary process gone"));
+  const connected = () => process.connected !== false;
+  app.tasks.every("report-to-primary", "server", 1000, () => {
+    if (!connected()) return stop("primary process gone");
+    send(report(app, queue));
+  });
+  const u = new RawUpdate();
+  app.tasks.every("clients-to-primary", "clients", 100, () => {
+    if (queue.depthLow === 0 || !connected()) return;
+    const n = Math.min(BATCH_MAX, queue.depthLow);
+    const batch: ClientBatch = { t: "clients", ips: new Array(n), times: new Array(n), meta: new Array(n), names: new Uint8Array(n * 256) };
+    let off = 0;
+    let i = 0;
+    for (; i < n && queue.takeInto(u); i++) {
+      batch.ips[i] = u.ip;
+      batch.times[i] = u.time;
+      batch.meta[i] = (u.qtype << 8) | u.rcode;
+      batch.names[off] = u.nameLen;
+      batch.names.set(u.name.subarray(0, u.nameLen), off + 1);
+      off += 1 + u.nameLen;
+    }
+    batch.names = batch.names.slice(0, off);
+    send(batch);
+  });
+}
+
+function report(app: App, queue: ClientQueue): ProcessReport {
+  const s = app.observer.stats;
+  return {
+    t: "report",
+    pid: process.pid,
+    server: { ...app.counters },
+    upstream: { ...app.upstreamCounters },
+    cache: { ...app.cacheCounters, entries: app.cache.entries, bytes: app.cache.sizeBytes },
+    queries: { counts: Array.from(s.counts), latency: Array.from(s.latency), latencySum: s.latencySum, total: s.total },
+    inflight: app.inflight,
+    rss: process.memoryUsage().rss,
+    clientsDropped: queue.dropped,
+  };
+}
+
+/** The primary's side of a client batch: each client into its own tracker queue (drops counted there). */
+export function postBatch(queue: ClientQueue, b: ClientBatch): void {
+  let off = 0;
+  for (let i = 0; i < b.ips.length; i++) {
+    const len = b.names[off]!;
+    queue.post(b.ips[i]!, b.times[i]!, b.names, off + 1, off + 1 + len, b.meta[i]! >> 8, b.meta[i]! & 0xff);
+    off += 1 + len;
+  }
+}
