@@ -6,6 +6,9 @@
 #               after a warm-up has filled their caches: the cache-hit path
 #   MODE=tracking  bunbound alone, local data, with client tracking off and on (issue 5: on must keep >= 95%)
 #   MODE=backend   bunbound alone, local data, UDP socket backend "bun" (Bun.udpSocket) vs "dgram" (node:dgram)
+#   MODE=processes bunbound alone, local data, dgram backend, `--processes 1` vs `--processes ${PROCS:-2}`
+#               (CPU and RSS are summed over the process tree)
+# SERVER_CPUS (default 1) is the servers' taskset; dnsperf stays on CPU 0.
 # Needs: apt-get install -y dnsperf unbound bind9-dnsutils
 # Usage: MODE=cache RATE=50000 LEN=8 RUNS=3 bench/e2e.sh        (RATE empty = unthrottled)
 set -u
@@ -13,7 +16,7 @@ d=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$d/.." && pwd)
 gen="$d/gen"
 mkdir -p "$gen"
-LEN=${LEN:-8}; RUNS=${RUNS:-3}; RATE=${RATE-50000}; MODE=${MODE:-local}
+LEN=${LEN:-8}; RUNS=${RUNS:-3}; RATE=${RATE-50000}; MODE=${MODE:-local}; SERVER_CPUS=${SERVER_CPUS:-1}; PROCS=${PROCS:-2}
 for t in dnsperf unbound dig taskset; do command -v $t >/dev/null || { echo "missing $t (apt-get install -y dnsperf unbound bind9-dnsutils)"; exit 2; }; done
 
 python3 - "$gen" <<'PY'
@@ -58,30 +61,37 @@ if [ "$MODE" = cache ]; then
   specs=("unbound=unbound -d -c $gen/unbound-cache.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-cache.toml:5302")
 elif [ "$MODE" = backend ]; then
   specs=("bun-socket=bun $root/src/cli.ts --config $gen/bunbound.toml --data-dir $gen/data-bun:5302" "dgram-socket=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --data-dir $gen/data-dgram:5304")
+elif [ "$MODE" = processes ]; then
+  specs=("procs-1=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --data-dir $gen/data-p1 --processes 1:5304" "procs-$PROCS=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --listen 127.0.0.1:5305 --data-dir $gen/data-pn --processes $PROCS:5305")
 elif [ "$MODE" = tracking ]; then
   specs=("untracked=bun $root/src/cli.ts --config $gen/bunbound-notrack.toml --data-dir $gen/data-off:5303" "tracked=bun $root/src/cli.ts --config $gen/bunbound.toml --data-dir $gen/data-on:5302")
 else
   specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound.toml:5302")
 fi
 names=(); for spec in "${specs[@]}"; do names+=("${spec%%=*}"); done
+# utime+stime (clock ticks) and RSS (kB) of a process and all its descendants (serving processes of --processes)
+tree() { local p=$1; echo "$p"; for c in $(pgrep -P "$p"); do tree "$c"; done; }
+tree_cpu() { for p in $(tree "$1"); do awk '{print $14+$15}' /proc/$p/stat 2>/dev/null; done | awk '{s+=$1} END {print s+0}'; }
+tree_rss() { for p in $(tree "$1"); do awk '/VmRSS/{print $2}' /proc/$p/status 2>/dev/null; done | awk '{s+=$1} END {print s+0}'; }
 declare -A med
 for spec in "${specs[@]}"; do
   name=${spec%%=*}; rest=${spec#*=}; port=${rest##*:}; cmd=${rest%:*}
-  taskset -c 1 $cmd >"$gen/$name.log" 2>&1 & pid=$!
+  taskset -c "$SERVER_CPUS" $cmd >"$gen/$name.log" 2>&1 & pid=$!
+  [ "$MODE" = processes ] && sleep 2
   for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p "$port" h1.bench.test A >/dev/null 2>&1 && break; sleep 0.2; done
   # warm-up (JIT, caches), not measured
   taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$gen/queries.txt" -l 2 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
   rows=()
   for r in $(seq "$RUNS"); do
-    t0=$(awk '{print $14+$15}' /proc/$pid/stat)
+    t0=$(tree_cpu $pid)
     res=$(taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$gen/queries.txt" -l "$LEN" -c 16 -q 512 ${RATE:+-Q $RATE} 2>&1)
-    t1=$(awk '{print $14+$15}' /proc/$pid/stat)
+    t1=$(tree_cpu $pid)
     done_q=$(echo "$res" | awk '/Queries completed/{print $3}')
     cpu=$(python3 -c "print(round(($t1-$t0)*1e6/$(getconf CLK_TCK)/max(1,${done_q:-0}),2))")
     qps=$(echo "$res" | awk '/Queries per second/{print $4}')
     lat=$(echo "$res" | awk '/Average Latency/{print $4*1e6}')
     lost=$(echo "$res" | awk '/Queries lost/{print $3}')
-    rss=$(awk '/VmRSS/{print $2}' /proc/$pid/status 2>/dev/null)
+    rss=$(tree_rss $pid)
     echo "$name run=$r qps=$qps avg_latency_us=$lat lost=$lost server_cpu_us_per_query=$cpu rss_kb=$rss"
     rows+=("$qps $lat $lost $cpu $rss")
   done
@@ -92,7 +102,7 @@ print(' '.join(str(round(s.median(c),2)) for c in zip(*rows)))")
   kill "$pid"; wait "$pid" 2>/dev/null
 done
 echo
-echo "mode $MODE: medians of $RUNS runs, ${LEN}s each, offered ${RATE:-unthrottled} q/s, $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "mode $MODE: servers on CPU $SERVER_CPUS, dnsperf on CPU 0; medians of $RUNS runs, ${LEN}s each, offered ${RATE:-unthrottled} q/s, $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 printf '| %-9s | %9s | %14s | %6s | %14s | %8s |\n' server qps "avg latency µs" lost "CPU µs/query" "RSS MB"
 printf '|%s|\n' "-----------|-----------|----------------|--------|----------------|----------"
 for n in "${names[@]}"; do

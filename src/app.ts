@@ -245,10 +245,10 @@ export class App {
       maxInflightPerConnection: this.cfg.tcp.max_inflight_per_connection,
     });
     const queryTimeout = () => this.cfg.timeouts.query_ms;
-    // processes = N: every process binds with SO_REUSEPORT, which only node:dgram offers for UDP.
+    // processes = N: every process binds with SO_REUSEPORT, which Bun.udpSocket cannot; "dgram" and "mmsg" can.
     const reusePort = this.role === "serve" || this.cfg.processes > 1;
-    const backend = reusePort ? "dgram" : this.cfg.udp.backend;
-    if (reusePort && this.cfg.udp.backend !== "dgram" && this.role === "primary") log.info("processes > 1: UDP uses the dgram backend (SO_REUSEPORT)");
+    const backend = reusePort && this.cfg.udp.backend === "bun" ? "dgram" : this.cfg.udp.backend;
+    if (backend !== this.cfg.udp.backend && this.role === "primary") log.info("processes > 1: UDP uses the dgram backend (SO_REUSEPORT)");
     for (const addr of this.cfg.listen) {
       const { host, port } = parseHostPort(addr);
       // With SO_REUSEPORT a second bunbound on the same port would silently share its traffic: the primary

@@ -205,8 +205,8 @@ export const configSchema = z
     /** The UDP socket implementation (see src/server/datagram.ts and the README's performance section). */
     udp: z
       .object({
-        backend: z.enum(["bun", "dgram"]).default("bun"),
-        /** SO_RCVBUF, "dgram" backend only: room for bursts while the process is busy. */
+        backend: z.enum(["bun", "dgram", "mmsg"]).default("bun"),
+        /** SO_RCVBUF, "dgram" and "mmsg" backends: room for bursts while the process is busy. */
         receive_buffer_bytes: z.number().int().min(65_536).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
       })
       .strict()

@@ -2,8 +2,11 @@
 //   "bun"   Bun.udpSocket: lowest CPU per datagram, sendMany (sendmmsg) for batches; no SO_RCVBUF, no reusePort.
 //   "dgram" node:dgram (Bun's): a larger kernel receive buffer (no loss on bursts) and SO_REUSEPORT, at ~2% more
 //           CPU per datagram and one send per answer. Measured in bench/ (issue 7).
+//   "mmsg"  libc through bun:ffi (Linux, 64-bit; src/server/mmsg.ts): recvmmsg/sendmmsg batches, SO_RCVBUF and
+//           SO_REUSEPORT; the lowest CPU per datagram of the three.
 import dgram from "node:dgram";
 import { isIP } from "node:net";
+import { openMmsg } from "./mmsg";
 
 export type OnDatagram = (sock: DatagramSocket, data: Uint8Array, port: number, address: string) => void;
 
@@ -12,20 +15,30 @@ export interface DatagramSocket {
   readonly closed: boolean;
   /** Sends one datagram; `done` runs once `data` may be reused (at once for "bun", after the send for "dgram"). */
   send(data: Uint8Array, port: number, address: string, done: (ok: boolean) => void): void;
+  /** The backend calls the open's onBatch after each batch it read: no need to schedule a flush. */
+  readonly flushesBatches?: boolean;
   /** Flat (data, port, address) triples in one syscall; returns how many went. Absent where unsupported. */
   sendMany?: (flat: Array<Uint8Array | number | string>) => number;
   close(): void;
 }
 
 export interface DatagramOptions {
-  backend: "bun" | "dgram";
-  /** SO_RCVBUF for "dgram". */
+  backend: "bun" | "dgram" | "mmsg";
+  /** SO_RCVBUF for "dgram" and "mmsg". */
   receiveBufferBytes: number;
-  /** SO_REUSEPORT for "dgram": several processes share the port. */
+  /** SO_REUSEPORT for "dgram" and "mmsg": several processes share the port. */
   reusePort: boolean;
 }
 
-export async function openDatagram(host: string, port: number, opts: DatagramOptions, onData: OnDatagram, onError: (err: Error) => void): Promise<DatagramSocket> {
+export async function openDatagram(
+  host: string,
+  port: number,
+  opts: DatagramOptions,
+  onData: OnDatagram,
+  onError: (err: Error) => void,
+  onBatch: () => void = () => {},
+): Promise<DatagramSocket> {
+  if (opts.backend === "mmsg") return openMmsg(host, port, opts, onData, onBatch);
   if (opts.backend === "bun") {
     let me!: DatagramSocket;
     const s = await Bun.udpSocket({

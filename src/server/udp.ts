@@ -48,6 +48,7 @@ export class UdpServer {
       this.socketOptions,
       (sock, data, port, address) => this.onDatagram(sock, data, port, address),
       (err) => log.warn("udp socket error", { listen: `${this.host}:${this.port}`, err }),
+      this.flushBatch,
     );
   }
 
@@ -116,7 +117,7 @@ export class UdpServer {
     this.batchSlots.push(h);
     if (this.batchSlots.length === 1) {
       this.batchSocket = sock;
-      setImmediate(this.flushBatch);
+      if (!sock.flushesBatches) setImmediate(this.flushBatch);
     } else if (this.batchSlots.length >= UdpServer.MAX_BATCH) this.flushBatch();
   }
 

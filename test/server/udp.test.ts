@@ -10,7 +10,7 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-let backend: "bun" | "dgram" = "bun";
+let backend: "bun" | "dgram" | "mmsg" = "bun";
 
 async function setup(tweak: Parameters<typeof startApp>[1] = () => {}, upstreamOpts: StandInOptions = {}) {
   const up = await StandIn.start(upstreamOpts);
@@ -23,7 +23,7 @@ async function setup(tweak: Parameters<typeof startApp>[1] = () => {}, upstreamO
   return { up, app };
 }
 
-describe.each(["bun", "dgram"] as const)("DNS over UDP (%s backend)", (b) => {
+describe.each(["bun", "dgram", "mmsg"] as const)("DNS over UDP (%s backend)", (b) => {
   beforeAll(() => {
     backend = b;
   });

@@ -1,0 +1,362 @@
+// The "mmsg" UDP backend (Linux, 64-bit): the socket is made and read through libc with bun:ffi —
+// recvmmsg takes up to 64 datagrams per syscall and sendmmsg sends a batch of answers pointing straight at
+// their ring slots, with SO_RCVBUF and SO_REUSEPORT set like any C server would. Per datagram this skips the
+// event loop's own receive path, which is where most of Bun's per-packet cost is (issue 7: a bare
+// Bun.udpSocket echo costs more CPU than Unbound's whole answer).
+//
+// How it shares the thread with everything else: one loop for all mmsg sockets of the process, run in slices
+// of SLICE_MS. Within a slice it reads every socket, answers, sends, and sleeps in poll() while nothing is
+// waiting; after the slice the event loop gets a turn (setImmediate), so timers, TCP, HTTP and upstream answers
+// wait at most one slice. A query is picked up as soon as it arrives; an idle server wakes 1000×/s.
+import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
+import { isIP } from "node:net";
+import { ipv6ToBytes } from "../config/address";
+import type { DatagramSocket, OnDatagram } from "./datagram";
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_DGRAM = 2;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_RCVBUF = 8;
+const SO_REUSEPORT = 15;
+const IPPROTO_IPV6 = 41;
+const IPV6_V6ONLY = 26;
+const MSG_DONTWAIT = 0x40;
+const POLLIN = 1;
+const EINTR = 4;
+
+/** Datagrams per recvmmsg / sendmmsg. */
+const BATCH = 64;
+/** Receive buffer per datagram: the largest UDP payload. */
+const RECV_SIZE = 65_535;
+/** sockaddr_in6 is 28 bytes; each message gets 32. */
+const NAME_SIZE = 32;
+/** struct mmsghdr on 64-bit Linux: msghdr (56) + msg_len (4) + padding. */
+const MMSG = 64;
+/** Longest stretch the receive loop keeps the thread before the event loop gets a turn. */
+const SLICE_MS = 1;
+
+type Libc = ReturnType<typeof openLibc>;
+function openLibc() {
+  return dlopen("libc.so.6", {
+    socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+    setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+    getsockname: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    recvmmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+    sendmmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32], returns: FFIType.i32 },
+    sendto: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i64 },
+    poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+    close: { args: [FFIType.i32], returns: FFIType.i32 },
+    strerror: { args: [FFIType.i32], returns: FFIType.cstring },
+    __errno_location: { args: [], returns: FFIType.ptr },
+  }).symbols;
+}
+
+let libc: Libc | null = null;
+let errnoAt: Pointer | null = null;
+
+/** Why the backend cannot run here, or null when it can. */
+export function mmsgUnsupported(): string | null {
+  if (process.platform !== "linux") return `needs Linux (this is ${process.platform})`;
+  if (process.arch !== "x64" && process.arch !== "arm64") return `needs x64 or arm64 (this is ${process.arch})`;
+  try {
+    libc ??= openLibc();
+    errnoAt ??= libc.__errno_location() as Pointer;
+  } catch (err) {
+    return `libc.so.6 not loadable: ${(err as Error).message}`;
+  }
+  return null;
+}
+
+function errno(): number {
+  return read.i32(errnoAt!, 0);
+}
+
+function sysError(what: string, code = errno()): Error {
+  const name = { 98: "EADDRINUSE", 99: "EADDRNOTAVAIL", 13: "EACCES", 97: "EAFNOSUPPORT" }[code] ?? `errno ${code}`;
+  const err = new Error(`${what}: ${name} (${libc!.strerror(code)})`) as Error & { code: string };
+  err.code = name;
+  return err;
+}
+
+/** IPv6 address bytes by text, bounded: answers go back to addresses just seen. */
+const v6bytes = new Map<string, Uint8Array>();
+
+/** Writes a sockaddr for (ip, port) at name[off]; returns its length. */
+function writeSockaddr(name: Uint8Array, off: number, ip: string, port: number, v6: boolean): number {
+  if (!v6) {
+    name[off] = AF_INET;
+    name[off + 1] = 0;
+    name[off + 2] = port >> 8;
+    name[off + 3] = port & 0xff;
+    let o = off + 4;
+    let n = 0;
+    for (let i = 0; i < ip.length; i++) {
+      const c = ip.charCodeAt(i);
+      if (c === 46) {
+        name[o++] = n;
+        n = 0;
+      } else n = n * 10 + (c - 48);
+    }
+    name[o] = n;
+    return 16;
+  }
+  name.fill(0, off, off + 28);
+  name[off] = AF_INET6;
+  name[off + 2] = port >> 8;
+  name[off + 3] = port & 0xff;
+  let b = v6bytes.get(ip);
+  if (b === undefined) {
+    if (v6bytes.size >= 4096) v6bytes.clear();
+    b = new Uint8Array(ipv6ToBytes(ip));
+    v6bytes.set(ip, b);
+  }
+  name.set(b, off + 8);
+  return 28;
+}
+
+/** Text form of an IPv6 address (RFC 5952 style: lowercase, longest zero run as ::). */
+export function ipv6Text(b: Uint8Array, off: number): string {
+  const w: number[] = [];
+  for (let i = 0; i < 16; i += 2) w.push((b[off + i]! << 8) | b[off + i + 1]!);
+  if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff) {
+    return `::ffff:${b[off + 12]}.${b[off + 13]}.${b[off + 14]}.${b[off + 15]}`;
+  }
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (w[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(":");
+  return best < 0 ? hex(w) : `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
+}
+
+/** One socket's preallocated message arrays: BATCH headers, names and iovecs, for receiving or sending. */
+class Batch {
+  readonly hdrs = new ArrayBuffer(BATCH * MMSG);
+  readonly h32 = new Uint32Array(this.hdrs);
+  readonly names = new Uint8Array(BATCH * NAME_SIZE);
+  readonly iov = new BigUint64Array(BATCH * 2);
+  readonly hdrPtr: Pointer;
+
+  constructor() {
+    const v = new DataView(this.hdrs);
+    const names = BigInt(ptr(this.names));
+    const iov = BigInt(ptr(this.iov));
+    for (let i = 0; i < BATCH; i++) {
+      v.setBigUint64(i * MMSG, names + BigInt(i * NAME_SIZE), true); // msg_name
+      v.setUint32(i * MMSG + 8, NAME_SIZE, true); // msg_namelen
+      v.setBigUint64(i * MMSG + 16, iov + BigInt(i * 16), true); // msg_iov
+      v.setBigUint64(i * MMSG + 24, 1n, true); // msg_iovlen
+    }
+    this.hdrPtr = ptr(this.hdrs);
+  }
+}
+
+class MmsgSocket implements DatagramSocket {
+  closed = false;
+  /** The receive loop calls onBatch after each batch: answers go out before the loop sleeps again. */
+  readonly flushesBatches = true;
+  private readonly rx = new Batch();
+  private readonly tx = new Batch();
+  private readonly rbuf = new Uint8Array(BATCH * RECV_SIZE);
+  /** Client address strings by IPv4 number: the event loop's receive path makes one per datagram; this one doesn't. */
+  private readonly v4text = new Map<number, string>();
+
+  constructor(
+    readonly fd: number,
+    readonly port: number,
+    private readonly v6: boolean,
+    private readonly onData: OnDatagram,
+    private readonly onBatch: () => void,
+  ) {
+    const base = BigInt(ptr(this.rbuf));
+    for (let i = 0; i < BATCH; i++) {
+      this.rx.iov[i * 2] = base + BigInt(i * RECV_SIZE);
+      this.rx.iov[i * 2 + 1] = BigInt(RECV_SIZE);
+    }
+  }
+
+  /** Reads and hands over up to BATCH datagrams; returns how many (0: none waiting). */
+  receive(): number {
+    const rx = this.rx;
+    for (let i = 0; i < BATCH; i++) rx.h32[i * 16 + 2] = NAME_SIZE; // msg_namelen, reset per call
+    const n = libc!.recvmmsg(this.fd, rx.hdrPtr, BATCH, MSG_DONTWAIT, null);
+    if (n <= 0) return 0;
+    const names = rx.names;
+    for (let i = 0; i < n && !this.closed; i++) {
+      const len = rx.h32[i * 16 + 14]!; // msg_len
+      const o = i * NAME_SIZE;
+      const port = (names[o + 2]! << 8) | names[o + 3]!;
+      let address: string;
+      if (names[o] === AF_INET) {
+        const key = ((names[o + 4]! << 24) | (names[o + 5]! << 16) | (names[o + 6]! << 8) | names[o + 7]!) >>> 0;
+        let s = this.v4text.get(key);
+        if (s === undefined) {
+          if (this.v4text.size >= 65_536) this.v4text.clear(); // bounded
+          s = `${names[o + 4]}.${names[o + 5]}.${names[o + 6]}.${names[o + 7]}`;
+          this.v4text.set(key, s);
+        }
+        address = s;
+      } else address = ipv6Text(names, o + 8);
+      this.onData(this, this.rbuf.subarray(i * RECV_SIZE, i * RECV_SIZE + len), port, address);
+    }
+    this.onBatch();
+    return n;
+  }
+
+  send(data: Uint8Array, port: number, address: string, done: (ok: boolean) => void): void {
+    let ok = false;
+    try {
+      if (!this.closed) {
+        const nl = writeSockaddr(this.tx.names, 0, address, port, this.v6);
+        ok = Number(libc!.sendto(this.fd, ptr(data), data.length, 0, ptr(this.tx.names), nl)) === data.length;
+      }
+    } finally {
+      done(ok);
+    }
+  }
+
+  /** Flat (data, port, address) triples; the iovecs point at the callers' bytes (no copy). Returns how many went. */
+  readonly sendMany = (flat: Array<Uint8Array | number | string>): number => {
+    if (this.closed) return 0;
+    const tx = this.tx;
+    let sent = 0;
+    for (let start = 0; start < flat.length; start += BATCH * 3) {
+      const count = Math.min(BATCH, (flat.length - start) / 3);
+      for (let i = 0; i < count; i++) {
+        const data = flat[start + i * 3] as Uint8Array;
+        tx.iov[i * 2] = BigInt(ptr(data));
+        tx.iov[i * 2 + 1] = BigInt(data.length);
+        tx.h32[i * 16 + 2] = writeSockaddr(tx.names, i * NAME_SIZE, flat[start + i * 3 + 2] as string, flat[start + i * 3 + 1] as number, this.v6);
+      }
+      let done = 0;
+      while (done < count) {
+        const n = libc!.sendmmsg(this.fd, ptr(tx.hdrs, done * MMSG), count - done, 0);
+        if (n > 0) done += n;
+        else if (n < 0 && errno() === EINTR) continue;
+        else break; // EAGAIN (send buffer full) or an error: the rest are counted as failed by the caller
+      }
+      sent += done;
+      if (done < count) break;
+    }
+    return sent;
+  };
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    loop.remove(this);
+    libc!.close(this.fd);
+  }
+}
+
+/** The one receive loop for every mmsg socket in the process. */
+class Loop {
+  private socks: MmsgSocket[] = [];
+  private pfds = new Int32Array(0);
+  private running = false;
+
+  add(s: MmsgSocket): void {
+    this.socks.push(s);
+    this.rebuild();
+    if (!this.running) {
+      this.running = true;
+      setImmediate(this.turn);
+    }
+  }
+
+  remove(s: MmsgSocket): void {
+    this.socks = this.socks.filter((x) => x !== s);
+    this.rebuild();
+  }
+
+  private rebuild(): void {
+    this.pfds = new Int32Array(this.socks.length * 2);
+    this.socks.forEach((s, i) => {
+      this.pfds[i * 2] = s.fd;
+      this.pfds[i * 2 + 1] = POLLIN; // events; revents (high half) are written by poll
+    });
+  }
+
+  /**
+   * One slice of at most SLICE_MS: read every socket, answer (each socket's onBatch sends what its batch
+   * produced), and when nothing is waiting, sleep in poll() for the rest of the slice. Then the event loop gets
+   * its turn, so timers, TCP, HTTP and upstream answers wait at most one slice; an event-loop turn per
+   * datagram was most of the cost this backend exists to avoid.
+   */
+  private readonly turn = (): void => {
+    const end = performance.now() + SLICE_MS;
+    for (;;) {
+      if (this.socks.length === 0) {
+        this.running = false;
+        return;
+      }
+      let got = 0;
+      for (const s of this.socks) got += s.receive();
+      const left = end - performance.now();
+      if (left <= 0) break;
+      if (got === 0) libc!.poll(ptr(this.pfds), this.socks.length, Math.ceil(left)); // ms; at least 1: never a spin
+    }
+    setImmediate(this.turn);
+  };
+}
+
+const loop = new Loop();
+
+export interface MmsgOptions {
+  receiveBufferBytes: number;
+  reusePort: boolean;
+}
+
+/** Opens a UDP socket on host:port (port 0: any) served by the shared receive loop. */
+export function openMmsg(host: string, port: number, opts: MmsgOptions, onData: OnDatagram, onBatch: () => void): DatagramSocket {
+  const why = mmsgUnsupported();
+  if (why) throw new Error(`udp backend "mmsg" ${why}`);
+  const c = libc!;
+  const v6 = isIP(host) === 6;
+  const fd = c.socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw sysError("socket");
+  const int = new Int32Array(1);
+  const setInt = (level: number, opt: number, value: number, what: string) => {
+    int[0] = value;
+    if (c.setsockopt(fd, level, opt, ptr(int), 4) !== 0) {
+      const err = sysError(what);
+      c.close(fd);
+      throw err;
+    }
+  };
+  setInt(SOL_SOCKET, SO_RCVBUF, opts.receiveBufferBytes, "setsockopt SO_RCVBUF");
+  if (opts.reusePort) {
+    setInt(SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt SO_REUSEADDR");
+    setInt(SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt SO_REUSEPORT");
+  }
+  if (v6) setInt(IPPROTO_IPV6, IPV6_V6ONLY, 1, "setsockopt IPV6_V6ONLY");
+  const sa = new Uint8Array(NAME_SIZE);
+  const len = writeSockaddr(sa, 0, host, port, v6);
+  if (c.bind(fd, ptr(sa), len) !== 0) {
+    const err = sysError(`bind ${host}:${port}`);
+    c.close(fd);
+    throw err;
+  }
+  const nameLen = new Uint32Array([NAME_SIZE]);
+  c.getsockname(fd, ptr(sa), ptr(nameLen));
+  const bound = (sa[2]! << 8) | sa[3]!;
+  const s = new MmsgSocket(fd, bound, v6, onData, onBatch);
+  loop.add(s);
+  return s;
+}

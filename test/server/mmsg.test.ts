@@ -1,0 +1,109 @@
+// The "mmsg" UDP backend (libc recvmmsg/sendmmsg through bun:ffi) on its own: addresses both ways, bind
+// errors, SO_REUSEPORT, bursts, oversized datagrams, close. The DNS behaviour over it runs in udp.test.ts.
+import { afterEach, describe, expect, test } from "bun:test";
+import { sleep } from "../../src/lifecycle/tasks";
+import { ipv6Text, mmsgUnsupported, openMmsg } from "../../src/server/mmsg";
+import type { DatagramSocket } from "../../src/server/datagram";
+import { decode, makeQuery, udpAsk } from "../helpers/dns";
+import { startApp } from "../helpers/app";
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** An echo server on the mmsg backend: answers each datagram with itself, QR set, batched like UdpServer. */
+function echo(host: string, opts = { receiveBufferBytes: 1 << 20, reusePort: false }, seen: Array<[string, number]> = []) {
+  const flat: Array<Uint8Array | number | string> = [];
+  let sock!: DatagramSocket;
+  sock = openMmsg(host, 0, opts, (_s, data, port, address) => {
+    seen.push([address, port]);
+    const copy = data.slice();
+    copy[2]! |= 0x80;
+    flat.push(copy, port, address);
+  }, () => {
+    if (flat.length) sock.sendMany!(flat);
+    flat.length = 0;
+  });
+  cleanup.push(() => sock.close());
+  return sock;
+}
+
+describe.skipIf(mmsgUnsupported() !== null)("mmsg UDP backend", () => {
+  test("IPv4 and IPv6: datagrams come in with the sender's address and port, and answers go back to it", async () => {
+    for (const host of ["127.0.0.1", "::1"]) {
+      const seen: Array<[string, number]> = [];
+      const s = echo(host, undefined, seen);
+      const q = makeQuery("echo.example", "A", { id: 77 });
+      const r = await udpAsk(s.port, q, 2000, host);
+      expect(r).not.toBeNull();
+      expect(decode(r!).id).toBe(77);
+      expect(seen[0]![0]).toBe(host);
+      expect(seen[0]![1]).toBeGreaterThan(0);
+    }
+  });
+
+  test("IPv6 text form follows RFC 5952", () => {
+    const b = (hex: string) => new Uint8Array(hex.match(/../g)!.map((x) => parseInt(x, 16)));
+    expect(ipv6Text(b("00000000000000000000000000000001"), 0)).toBe("::1");
+    expect(ipv6Text(b("20010db8000000000001000000000001"), 0)).toBe("2001:db8::1:0:0:1");
+    expect(ipv6Text(b("fe800000000000000000000000000000"), 0)).toBe("fe80::");
+    expect(ipv6Text(b("00000000000000000000ffffc0000201"), 0)).toBe("::ffff:192.0.2.1");
+    expect(ipv6Text(b("20010db8000100020003000400050006"), 0)).toBe("2001:db8:1:2:3:4:5:6");
+  });
+
+  test("binding a port in use fails with EADDRINUSE; with SO_REUSEPORT on both, two sockets share it", async () => {
+    const a = echo("127.0.0.1");
+    expect(() => openMmsg("127.0.0.1", a.port, { receiveBufferBytes: 1 << 20, reusePort: false }, () => {}, () => {})).toThrow(/EADDRINUSE/);
+    const shared = { receiveBufferBytes: 1 << 20, reusePort: true };
+    const b = echo("127.0.0.1", shared);
+    const c = openMmsg("127.0.0.1", b.port, shared, () => {}, () => {});
+    cleanup.push(() => c.close());
+    expect(c.port).toBe(b.port);
+  });
+
+  test("a burst of 3,000 datagrams sent at once is received whole (SO_RCVBUF), and answers go out in batches", async () => {
+    const seen: Array<[string, number]> = [];
+    const s = echo("127.0.0.1", { receiveBufferBytes: 8 << 20, reusePort: false }, seen);
+    let answers = 0;
+    const client = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array", socket: { data: () => void answers++ } });
+    cleanup.push(() => client.close());
+    const N = 3000;
+    const flat: Array<Uint8Array | number | string> = [];
+    for (let i = 0; i < N; i++) flat.push(makeQuery(`b${i}.example`, "A", { id: i }), s.port, "127.0.0.1");
+    expect(client.sendMany(flat)).toBe(N);
+    const end = Date.now() + 3000;
+    while (seen.length < N && Date.now() < end) await sleep(20);
+    expect(seen.length).toBe(N); // none lost at the server, though it was busy the whole time
+    expect(answers).toBeGreaterThan(0); // (the client's own small buffer may drop some of the answers)
+  });
+
+  test("close is idempotent and the socket stops receiving", async () => {
+    const s = echo("127.0.0.1");
+    const port = s.port;
+    expect(await udpAsk(port, makeQuery("x.example"), 1000)).not.toBeNull();
+    s.close();
+    s.close();
+    expect(s.closed).toBe(true);
+    expect(await udpAsk(port, makeQuery("x.example"), 300)).toBeNull();
+  });
+
+  test("in the server: datagrams larger than a ring slot are dropped and counted; IPv6 clients are logged by address", async () => {
+    const app = await startApp({ upstream: [], listen: ["127.0.0.1:0"] }, (c) => {
+      c.udp.backend = "mmsg";
+      c.ring.udp_slot_size = 512;
+    });
+    cleanup.push(() => app.shutdown());
+    const big = new Uint8Array(2000);
+    big.set(makeQuery("big.example"));
+    expect(await udpAsk(app.port, big, 300)).toBeNull();
+    expect(app.counters.dropped).toBe(1);
+    expect(decode((await udpAsk(app.port, makeQuery("localhost")))!).answers[0]!.data).toBe("127.0.0.1");
+    expect(app.udpRing.inUse).toBe(0);
+
+    const v6 = await startApp({ upstream: [], listen: ["[::1]:0"] }, (c) => (c.udp.backend = "mmsg"));
+    cleanup.push(() => v6.shutdown());
+    expect(decode((await udpAsk(v6.port, makeQuery("localhost", "AAAA"), 2000, "::1"))!).answers[0]!.data).toBe("::1");
+    expect(v6.observer.log.recent(1)[0]!.client).toBe("::1");
+  });
+});
