@@ -5,10 +5,12 @@
 #   MODE=cache  both forward to the same backend (an Unbound with the local data, on CPU 0) and are measured
 #               after a warm-up has filled their caches: the cache-hit path
 #   MODE=tracking  bunbound alone, local data, with client tracking off and on (issue 5: on must keep >= 95%)
-#   MODE=backend   bunbound alone, local data, UDP socket backend "bun" (Bun.udpSocket) vs "dgram" (node:dgram)
+#   MODE=backend   bunbound alone, local data, UDP socket backends "bun" (Bun.udpSocket), "dgram" (node:dgram)
+#               and "mmsg" (libc recvmmsg/sendmmsg through bun:ffi)
 #   MODE=processes bunbound alone, local data, dgram backend, `--processes 1` vs `--processes ${PROCS:-2}`
 #               (CPU and RSS are summed over the process tree)
-# SERVER_CPUS (default 1) is the servers' taskset; dnsperf stays on CPU 0.
+# SERVER_CPUS (default 1) is the servers' taskset; dnsperf stays on CPU 0. BACKEND (default auto) is bunbound's
+# UDP backend in MODE=local and MODE=cache.
 # Needs: apt-get install -y dnsperf unbound bind9-dnsutils
 # Usage: MODE=cache RATE=50000 LEN=8 RUNS=3 bench/e2e.sh        (RATE empty = unthrottled)
 set -u
@@ -19,9 +21,11 @@ mkdir -p "$gen"
 LEN=${LEN:-8}; RUNS=${RUNS:-3}; RATE=${RATE-50000}; MODE=${MODE:-local}; SERVER_CPUS=${SERVER_CPUS:-1}; PROCS=${PROCS:-2}
 for t in dnsperf unbound dig taskset; do command -v $t >/dev/null || { echo "missing $t (apt-get install -y dnsperf unbound bind9-dnsutils)"; exit 2; }; done
 
-python3 - "$gen" <<'PY'
+python3 - "$gen" "${BACKEND:-auto}" <<'PY'
 import sys, random
 out = sys.argv[1]
+backend = f'[udp]\nbackend = "{sys.argv[2]}"\n'
+
 random.seed(7)
 names = [f"h{i}.bench.test." for i in range(1000)]
 recs = []
@@ -39,12 +43,18 @@ with open(f"{out}/backend.conf", "w") as f:
 with open(f"{out}/unbound-cache.conf", "w") as f:
     f.write(head.format(p=5301) + '  do-not-query-localhost: no\n  prefetch: yes\nforward-zone:\n  name: "bench.test."\n  forward-addr: 127.0.0.1@5310\n')
 with open(f"{out}/bunbound-cache.toml", "w") as f:
-    f.write('listen = ["127.0.0.1:5302"]\nhttp = "off"\nupstreams = ["127.0.0.1:5310"]\nlog_level = "warn"\n')
+    f.write('listen = ["127.0.0.1:5302"]\nhttp = "off"\nupstreams = ["127.0.0.1:5310"]\nlog_level = "warn"\n' + backend)
 with open(f"{out}/bunbound.toml", "w") as f:
     f.write('listen = ["127.0.0.1:5302"]\nhttp = "off"\nupstreams = []\nlog_level = "warn"\nrecords = [\n')
     for r in recs:
         f.write("  '" + r + "',\n")
     f.write("]\n")
+with open(f"{out}/bunbound-local.toml", "w") as f:
+    f.write(open(f"{out}/bunbound.toml").read() + backend)
+with open(f"{out}/bunbound-bun.toml", "w") as f:
+    f.write(open(f"{out}/bunbound.toml").read() + "[udp]\nbackend = \"bun\"\n")
+with open(f"{out}/bunbound-mmsg.toml", "w") as f:
+    f.write(open(f"{out}/bunbound.toml").read().replace('listen = ["127.0.0.1:5302"]', 'listen = ["127.0.0.1:5306"]') + "[udp]\nbackend = \"mmsg\"\n")
 with open(f"{out}/bunbound-dgram.toml", "w") as f:
     f.write(open(f"{out}/bunbound.toml").read().replace('listen = ["127.0.0.1:5302"]', 'listen = ["127.0.0.1:5304"]') + "[udp]\nbackend = \"dgram\"\n")
 with open(f"{out}/bunbound-notrack.toml", "w") as f:
@@ -60,13 +70,13 @@ if [ "$MODE" = cache ]; then
   for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p 5310 h1.bench.test A >/dev/null 2>&1 && break; sleep 0.2; done
   specs=("unbound=unbound -d -c $gen/unbound-cache.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-cache.toml:5302")
 elif [ "$MODE" = backend ]; then
-  specs=("bun-socket=bun $root/src/cli.ts --config $gen/bunbound.toml --data-dir $gen/data-bun:5302" "dgram-socket=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --data-dir $gen/data-dgram:5304")
+  specs=("bun-socket=bun $root/src/cli.ts --config $gen/bunbound-bun.toml --data-dir $gen/data-bun:5302" "dgram-socket=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --data-dir $gen/data-dgram:5304" "mmsg-socket=bun $root/src/cli.ts --config $gen/bunbound-mmsg.toml --data-dir $gen/data-mmsg:5306")
 elif [ "$MODE" = processes ]; then
   specs=("procs-1=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --data-dir $gen/data-p1 --processes 1:5304" "procs-$PROCS=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --listen 127.0.0.1:5305 --data-dir $gen/data-pn --processes $PROCS:5305")
 elif [ "$MODE" = tracking ]; then
   specs=("untracked=bun $root/src/cli.ts --config $gen/bunbound-notrack.toml --data-dir $gen/data-off:5303" "tracked=bun $root/src/cli.ts --config $gen/bunbound.toml --data-dir $gen/data-on:5302")
 else
-  specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound.toml:5302")
+  specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-local.toml:5302")
 fi
 names=(); for spec in "${specs[@]}"; do names+=("${spec%%=*}"); done
 # utime+stime (clock ticks) and RSS (kB) of a process and all its descendants (serving processes of --processes)
@@ -84,16 +94,19 @@ for spec in "${specs[@]}"; do
   rows=()
   for r in $(seq "$RUNS"); do
     t0=$(tree_cpu $pid)
-    res=$(taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$gen/queries.txt" -l "$LEN" -c 16 -q 512 ${RATE:+-Q $RATE} 2>&1)
+    taskset -c 0 dnsperf -v -s 127.0.0.1 -p "$port" -d "$gen/queries.txt" -l "$LEN" -c 16 -q 512 ${RATE:+-Q $RATE} >"$gen/run.out" 2>&1
     t1=$(tree_cpu $pid)
+    res=$(grep -v '^>' "$gen/run.out")
     done_q=$(echo "$res" | awk '/Queries completed/{print $3}')
     cpu=$(python3 -c "print(round(($t1-$t0)*1e6/$(getconf CLK_TCK)/max(1,${done_q:-0}),2))")
     qps=$(echo "$res" | awk '/Queries per second/{print $4}')
     lat=$(echo "$res" | awk '/Average Latency/{print $4*1e6}')
     lost=$(echo "$res" | awk '/Queries lost/{print $3}')
+    # p99 from dnsperf -v's per-query lines ("> NOERROR name type seconds")
+    p99=$(awk '/^>/{print $NF}' "$gen/run.out" | sort -g | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; print a[i]*1e6}')
     rss=$(tree_rss $pid)
-    echo "$name run=$r qps=$qps avg_latency_us=$lat lost=$lost server_cpu_us_per_query=$cpu rss_kb=$rss"
-    rows+=("$qps $lat $lost $cpu $rss")
+    echo "$name run=$r qps=$qps avg_latency_us=$lat p99_us=$p99 lost=$lost server_cpu_us_per_query=$cpu rss_kb=$rss"
+    rows+=("$qps $lat $lost $cpu $rss $p99")
   done
   med[$name]=$(printf '%s\n' "${rows[@]}" | python3 -c "
 import sys, statistics as s
@@ -103,11 +116,14 @@ print(' '.join(str(round(s.median(c),2)) for c in zip(*rows)))")
 done
 echo
 echo "mode $MODE: servers on CPU $SERVER_CPUS, dnsperf on CPU 0; medians of $RUNS runs, ${LEN}s each, offered ${RATE:-unthrottled} q/s, $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-printf '| %-9s | %9s | %14s | %6s | %14s | %8s |\n' server qps "avg latency µs" lost "CPU µs/query" "RSS MB"
-printf '|%s|\n' "-----------|-----------|----------------|--------|----------------|----------"
+printf '| %-12s | %9s | %14s | %8s | %6s | %14s | %8s |\n' server qps "avg latency µs" "p99 µs" lost "CPU µs/query" "RSS MB"
+printf '|%s|\n' "--------------|-----------|----------------|----------|--------|----------------|----------"
 for n in "${names[@]}"; do
-  read -r q l lo c r <<<"${med[$n]}"
-  printf '| %-9s | %9s | %14s | %6s | %14s | %8s |\n' "$n" "$q" "$l" "$lo" "$c" "$(python3 -c "print(round($r/1024,1))")"
+  read -r q l lo c r p <<<"${med[$n]}"
+  printf '| %-12s | %9s | %14s | %8s | %6s | %14s | %8s |\n' "$n" "$q" "$l" "$p" "$lo" "$c" "$(python3 -c "print(round($r/1024,1))")"
 done
-read -r uq ul ulo uc ur <<<"${med[${names[0]}]}"; read -r bq bl blo bc br <<<"${med[${names[1]}]}"
-python3 -c "print(f'${names[1]}/${names[0]}: qps {$bq/$uq:.3f}x, CPU per query {$bc/$uc:.2f}x, latency {$bl/max($ul,1e-9):.2f}x')"
+read -r uq ul ulo uc ur up <<<"${med[${names[0]}]}"
+for n in "${names[@]:1}"; do
+  read -r bq bl blo bc br bp <<<"${med[$n]}"
+  python3 -c "print(f'$n/${names[0]}: qps {$bq/$uq:.3f}x, CPU per query {$bc/$uc:.2f}x, latency avg {$bl/max($ul,1e-9):.2f}x, p99 {$bp/max($up,1e-9):.2f}x')"
+done

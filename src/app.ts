@@ -21,6 +21,7 @@ import { Observer } from "./metrics/observer";
 import { LiveFeed } from "./http/live";
 import { toWire } from "./wire/name";
 import { UdpServer } from "./server/udp";
+import { chooseBackend } from "./server/datagram";
 import { Forwarder } from "./upstream/forwarder";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
 import { PacketCache, type CacheOptions } from "./cache/cache";
@@ -112,6 +113,8 @@ export class App {
   private http: Server<undefined> | null = null;
   /** The serving processes (primary with processes > 1). */
   processes: ProcessGroup | null = null;
+  /** The UDP socket backend in use (config "auto" resolved). */
+  udpBackend = "";
   /** Clients seen, on their way to the primary (serving processes). */
   forwardQueue: ClientQueue | null = null;
   private stopping: Promise<void> | null = null;
@@ -200,6 +203,7 @@ export class App {
     log.info("bunbound started", {
       version: VERSION,
       listen: app.boundListen(),
+      udpBackend: app.udpBackend,
       role,
       processes: cfg.processes,
       http: cfg.http === "off" ? "off" : `http://${app.httpAddress}`,
@@ -247,8 +251,9 @@ export class App {
     const queryTimeout = () => this.cfg.timeouts.query_ms;
     // processes = N: every process binds with SO_REUSEPORT, which Bun.udpSocket cannot; "dgram" and "mmsg" can.
     const reusePort = this.role === "serve" || this.cfg.processes > 1;
-    const backend = reusePort && this.cfg.udp.backend === "bun" ? "dgram" : this.cfg.udp.backend;
-    if (backend !== this.cfg.udp.backend && this.role === "primary") log.info("processes > 1: UDP uses the dgram backend (SO_REUSEPORT)");
+    const backend = chooseBackend(this.cfg.udp.backend, reusePort);
+    if (reusePort && this.cfg.udp.backend === "bun" && this.role === "primary") log.info("processes > 1: UDP uses the dgram backend (SO_REUSEPORT)");
+    this.udpBackend = backend;
     for (const addr of this.cfg.listen) {
       const { host, port } = parseHostPort(addr);
       // With SO_REUSEPORT a second bunbound on the same port would silently share its traffic: the primary

@@ -45,7 +45,7 @@ export const configSchema = z
     data_dir: z.string().min(1).default("./data"),
     log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
     /**
-     * Processes answering on the listen ports (SO_REUSEPORT, node:dgram UDP backend): the first also runs the
+     * Processes answering on the listen ports (SO_REUSEPORT: UDP backend "mmsg", or "dgram"): the first also runs the
      * HTTP API, client tracking and discovery; caches are per process. See src/lifecycle/processes.ts.
      */
     processes: z.number().int().min(1).max(64).default(1),
@@ -205,7 +205,8 @@ export const configSchema = z
     /** The UDP socket implementation (see src/server/datagram.ts and the README's performance section). */
     udp: z
       .object({
-        backend: z.enum(["bun", "dgram", "mmsg"]).default("bun"),
+        /** "auto": "mmsg" where it runs (Linux, x64/arm64, libc), else "bun". */
+        backend: z.enum(["auto", "bun", "dgram", "mmsg"]).default("auto"),
         /** SO_RCVBUF, "dgram" and "mmsg" backends: room for bursts while the process is busy. */
         receive_buffer_bytes: z.number().int().min(65_536).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
       })

@@ -17,7 +17,6 @@ export function servingConfig(cfg: ResolvedConfig, listen: string[]): ResolvedCo
     processes: 1,
     clients: { ...cfg.clients, enabled: false },
     discovery: { ...cfg.discovery, enabled: false },
-    udp: { ...cfg.udp, backend: cfg.udp.backend === "bun" ? "dgram" : cfg.udp.backend },
   };
 }
 

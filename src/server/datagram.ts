@@ -6,7 +6,7 @@
 //           SO_REUSEPORT; the lowest CPU per datagram of the three.
 import dgram from "node:dgram";
 import { isIP } from "node:net";
-import { openMmsg } from "./mmsg";
+import { mmsgUnsupported, openMmsg } from "./mmsg";
 
 export type OnDatagram = (sock: DatagramSocket, data: Uint8Array, port: number, address: string) => void;
 
@@ -22,8 +22,19 @@ export interface DatagramSocket {
   close(): void;
 }
 
+export type Backend = "bun" | "dgram" | "mmsg";
+
+/**
+ * The backend to use for a configured one: "auto" is "mmsg" where it runs, else "bun"; SO_REUSEPORT (processes
+ * = N) rules out "bun", which cannot set it, and takes "dgram" instead.
+ */
+export function chooseBackend(configured: Backend | "auto", reusePort: boolean): Backend {
+  const b = configured === "auto" ? (mmsgUnsupported() === null ? "mmsg" : "bun") : configured;
+  return reusePort && b === "bun" ? "dgram" : b;
+}
+
 export interface DatagramOptions {
-  backend: "bun" | "dgram" | "mmsg";
+  backend: Backend;
   /** SO_RCVBUF for "dgram" and "mmsg". */
   receiveBufferBytes: number;
   /** SO_REUSEPORT for "dgram" and "mmsg": several processes share the port. */

@@ -7,11 +7,13 @@
 // How it shares the thread with everything else: one loop for all mmsg sockets of the process, run in slices
 // of SLICE_MS. Within a slice it reads every socket, answers, sends, and sleeps in poll() while nothing is
 // waiting; after the slice the event loop gets a turn (setImmediate), so timers, TCP, HTTP and upstream answers
-// wait at most one slice. A query is picked up as soon as it arrives; an idle server wakes 1000×/s.
+// wait at most one slice. After IDLE_AFTER_MS without a datagram the loop parks: a watcher worker polls the
+// sockets and wakes it, so an idle server does not spin through slices.
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import { isIP } from "node:net";
 import { ipv6ToBytes } from "../config/address";
 import type { DatagramSocket, OnDatagram } from "./datagram";
+import { log } from "../metrics/log";
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -38,6 +40,8 @@ const NAME_SIZE = 32;
 const MMSG = 64;
 /** Longest stretch the receive loop keeps the thread before the event loop gets a turn. */
 const SLICE_MS = 1;
+/** No datagram for this long: the loop parks and the watcher worker waits for the next one. */
+const IDLE_AFTER_MS = 50;
 
 type Libc = ReturnType<typeof openLibc>;
 function openLibc() {
@@ -265,24 +269,42 @@ class MmsgSocket implements DatagramSocket {
   }
 }
 
-/** The one receive loop for every mmsg socket in the process. */
+function watcherEntry(): URL | string {
+  return import.meta.url.includes("$bunfs") ? "./server/mmsg-watch.ts" : new URL("./mmsg-watch.ts", import.meta.url);
+}
+
+/**
+ * The one receive loop for every mmsg socket in the process. Busy: slices of SLICE_MS on the main thread.
+ * Parked after IDLE_AFTER_MS without a datagram: the thread is left to the event loop entirely and a watcher
+ * worker (mmsg-watch.ts) sleeps in poll() on the sockets, waking us with one message when one is readable —
+ * so an idle server costs nothing, and a busy one pays no cross-thread wake-up per datagram.
+ */
 class Loop {
   private socks: MmsgSocket[] = [];
   private pfds = new Int32Array(0);
   private running = false;
+  private parked = false;
+  private lastData = 0;
+  private watcher: Worker | null = null;
+  /** Shared with the current watcher (a new watcher gets a new one): see mmsg-watch.ts. */
+  private shared = new Int32Array(new SharedArrayBuffer(4 * (3 + 64)));
+  /** Times the loop parked and was woken by the watcher (for tests and metrics). */
+  wakeups = 0;
 
   add(s: MmsgSocket): void {
     this.socks.push(s);
     this.rebuild();
-    if (!this.running) {
-      this.running = true;
-      setImmediate(this.turn);
-    }
+    this.wake();
   }
 
   remove(s: MmsgSocket): void {
     this.socks = this.socks.filter((x) => x !== s);
     this.rebuild();
+    if (this.socks.length === 0) this.stopWatcher();
+  }
+
+  get isParked(): boolean {
+    return this.parked;
   }
 
   private rebuild(): void {
@@ -291,6 +313,55 @@ class Loop {
       this.pfds[i * 2] = s.fd;
       this.pfds[i * 2 + 1] = POLLIN; // events; revents (high half) are written by poll
     });
+    const n = Math.min(64, this.socks.length);
+    for (let i = 0; i < n; i++) this.shared[3 + i] = this.socks[i]!.fd;
+    Atomics.store(this.shared, 2, n);
+  }
+
+  private wake(): void {
+    this.parked = false;
+    Atomics.store(this.shared, 0, 0);
+    this.lastData = performance.now();
+    if (!this.running && this.socks.length > 0) {
+      this.running = true;
+      setImmediate(this.turn);
+    }
+  }
+
+  private park(): void {
+    this.running = false;
+    this.parked = true;
+    if (!this.watcher) {
+      this.shared = new Int32Array(new SharedArrayBuffer(4 * (3 + 64)));
+      this.rebuild();
+      const w = new Worker(watcherEntry());
+      w.onmessage = (ev) => {
+        if (ev.data === "ready" && this.parked) {
+          this.wakeups++;
+          this.wake();
+        }
+      };
+      w.onerror = (ev) => {
+        log.warn("mmsg watcher worker failed; receive loop back to slices", { err: (ev as ErrorEvent).message });
+        // Without a watcher the loop must not park: go back to slices, and try a new watcher next time.
+        this.watcher = null;
+        this.wake();
+      };
+      (w as unknown as { unref(): void }).unref(); // a parked loop must not keep the process alive by itself
+      w.postMessage(this.shared.buffer);
+      this.watcher = w;
+    }
+    Atomics.store(this.shared, 0, 1);
+    Atomics.notify(this.shared, 0);
+  }
+
+  private stopWatcher(): void {
+    if (!this.watcher) return;
+    Atomics.store(this.shared, 1, 1);
+    Atomics.notify(this.shared, 0);
+    const w = this.watcher;
+    this.watcher = null;
+    setTimeout(() => w.terminate(), 1000).unref(); // it sees the stop flag within its 200 ms check
   }
 
   /**
@@ -300,7 +371,8 @@ class Loop {
    * datagram was most of the cost this backend exists to avoid.
    */
   private readonly turn = (): void => {
-    const end = performance.now() + SLICE_MS;
+    const now = performance.now();
+    const end = now + SLICE_MS;
     for (;;) {
       if (this.socks.length === 0) {
         this.running = false;
@@ -308,15 +380,25 @@ class Loop {
       }
       let got = 0;
       for (const s of this.socks) got += s.receive();
-      const left = end - performance.now();
+      const t = performance.now();
+      if (got > 0) this.lastData = t;
+      const left = end - t;
       if (left <= 0) break;
-      if (got === 0) libc!.poll(ptr(this.pfds), this.socks.length, Math.ceil(left)); // ms; at least 1: never a spin
+      if (got === 0) {
+        if (t - this.lastData > IDLE_AFTER_MS) return this.park();
+        libc!.poll(ptr(this.pfds), this.socks.length, Math.ceil(left)); // ms; at least 1: never a spin
+      }
     }
     setImmediate(this.turn);
   };
 }
 
 const loop = new Loop();
+
+/** The receive loop's state, for tests. */
+export function mmsgLoopState(): { parked: boolean; wakeups: number } {
+  return { parked: loop.isParked, wakeups: loop.wakeups };
+}
 
 export interface MmsgOptions {
   receiveBufferBytes: number;

@@ -1,5 +1,7 @@
 // The single-file binary: built with `bun build --compile`, run with no Bun on PATH, answers over UDP and
 // TCP, exits 0 on SIGTERM.
+import { mmsgUnsupported } from "../../src/server/mmsg";
+import { sleep } from "../../src/lifecycle/tasks";
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,6 +35,14 @@ test("the compiled binary answers over UDP and TCP, runs its workers, serves its
     expect(decode((await udpAsk(b.udpPort, makeQuery("ns.zone.bin")))!).answers[0]!.data).toBe("10.8.8.8");
     // the client store's worker inside the binary recorded us
     await b.waitLog("client store migrated", 10_000);
+    // the mmsg backend's watcher worker inside the binary wakes the parked receive loop
+    const started = b.logs.find((l) => l.msg === "bunbound started")!;
+    if (mmsgUnsupported() === null) {
+      expect(started.udpBackend).toBe("mmsg");
+      await sleep(300); // idle: the loop parks after 50 ms
+      expect(decode((await udpAsk(b.udpPort, makeQuery("bin.lan")))!).answers[0]!.data).toBe("10.9.9.9");
+      expect(b.logs.filter((l) => /watcher/.test(String(l.msg)))).toEqual([]);
+    }
     // the dashboard's files are embedded
     const page = await fetch(`http://127.0.0.1:${b.httpPort}/`);
     expect(await page.text()).toContain("bunbound");

@@ -2,7 +2,7 @@
 // errors, SO_REUSEPORT, bursts, oversized datagrams, close. The DNS behaviour over it runs in udp.test.ts.
 import { afterEach, describe, expect, test } from "bun:test";
 import { sleep } from "../../src/lifecycle/tasks";
-import { ipv6Text, mmsgUnsupported, openMmsg } from "../../src/server/mmsg";
+import { ipv6Text, mmsgLoopState, mmsgUnsupported, openMmsg } from "../../src/server/mmsg";
 import type { DatagramSocket } from "../../src/server/datagram";
 import { decode, makeQuery, udpAsk } from "../helpers/dns";
 import { startApp } from "../helpers/app";
@@ -76,6 +76,20 @@ describe.skipIf(mmsgUnsupported() !== null)("mmsg UDP backend", () => {
     while (seen.length < N && Date.now() < end) await sleep(20);
     expect(seen.length).toBe(N); // none lost at the server, though it was busy the whole time
     expect(answers).toBeGreaterThan(0); // (the client's own small buffer may drop some of the answers)
+  });
+
+  test("an idle loop parks (the watcher worker waits for data) and the next datagram wakes it and is answered", async () => {
+    const s = echo("127.0.0.1");
+    for (let round = 0; round < 3; round++) {
+      const before = mmsgLoopState().wakeups;
+      const t0 = Date.now();
+      while (!mmsgLoopState().parked && Date.now() - t0 < 2000) await sleep(10);
+      expect(mmsgLoopState().parked).toBe(true);
+      const r = await udpAsk(s.port, makeQuery("wake.example", "A", { id: 900 + round }), 1000);
+      expect(decode(r!).id).toBe(900 + round);
+      expect(mmsgLoopState().wakeups).toBe(before + 1);
+      expect(mmsgLoopState().parked).toBe(false);
+    }
   });
 
   test("close is idempotent and the socket stops receiving", async () => {
