@@ -7,10 +7,11 @@
 #   MODE=tracking  bunbound alone, local data, with client tracking off and on (issue 5: on must keep >= 95%)
 #   MODE=backend   bunbound alone, local data, UDP socket backends "bun" (Bun.udpSocket), "dgram" (node:dgram)
 #               and "mmsg" (libc recvmmsg/sendmmsg through bun:ffi)
-#   MODE=processes bunbound alone, local data, dgram backend, `--processes 1` vs `--processes ${PROCS:-2}`
+#   MODE=processes bunbound alone, local data, `--processes 1` vs `--processes ${PROCS:-2}` (BACKEND as below)
 #               (CPU and RSS are summed over the process tree)
 # SERVER_CPUS (default 1) is the servers' taskset; dnsperf stays on CPU 0. BACKEND (default auto) is bunbound's
 # UDP backend in MODE=local and MODE=cache.
+# Both servers get a 4 MiB socket receive buffer (Unbound so-rcvbuf: 4m; bunbound udp.receive_buffer_bytes).
 # Needs: apt-get install -y dnsperf unbound bind9-dnsutils
 # Usage: MODE=cache RATE=50000 LEN=8 RUNS=3 bench/e2e.sh        (RATE empty = unthrottled)
 set -u
@@ -32,10 +33,10 @@ recs = []
 for i, n in enumerate(names):
     recs += [f"{n} 300 IN A 10.0.{i//256}.{i%256}", f"{n} 300 IN AAAA fd00::{i:x}", f'{n} 300 IN TXT "bench record {i}"']
 with open(f"{out}/unbound.conf", "w") as f:
-    f.write("server:\n  interface: 127.0.0.1@5301\n  port: 5301\n  num-threads: 1\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n  username: \"\"\n  chroot: \"\"\n  pidfile: \"\"\n  access-control: 127.0.0.0/8 allow\n  so-reuseport: no\n  local-zone: \"bench.test.\" static\n")
+    f.write("server:\n  interface: 127.0.0.1@5301\n  port: 5301\n  num-threads: 1\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n  username: \"\"\n  chroot: \"\"\n  pidfile: \"\"\n  access-control: 127.0.0.0/8 allow\n  so-reuseport: no\n  so-rcvbuf: 4m\n  local-zone: \"bench.test.\" static\n")
     for r in recs:
         f.write('  local-data: "' + r.replace('"', '\\"') + '"\n')
-head = "server:\n  port: {p}\n  interface: 127.0.0.1@{p}\n  num-threads: 1\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n  username: \"\"\n  chroot: \"\"\n  pidfile: \"\"\n  access-control: 127.0.0.0/8 allow\n  so-reuseport: no\n"
+head = "server:\n  port: {p}\n  interface: 127.0.0.1@{p}\n  num-threads: 1\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n  username: \"\"\n  chroot: \"\"\n  pidfile: \"\"\n  access-control: 127.0.0.0/8 allow\n  so-reuseport: no\n  so-rcvbuf: 4m\n"
 with open(f"{out}/backend.conf", "w") as f:
     f.write(head.format(p=5310) + '  local-zone: "bench.test." static\n')
     for r in recs:
@@ -72,7 +73,7 @@ if [ "$MODE" = cache ]; then
 elif [ "$MODE" = backend ]; then
   specs=("bun-socket=bun $root/src/cli.ts --config $gen/bunbound-bun.toml --data-dir $gen/data-bun:5302" "dgram-socket=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --data-dir $gen/data-dgram:5304" "mmsg-socket=bun $root/src/cli.ts --config $gen/bunbound-mmsg.toml --data-dir $gen/data-mmsg:5306")
 elif [ "$MODE" = processes ]; then
-  specs=("procs-1=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --data-dir $gen/data-p1 --processes 1:5304" "procs-$PROCS=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --listen 127.0.0.1:5305 --data-dir $gen/data-pn --processes $PROCS:5305")
+  specs=("procs-1=bun $root/src/cli.ts --config $gen/bunbound-local.toml --listen 127.0.0.1:5304 --data-dir $gen/data-p1 --processes 1:5304" "procs-$PROCS=bun $root/src/cli.ts --config $gen/bunbound-local.toml --listen 127.0.0.1:5305 --data-dir $gen/data-pn --processes $PROCS:5305")
 elif [ "$MODE" = tracking ]; then
   specs=("untracked=bun $root/src/cli.ts --config $gen/bunbound-notrack.toml --data-dir $gen/data-off:5303" "tracked=bun $root/src/cli.ts --config $gen/bunbound.toml --data-dir $gen/data-on:5302")
 else

@@ -155,6 +155,8 @@ class Batch {
   readonly h32 = new Uint32Array(this.hdrs);
   readonly names = new Uint8Array(BATCH * NAME_SIZE);
   readonly iov = new BigUint64Array(BATCH * 2);
+  /** The same iovecs as 32-bit halves (little-endian): pointers written without making BigInts per datagram. */
+  readonly iov32 = new Uint32Array(this.iov.buffer);
   readonly hdrPtr: Pointer;
 
   constructor() {
@@ -244,8 +246,11 @@ class MmsgSocket implements DatagramSocket {
       const count = Math.min(BATCH, (flat.length - start) / 3);
       for (let i = 0; i < count; i++) {
         const data = flat[start + i * 3] as Uint8Array;
-        tx.iov[i * 2] = BigInt(ptr(data));
-        tx.iov[i * 2 + 1] = BigInt(data.length);
+        const p = ptr(data);
+        tx.iov32[i * 4] = p >>> 0; // low half (a pointer is below 2^53, so two halves hold it exactly)
+        tx.iov32[i * 4 + 1] = Math.floor(p / 0x1_0000_0000);
+        tx.iov32[i * 4 + 2] = data.length;
+        tx.iov32[i * 4 + 3] = 0;
         tx.h32[i * 16 + 2] = writeSockaddr(tx.names, i * NAME_SIZE, flat[start + i * 3 + 2] as string, flat[start + i * 3 + 1] as number, this.v6);
       }
       let done = 0;
