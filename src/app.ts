@@ -380,6 +380,8 @@ export class App {
       }
       this.closeSockets();
       await settleWithin(children, this.cfg.timeouts.drain_ms + 3000);
+      // The tracker first: its last batch must reach the store before the store closes.
+      if (this.tracker) await this.tasks.stop("client-tracker", 2000);
       await this.tasks.stopAll(2000);
       this.lane.stop();
       log.info("stopped", this.status.stats());

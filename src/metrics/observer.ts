@@ -6,8 +6,12 @@ import { QueryLog, QueryStats } from "./querystats";
 export class TopK {
   private readonly counts = new Map<string, number>();
   constructor(readonly max = 2000) {}
+  get size(): number {
+    return this.counts.size;
+  }
   add(name: string): void {
     this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+    if (this.counts.size >= this.max * 2) this.trim(); // a scan of random names must not grow it until decay
   }
   /** Halves every count and forgets the smallest when over the bound. */
   decay(): void {
@@ -16,11 +20,13 @@ export class TopK {
       if (n < 0.5) this.counts.delete(k);
       else this.counts.set(k, n);
     }
-    if (this.counts.size > this.max) {
-      const keep = [...this.counts].sort((a, b) => b[1] - a[1]).slice(0, this.max);
-      this.counts.clear();
-      for (const [k, v] of keep) this.counts.set(k, v);
-    }
+    if (this.counts.size > this.max) this.trim();
+  }
+  /** Keeps the `max` largest counts. */
+  private trim(): void {
+    const keep = [...this.counts].sort((a, b) => b[1] - a[1]).slice(0, this.max);
+    this.counts.clear();
+    for (const [k, v] of keep) this.counts.set(k, v);
   }
   top(n: number): Array<{ name: string; count: number }> {
     return [...this.counts].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, count]) => ({ name, count: Math.round(count) }));
