@@ -4,6 +4,7 @@
 #   MODE=local  both answer the names from local data (bunbound --record, Unbound local-data)
 #   MODE=cache  both forward to the same backend (an Unbound with the local data, on CPU 0) and are measured
 #               after a warm-up has filled their caches: the cache-hit path
+#   MODE=echo      the floors: Unbound's whole answer vs a Bun.udpSocket echo vs a recvmmsg/sendmmsg echo (no DNS)
 #   MODE=tracking  bunbound alone, local data, with client tracking off and on (issue 5: on must keep >= 95%)
 #   MODE=backend   bunbound alone, local data, UDP socket backends "bun" (Bun.udpSocket), "dgram" (node:dgram)
 #               and "mmsg" (libc recvmmsg/sendmmsg through bun:ffi)
@@ -74,6 +75,8 @@ elif [ "$MODE" = backend ]; then
   specs=("bun-socket=bun $root/src/cli.ts --config $gen/bunbound-bun.toml --data-dir $gen/data-bun:5302" "dgram-socket=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --data-dir $gen/data-dgram:5304" "mmsg-socket=bun $root/src/cli.ts --config $gen/bunbound-mmsg.toml --data-dir $gen/data-mmsg:5306")
 elif [ "$MODE" = processes ]; then
   specs=("procs-1=bun $root/src/cli.ts --config $gen/bunbound-local.toml --listen 127.0.0.1:5304 --data-dir $gen/data-p1 --processes 1:5304" "procs-$PROCS=bun $root/src/cli.ts --config $gen/bunbound-local.toml --listen 127.0.0.1:5305 --data-dir $gen/data-pn --processes $PROCS:5305")
+elif [ "$MODE" = echo ]; then
+  specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bun-echo=bun $d/echo-bun.ts 5321:5321" "mmsg-echo=bun $d/echo-mmsg.ts 5320:5320")
 elif [ "$MODE" = tracking ]; then
   specs=("untracked=bun $root/src/cli.ts --config $gen/bunbound-notrack.toml --data-dir $gen/data-off:5303" "tracked=bun $root/src/cli.ts --config $gen/bunbound.toml --data-dir $gen/data-on:5302")
 else
