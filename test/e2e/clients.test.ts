@@ -8,6 +8,7 @@ import { sleep } from "../../src/lifecycle/tasks";
 import { decode, makeQuery } from "../helpers/dns";
 import { MdnsResponder, NetbiosResponder } from "../helpers/lan";
 import { startBunbound, type Running } from "../helpers/proc";
+import { until } from "../helpers/wait";
 
 setDefaultTimeout(90_000);
 const cleanup: Array<() => unknown> = [];
@@ -40,16 +41,6 @@ const api = async (b: Running, path: string) => {
   const r = await fetch(`http://127.0.0.1:${b.httpPort}${path}`);
   return { status: r.status, body: (await r.json()) as any };
 };
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await fn();
-  while (!ok(v) && Date.now() < end) {
-    await sleep(100);
-    v = await fn();
-  }
-  return v;
-}
 
 describe("client tracking", () => {
   test("every client that queries is stored with counts, served by /api/clients (paged, sorted) and /api/clients/{ip}", async () => {

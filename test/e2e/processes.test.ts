@@ -9,6 +9,7 @@ import dgram from "node:dgram";
 import { sleep } from "../../src/lifecycle/tasks";
 import { decode, makeQuery, tcpAsk } from "../helpers/dns";
 import { startBunbound, type Running } from "../helpers/proc";
+import { until } from "../helpers/wait";
 import { parsePrometheus } from "../helpers/prometheus";
 
 setDefaultTimeout(90_000);
@@ -49,16 +50,6 @@ const metrics = async (b: Running) => {
   };
 };
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await fn();
-  while (!ok(v) && Date.now() < end) {
-    await sleep(100);
-    v = await fn();
-  }
-  return v;
-}
-
 const servingStarted = (b: Running) => b.logs.filter((l) => l.msg === "bunbound started" && l.role === "serve").length;
 const alive = (pid: number) => {
   try {
@@ -73,7 +64,7 @@ describe("processes = N", () => {
   test("three processes share the UDP and TCP port; every one answers; /metrics sums them; clients reach the primary's store", async () => {
     const b = await server(3, "[clients]\nbatch_ms = 50\n");
     await until(async () => servingStarted(b), (n) => n === 2);
-    const workers = await until(() => api(b, "/api/metrics/workers"), (w) => w.processes?.every((p: any) => p.state === "running"));
+    const workers = await until(() => api(b, "/api/metrics/workers"), (w) => w.processes?.every((p: any) => p.state === "running"), 15_000);
     expect(workers.processes.length).toBe(2);
     const pids = new Set<number>([b.proc.pid, ...workers.processes.map((p: any) => p.pid)]);
     expect(pids.size).toBe(3);
@@ -154,7 +145,7 @@ describe("processes = N", () => {
 
   test("serving processes whose primary is killed outright stop by themselves", async () => {
     const b = await server(3);
-    const w = await until(() => api(b, "/api/metrics/workers"), (w) => w.processes?.every((p: any) => p.state === "running"));
+    const w = await until(() => api(b, "/api/metrics/workers"), (w) => w.processes?.every((p: any) => p.state === "running"), 15_000);
     const pids = w.processes.map((p: any) => p.pid as number);
     expect(pids.every(alive)).toBe(true);
     await b.stop("SIGKILL");
