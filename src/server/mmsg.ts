@@ -24,8 +24,6 @@ const SOL_SOCKET = 1;
 const SO_REUSEADDR = 2;
 const SO_RCVBUF = 8;
 const SO_REUSEPORT = 15;
-const IPPROTO_IPV6 = 41;
-const IPV6_V6ONLY = 26;
 const MSG_DONTWAIT = 0x40;
 const POLLIN = 1;
 const EINTR = 4;
@@ -199,6 +197,7 @@ class MmsgSocket implements DatagramSocket {
 
   /** Reads and hands over up to BATCH datagrams; returns how many (0: none waiting). */
   receive(): number {
+    if (this.closed) return 0; // (its fd number may already belong to another socket)
     const rx = this.rx;
     for (let i = 0; i < BATCH; i++) rx.h32[i * 16 + 2] = NAME_SIZE; // msg_namelen, reset per call
     const n = libc!.recvmmsg(this.fd, rx.hdrPtr, BATCH, MSG_DONTWAIT, null);
@@ -432,7 +431,8 @@ export function openMmsg(host: string, port: number, opts: MmsgOptions, onData: 
     setInt(SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt SO_REUSEADDR");
     setInt(SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt SO_REUSEPORT");
   }
-  if (v6) setInt(IPPROTO_IPV6, IPV6_V6ONLY, 1, "setsockopt IPV6_V6ONLY");
+  // IPV6_V6ONLY is left at the system default, like Bun.udpSocket: "::" is dual-stack, and its IPv4 clients
+  // arrive as ::ffff:a.b.c.d (which ACLs and the answer path both understand).
   const sa = new Uint8Array(NAME_SIZE);
   const len = writeSockaddr(sa, 0, host, port, v6);
   if (c.bind(fd, ptr(sa), len) !== 0) {

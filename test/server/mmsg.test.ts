@@ -43,6 +43,14 @@ describe.skipIf(mmsgUnsupported() !== null)("mmsg UDP backend", () => {
     }
   });
 
+  test('"::" is dual-stack like Bun.udpSocket: an IPv4 client is seen as ::ffff:127.0.0.1 and answered', async () => {
+    const seen: Array<[string, number]> = [];
+    const s = echo("::", undefined, seen);
+    const r = await udpAsk(s.port, makeQuery("dual.example", "A", { id: 78 }), 2000, "127.0.0.1");
+    expect(decode(r!).id).toBe(78);
+    expect(seen[0]![0]).toBe("::ffff:127.0.0.1");
+  });
+
   test("IPv6 text form follows RFC 5952", () => {
     const b = (hex: string) => new Uint8Array(hex.match(/../g)!.map((x) => parseInt(x, 16)));
     expect(ipv6Text(b("00000000000000000000000000000001"), 0)).toBe("::1");
