@@ -36,8 +36,10 @@ class Ring {
     this.times[i] = time;
     this.meta[i] = (qtype << 8) | (rcode & 0xff);
     const len = Math.min(255, nameEnd - nameOff);
-    this.names[i * 256] = len;
-    this.names.set(name.subarray(nameOff, nameOff + len), i * 256 + 1);
+    const names = this.names;
+    const o = i * 256 + 1;
+    names[o - 1] = len;
+    for (let k = 0; k < len; k++) names[o + k] = name[nameOff + k]!; // a loop: no subarray view per query
     this.size++;
     return true;
   }

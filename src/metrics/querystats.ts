@@ -110,8 +110,10 @@ export class QueryLog {
     this.meta[i] = (qtype << 16) | ((rcode & 0xff) << 8) | (tcp ? 1 : 0);
     this.ms[i] = ms;
     const len = Math.min(255, qnameEnd - 12);
-    this.names[i * 256] = len;
-    this.names.set(buf.subarray(12, 12 + len), i * 256 + 1);
+    const names = this.names;
+    const o = i * 256 + 1;
+    names[o - 1] = len;
+    for (let k = 0; k < len; k++) names[o + k] = buf[12 + k]!; // a loop: no subarray view per query
   }
 
   /** Total entries ever added: a cursor for `since`. */
