@@ -383,13 +383,20 @@ class Loop {
         return;
       }
       let got = 0;
-      for (const s of this.socks) got += s.receive();
+      let full = false; // a socket filled a whole batch: more is likely waiting, read again at once
+      for (const s of this.socks) {
+        const n = s.receive();
+        got += n;
+        if (n === BATCH) full = true;
+      }
       const t = performance.now();
       if (got > 0) this.lastData = t;
       const left = end - t;
       if (left <= 0) break;
-      if (got === 0) {
-        if (t - this.lastData > IDLE_AFTER_MS) return this.park();
+      if (!full) {
+        // Otherwise wait in poll(): it returns at once if a datagram came in meanwhile, which saves the empty
+        // recvmmsg per datagram that reading until EAGAIN would cost.
+        if (got === 0 && t - this.lastData > IDLE_AFTER_MS) return this.park();
         libc!.poll(ptr(this.pfds), this.socks.length, Math.ceil(left)); // ms; at least 1: never a spin
       }
     }
