@@ -38,12 +38,18 @@ with open(f"{out}/unbound.conf", "w") as f:
     for r in recs:
         f.write('  local-data: "' + r.replace('"', '\\"') + '"\n')
 head = "server:\n  port: {p}\n  interface: 127.0.0.1@{p}\n  num-threads: 1\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n  username: \"\"\n  chroot: \"\"\n  pidfile: \"\"\n  access-control: 127.0.0.0/8 allow\n  so-reuseport: no\n  so-rcvbuf: 4m\n"
+# The cache-hit bench uses names outside .test: RFC 6761 special names (.test among them) are answered locally
+# by both servers, so forwarding them would measure local NXDOMAIN answers, not the cache.
+cnames = [f"h{i}.cachebench.net." for i in range(1000)]
+crecs = []
+for i, n in enumerate(cnames):
+    crecs += [f"{n} 300 IN A 10.0.{i//256}.{i%256}", f"{n} 300 IN AAAA fd00::{i:x}", f'{n} 300 IN TXT "bench record {i}"']
 with open(f"{out}/backend.conf", "w") as f:
-    f.write(head.format(p=5310) + '  local-zone: "bench.test." static\n')
-    for r in recs:
+    f.write(head.format(p=5310) + '  local-zone: "cachebench.net." static\n')
+    for r in crecs:
         f.write('  local-data: "' + r.replace('"', '\\"') + '"\n')
 with open(f"{out}/unbound-cache.conf", "w") as f:
-    f.write(head.format(p=5301) + '  do-not-query-localhost: no\n  prefetch: yes\nforward-zone:\n  name: "bench.test."\n  forward-addr: 127.0.0.1@5310\n')
+    f.write(head.format(p=5301) + '  do-not-query-localhost: no\n  prefetch: yes\nforward-zone:\n  name: "cachebench.net."\n  forward-addr: 127.0.0.1@5310\n')
 with open(f"{out}/bunbound-cache.toml", "w") as f:
     f.write('listen = ["127.0.0.1:5302"]\nhttp = "off"\nupstreams = ["127.0.0.1:5310"]\nlog_level = "warn"\n' + backend)
 with open(f"{out}/bunbound.toml", "w") as f:
@@ -64,13 +70,17 @@ with open(f"{out}/bunbound-notrack.toml", "w") as f:
 with open(f"{out}/queries.txt", "w") as f:
     for _ in range(10000):
         f.write(f"{random.choice(names)} {random.choice(['A','AAAA','TXT'])}\n")
+with open(f"{out}/queries-cache.txt", "w") as f:
+    for _ in range(10000):
+        f.write(f"{random.choice(cnames)} {random.choice(['A','AAAA','TXT'])}\n")
 PY
 
 if [ "$MODE" = cache ]; then
   taskset -c 0 unbound -d -c "$gen/backend.conf" >"$gen/backend.log" 2>&1 & backend=$!
   trap 'kill $backend 2>/dev/null' EXIT
-  for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p 5310 h1.bench.test A >/dev/null 2>&1 && break; sleep 0.2; done
+  for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p 5310 h1.cachebench.net A >/dev/null 2>&1 && break; sleep 0.2; done
   specs=("unbound=unbound -d -c $gen/unbound-cache.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-cache.toml:5302")
+  qfile="$gen/queries-cache.txt"; probe=h1.cachebench.net
 elif [ "$MODE" = backend ]; then
   specs=("bun-socket=bun $root/src/cli.ts --config $gen/bunbound-bun.toml --data-dir $gen/data-bun:5302" "dgram-socket=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --data-dir $gen/data-dgram:5304" "mmsg-socket=bun $root/src/cli.ts --config $gen/bunbound-mmsg.toml --data-dir $gen/data-mmsg:5306")
 elif [ "$MODE" = processes ]; then
@@ -82,6 +92,7 @@ elif [ "$MODE" = tracking ]; then
 else
   specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-local.toml:5302")
 fi
+qfile=${qfile:-$gen/queries.txt}; probe=${probe:-h1.bench.test}
 names=(); for spec in "${specs[@]}"; do names+=("${spec%%=*}"); done
 # utime+stime (clock ticks) and RSS (kB) of a process and all its descendants (serving processes of --processes)
 tree() { local p=$1; echo "$p"; for c in $(pgrep -P "$p"); do tree "$c"; done; }
@@ -92,13 +103,19 @@ for spec in "${specs[@]}"; do
   name=${spec%%=*}; rest=${spec#*=}; port=${rest##*:}; cmd=${rest%:*}
   taskset -c "$SERVER_CPUS" $cmd >"$gen/$name.log" 2>&1 & pid=$!
   [ "$MODE" = processes ] && sleep 2
-  for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p "$port" h1.bench.test A >/dev/null 2>&1 && break; sleep 0.2; done
+  for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p "$port" "$probe" A >/dev/null 2>&1 && break; sleep 0.2; done
+  # It must answer the bench names with data (not, say, a local NXDOMAIN for an RFC 6761 name).
+  if [ "$MODE" != echo ]; then
+    st=$(dig +time=1 +tries=2 @127.0.0.1 -p "$port" "$probe" A | awk '/status:/{gsub(",","",$6); print $6}')
+    an=$(dig +short +time=1 +tries=2 @127.0.0.1 -p "$port" "$probe" A | wc -l)
+    if [ "$st" != NOERROR ] || [ "$an" -lt 1 ]; then echo "$name answers $probe with status ${st:-none}, $an records: not what this bench measures"; kill "$pid"; exit 3; fi
+  fi
   # warm-up (JIT, caches), not measured
-  taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$gen/queries.txt" -l 2 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
+  taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l 2 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
   rows=()
   for r in $(seq "$RUNS"); do
     t0=$(tree_cpu $pid)
-    taskset -c 0 dnsperf -v -s 127.0.0.1 -p "$port" -d "$gen/queries.txt" -l "$LEN" -c 16 -q 512 ${RATE:+-Q $RATE} >"$gen/run.out" 2>&1
+    taskset -c 0 dnsperf -v -s 127.0.0.1 -p "$port" -d "$qfile" -l "$LEN" -c 16 -q 512 ${RATE:+-Q $RATE} >"$gen/run.out" 2>&1
     t1=$(tree_cpu $pid)
     res=$(grep -v '^>' "$gen/run.out")
     done_q=$(echo "$res" | awk '/Queries completed/{print $3}')
@@ -108,8 +125,9 @@ for spec in "${specs[@]}"; do
     lost=$(echo "$res" | awk '/Queries lost/{print $3}')
     # p99 from dnsperf -v's per-query lines ("> NOERROR name type seconds")
     p99=$(awk '/^>/{print $NF}' "$gen/run.out" | sort -g | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; print a[i]*1e6}')
+    noerror=$(awk '/^>/{n++; if ($2=="NOERROR") k++} END {printf "%.1f", n ? 100*k/n : 0}' "$gen/run.out")
     rss=$(tree_rss $pid)
-    echo "$name run=$r qps=$qps avg_latency_us=$lat p99_us=$p99 lost=$lost server_cpu_us_per_query=$cpu rss_kb=$rss"
+    echo "$name run=$r qps=$qps avg_latency_us=$lat p99_us=$p99 noerror_pct=$noerror lost=$lost server_cpu_us_per_query=$cpu rss_kb=$rss"
     rows+=("$qps $lat $lost $cpu $rss $p99")
   done
   med[$name]=$(printf '%s\n' "${rows[@]}" | python3 -c "

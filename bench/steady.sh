@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Memory over a steady run (issue 7: no growth over 5 minutes): bunbound answering local data and cache hits
-# (half the names forwarded to a backend Unbound) at a fixed rate; RSS sampled every 30 s.
+# Memory over a steady run (issue 7: no growth over 5 minutes): bunbound answering cache hits (names of
+# cachebench.net forwarded to a backend Unbound, then cached) at a fixed rate; RSS sampled every 30 s.
 # Usage: RATE=20000 MINUTES=5 bench/steady.sh      Needs: dnsperf, unbound, dig
 set -u
 d=$(cd "$(dirname "$0")" && pwd); root=$(cd "$d/.." && pwd); gen="$d/gen"
@@ -9,8 +9,8 @@ MODE=cache RUNS=0 LEN=1 bash "$d/e2e.sh" >/dev/null 2>&1 || true   # makes the g
 taskset -c 0 unbound -d -c "$gen/backend.conf" >"$gen/backend.log" 2>&1 & backend=$!
 taskset -c 1 bun "$root/src/cli.ts" --config "$gen/bunbound-cache.toml" --data-dir "$gen/data-steady" >"$gen/steady.log" 2>&1 & pid=$!
 trap 'kill $pid $backend 2>/dev/null' EXIT
-for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p 5302 h1.bench.test A >/dev/null 2>&1 && break; sleep 0.2; done
-taskset -c 0 dnsperf -s 127.0.0.1 -p 5302 -d "$gen/queries.txt" -l $((MINUTES * 60)) -c 16 -q 512 -Q "$RATE" >"$gen/steady-dnsperf.txt" 2>&1 &
+for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p 5302 h1.cachebench.net A >/dev/null 2>&1 && break; sleep 0.2; done
+taskset -c 0 dnsperf -s 127.0.0.1 -p 5302 -d "$gen/queries-cache.txt" -l $((MINUTES * 60)) -c 16 -q 512 -Q "$RATE" >"$gen/steady-dnsperf.txt" 2>&1 &
 perf=$!
 for t in $(seq 0 30 $((MINUTES * 60))); do
   echo "t=${t}s rss_mb=$(awk '/VmRSS/{print int($2/1024)}' /proc/$pid/status)"
