@@ -4,9 +4,9 @@ import { parseArgs } from "node:util";
 import { App } from "./app";
 import { ConfigError, loadConfig, type Overrides } from "./config/load";
 import { installSignals } from "./lifecycle/signals";
-import { log } from "./metrics/log";
+import { log, setLogBase } from "./metrics/log";
 import { VERSION } from "./version";
-import { LISTEN_ENV, ROLE_ENV } from "./lifecycle/processes";
+import { LISTEN_ENV, ROLE_ENV, SLOT_ENV } from "./lifecycle/processes";
 import { linkToPrimary, servingConfig } from "./lifecycle/serving";
 
 const USAGE = `bunbound ${VERSION} — a Bun-native DNS resolver
@@ -91,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
   // A serving process of `processes = N` (started by the primary): same config sources, the primary's ports.
   const serving = process.env[ROLE_ENV] === "serve";
   const listen = serving ? (JSON.parse(process.env[LISTEN_ENV] ?? "[]") as string[]) : [];
+  if (serving) setLogBase({ process: Number(process.env[SLOT_ENV] ?? 0), pid: process.pid });
   const load = () => (serving ? servingConfig(loadConfig(overrides), listen) : loadConfig(overrides));
   let app: App;
   try {

@@ -41,6 +41,8 @@ export type ToServing = { t: "flush"; name: string | null } | { t: "reload-zone"
 /** Environment that makes a bunbound process a serving process, and carries the ports the primary bound. */
 export const ROLE_ENV = "BUNBOUND_ROLE";
 export const LISTEN_ENV = "BUNBOUND_SERVE_LISTEN";
+/** The serving process's number (1 … N-1), put on its log lines as "process". */
+export const SLOT_ENV = "BUNBOUND_PROCESS_SLOT";
 
 export interface ProcessInfo {
   slot: number;
@@ -136,7 +138,7 @@ export class ProcessGroup {
     p.starts++;
     p.state = "starting";
     const proc = Bun.spawn(this.opts.command, {
-      env: { ...process.env, [ROLE_ENV]: "serve", [LISTEN_ENV]: JSON.stringify(this.opts.listen) },
+      env: { ...process.env, [ROLE_ENV]: "serve", [LISTEN_ENV]: JSON.stringify(this.opts.listen), [SLOT_ENV]: String(p.slot) },
       stdin: "ignore",
       stdout: "inherit",
       stderr: "inherit",

@@ -11,6 +11,12 @@ export function setLogLevel(level: Level): void {
   threshold = RANK[level];
 }
 
+/** Fields put on every line after msg (a serving process of `processes = N` tags its lines with its number). */
+let base: Record<string, unknown> | null = null;
+export function setLogBase(fields: Record<string, unknown> | null): void {
+  base = fields;
+}
+
 export function setLogSink(next: Sink): Sink {
   const prev = sink;
   sink = next;
@@ -25,6 +31,7 @@ function errorFields(value: unknown): unknown {
 function emit(level: Level, msg: string, fields?: Record<string, unknown>): void {
   if (RANK[level] < threshold) return;
   const rec: Record<string, unknown> = { time: new Date().toISOString(), level, msg };
+  if (base) for (const k in base) rec[k] = base[k];
   if (fields) for (const k in fields) rec[k] = errorFields(fields[k]);
   let line: string;
   try {

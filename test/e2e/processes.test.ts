@@ -68,6 +68,9 @@ describe("processes = N", () => {
     expect(workers.processes.length).toBe(2);
     const pids = new Set<number>([b.proc.pid, ...workers.processes.map((p: any) => p.pid)]);
     expect(pids.size).toBe(3);
+    // Serving processes' log lines (same stderr) say which process they come from.
+    const tags = b.logs.filter((l) => l.msg === "bunbound started" && l.role === "serve").map((l) => l.process).sort();
+    expect(tags).toEqual([1, 2]);
 
     const N = 90;
     for (let i = 0; i < N; i++) {
