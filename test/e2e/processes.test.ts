@@ -28,12 +28,12 @@ async function server(processes: number, toml = "", upstreams = "[]"): Promise<R
 }
 
 /** One query from a fresh socket (a new source port, so the kernel may pick any process), from `source`. */
-async function askFrom(port: number, name: string, source = "127.0.0.1"): Promise<Uint8Array | null> {
+async function askFrom(port: number, name: string, source = "127.0.0.1", type = "A"): Promise<Uint8Array | null> {
   let settle!: (v: Uint8Array | null) => void;
   const p = new Promise<Uint8Array | null>((r) => (settle = r));
   const sock = await Bun.udpSocket({ hostname: source, binaryType: "uint8array", socket: { data: (_s, d) => settle(d.slice()), error: () => settle(null) } });
   const t = setTimeout(() => settle(null), 2000);
-  sock.send(makeQuery(name), port, "127.0.0.1");
+  sock.send(makeQuery(name, type), port, "127.0.0.1");
   const r = await p;
   clearTimeout(t);
   sock.close();
@@ -126,6 +126,21 @@ describe("processes = N", () => {
     expect(flushed.status).toBe(200);
     const after = await until(() => metrics(b), (m) => m.value("bunbound_cache_entries") === 0);
     expect(after.value("bunbound_cache_entries")).toBe(0);
+  });
+
+  test("a signed zone is served with one DNSSEC key by every process (the primary makes it before they start)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bunbound-procs-zone-"));
+    const zone = join(dir, "signed.zone");
+    writeFileSync(zone, "$ORIGIN signed.lan.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 10.8.8.8\n");
+    const b = await server(3, `[[zone]]\nname = "signed.lan"\nfile = "${zone}"\ndnssec = true\n`);
+    await until(async () => servingStarted(b), (n) => n === 2);
+    const keys = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      const r = decode((await askFrom(b.udpPort, "signed.lan", "127.0.0.1", "DNSKEY"))!);
+      expect(r.answers.length).toBeGreaterThan(0);
+      keys.add(JSON.stringify(r.answers.map((a) => (a.data as { key: Uint8Array }).key.toString())));
+    }
+    expect(keys.size).toBe(1);
   });
 
   test("a serving process that dies is started again; SIGTERM to the primary stops every process", async () => {
