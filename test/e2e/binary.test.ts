@@ -50,4 +50,18 @@ test("the compiled binary answers over UDP and TCP, runs its workers, serves its
   } finally {
     expect(await b.stop("SIGTERM")).toBe(0);
   }
+
+  // --processes from the binary: it starts itself again (no Bun, no script path) as a serving process.
+  const p = await startBunbound(["--listen", "127.0.0.1:0", "--http", "off", "--processes", "2", "--data-dir", join(dir, "p")], {
+    cmd: [out],
+    cwd: dir,
+    env: { PATH: "/nonexistent" },
+  });
+  try {
+    const serving = await p.waitLog(/bunbound started/, 10_000, p.logs.findIndex((l) => l.msg === "bunbound started") + 1);
+    expect(serving.role).toBe("serve");
+    for (let i = 0; i < 10; i++) expect(decode((await udpAsk(p.udpPort, makeQuery("localhost")))!).answers[0]!.data).toBe("127.0.0.1");
+  } finally {
+    expect(await p.stop("SIGTERM")).toBe(0);
+  }
 });
