@@ -122,19 +122,15 @@ export class PacketCache {
   /** The entry for the query in buf (fresh or stale-but-servable), or NONE. Marks it visited. */
   lookup(buf: Uint8Array, q: QueryInfo, now = this.now()): number {
     const variant = variantOf(q);
-    const h = keyHash(q.nameHash, q.qtype, q.qclass, variant);
-    for (let i = this.buckets[h & this.mask]!; i !== NONE; i = this.chain[i]!) {
-      if (this.hash[i] !== h || this.qtype[i] !== q.qtype || this.qclass[i] !== q.qclass || this.variant[i] !== variant) continue;
-      if (!this.nameAt(i, buf, HEADER_LEN, q.qnameEnd)) continue;
-      if (now > this.staleUntilMs[i]!) {
-        this.remove(i);
-        this.counters.expired++;
-        return NONE;
-      }
-      this.flags[i]! |= VISITED;
-      return i;
+    const i = this.find(keyHash(q.nameHash, q.qtype, q.qclass, variant), q.qtype, q.qclass, variant, buf, HEADER_LEN, q.qnameEnd);
+    if (i === NONE) return NONE;
+    if (now > this.staleUntilMs[i]!) {
+      this.remove(i);
+      this.counters.expired++;
+      return NONE;
     }
-    return NONE;
+    this.flags[i]! |= VISITED;
+    return i;
   }
 
   private nameAt(i: number, buf: Uint8Array, off: number, end: number): boolean {
