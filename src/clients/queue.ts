@@ -2,7 +2,7 @@
 // non-blocking enqueue; when a queue is full the update is dropped and counted. Two priorities — clients we
 // know (high) and clients still being discovered (low) — with a guaranteed share for low so it never starves.
 // Storage is preallocated struct-of-arrays: posting copies a few numbers and the qname bytes, nothing else.
-import { toText } from "../wire/name";
+import { putName, toText } from "../wire/name";
 
 export interface ClientUpdate {
   ip: string;
@@ -35,11 +35,7 @@ class Ring {
     this.ips[i] = ip;
     this.times[i] = time;
     this.meta[i] = (qtype << 8) | (rcode & 0xff);
-    const len = Math.min(255, nameEnd - nameOff);
-    const names = this.names;
-    const o = i * 256 + 1;
-    names[o - 1] = len;
-    for (let k = 0; k < len; k++) names[o + k] = name[nameOff + k]!; // a loop: no subarray view per query
+    putName(this.names, i * 256, name, nameOff, nameEnd);
     this.size++;
     return true;
   }

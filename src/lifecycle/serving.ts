@@ -5,7 +5,7 @@ import type { App } from "../app";
 import { ClientQueue, RawUpdate } from "../clients/queue";
 import type { ResolvedConfig } from "../config/load";
 import { log } from "../metrics/log";
-import { toWire } from "../wire/name";
+import { putName, toWire } from "../wire/name";
 import type { ClientBatch, ProcessReport, ToPrimary, ToServing } from "./processes";
 
 /** A serving process's configuration: the primary's, on the ports it bound, without what only it runs. */
@@ -60,9 +60,7 @@ export function linkToPrimary(app: App, queue: ClientQueue, send: (msg: ToPrimar
       batch.ips[i] = u.ip;
       batch.times[i] = u.time;
       batch.meta[i] = (u.qtype << 8) | u.rcode;
-      batch.names[off] = u.nameLen;
-      batch.names.set(u.name.subarray(0, u.nameLen), off + 1);
-      off += 1 + u.nameLen;
+      off += putName(batch.names, off, u.name, 0, u.nameLen);
     }
     batch.names = batch.names.slice(0, off);
     send(batch);

@@ -1,6 +1,6 @@
 // Per-answer figures for /metrics and the dashboard: queries by transport, qtype and rcode, answer latency as
 // a histogram, and a bounded ring of recent queries. Recording is a few typed-array stores: no allocation.
-import { toText } from "../wire/name";
+import { putName, toText } from "../wire/name";
 
 const QTYPES: Array<[number, string]> = [
   [1, "A"], [28, "AAAA"], [5, "CNAME"], [15, "MX"], [16, "TXT"], [12, "PTR"], [33, "SRV"], [2, "NS"], [6, "SOA"],
@@ -109,11 +109,7 @@ export class QueryLog {
     this.times[i] = time;
     this.meta[i] = (qtype << 16) | ((rcode & 0xff) << 8) | (tcp ? 1 : 0);
     this.ms[i] = ms;
-    const len = Math.min(255, qnameEnd - 12);
-    const names = this.names;
-    const o = i * 256 + 1;
-    names[o - 1] = len;
-    for (let k = 0; k < len; k++) names[o + k] = buf[12 + k]!; // a loop: no subarray view per query
+    putName(this.names, i * 256, buf, 12, qnameEnd);
   }
 
   /** Total entries ever added: a cursor for `since`. */

@@ -82,6 +82,18 @@ export function nameEqualsAt(buf: Uint8Array, off: number, end: number, other: U
   return true;
 }
 
+/**
+ * Stores the wire name at src[off, end) as a length byte then its bytes (at most 255) at dst[at]; returns the
+ * bytes written. For the fixed-size name slots of the query log and the client queue, and client batches. A
+ * loop, not set(subarray): no view is allocated per query.
+ */
+export function putName(dst: Uint8Array, at: number, src: Uint8Array, off: number, end: number): number {
+  const len = Math.min(255, end - off);
+  dst[at] = len;
+  for (let k = 0; k < len; k++) dst[at + 1 + k] = src[off + k]!;
+  return 1 + len;
+}
+
 /** Presentation name ("Example.COM" or "example.com.") to lowercased wire bytes; throws with a reason. */
 export function toWire(name: string): WireName {
   const trimmed = name === "." ? "" : name.endsWith(".") ? name.slice(0, -1) : name;
