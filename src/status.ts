@@ -138,8 +138,11 @@ export class Status {
   clientStats(): Record<string, unknown> | null {
     const t = this.app.tracker;
     if (!t) return null;
+    // Serving processes (processes = N) drop on their own full forwarding queues; all of it is low priority.
+    const servingDropped = (this.app.processes?.reports() ?? []).reduce((n, r) => n + r.clientsDropped, 0);
+    const c = t.queue.counters;
     return {
-      queue: { high: t.queue.depthHigh, low: t.queue.depthLow, ...t.queue.counters, dropped: t.queue.dropped, ratePerSecond: t.counters.rate },
+      queue: { high: t.queue.depthHigh, low: t.queue.depthLow, ...c, droppedLow: c.droppedLow + servingDropped, dropped: t.queue.dropped + servingDropped, ratePerSecond: t.counters.rate },
       store: { ...t.counters, requests: this.app.store?.requests ?? 0, failures: this.app.store?.failures ?? 0, ready: this.app.store?.ready ?? false },
       inMemory: t.clientsInMemory,
     };

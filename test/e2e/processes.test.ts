@@ -99,6 +99,20 @@ describe("processes = N", () => {
     expect(byIp["127.0.0.4"]).toBe(N / 3);
   });
 
+  test("client updates are stored or counted as dropped, wherever they were dropped: none is lost unaccounted", async () => {
+    // Tiny queues and a burst: serving processes drop on their forwarding queues, the primary maybe on its own.
+    const b = await server(3, "[clients]\nhigh_queue = 16\nlow_queue = 16\n");
+    await until(() => api(b, "/api/metrics/workers"), (w) => w.processes?.every((p: any) => p.state === "running"), 15_000);
+    const N = 600;
+    const answers = await Promise.all(Array.from({ length: N }, () => askFrom(b.udpPort, "a.lan")));
+    expect(answers.every((a) => a !== null)).toBe(true);
+    const dropped = async () => (await metrics(b)).value("bunbound_client_updates_dropped_total", { priority: "low" })! + (await metrics(b)).value("bunbound_client_updates_dropped_total", { priority: "high" })!;
+    const stored = async () => ((await api(b, "/api/clients?limit=10")).clients as Array<{ queries: number }>).reduce((n, c) => n + c.queries, 0);
+    const total = await until(async () => (await stored()) + (await dropped()), (n) => n === N);
+    expect(total).toBe(N);
+    expect(await dropped()).toBeGreaterThan(0);
+  });
+
   test("caches are per process, and a flush through the API empties all of them", async () => {
     // A stand-in upstream answering everything with one A record.
     const up = dgram.createSocket("udp4");
