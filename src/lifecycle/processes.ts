@@ -11,12 +11,11 @@
 //   ← "flush" / "reload-zone": what the HTTP API asks of every process
 // and get SIGHUP from the primary when it reloads. A serving process whose primary is gone stops itself.
 import { log } from "../metrics/log";
-import { sleep, type TaskManager } from "./tasks";
+import type { TaskManager } from "./tasks";
 
 /** What a serving process reports once a second. */
 export interface ProcessReport {
   t: "report";
-  pid: number;
   server: Record<string, number>;
   upstream: Record<string, number>;
   cache: Record<string, number>;
@@ -68,15 +67,18 @@ export interface ProcessGroupOptions {
   listen: string[];
   /** How long a stopping serving process may take before SIGKILL. */
   stopTimeoutMs: number;
-  /** A report older than this is not counted (the process is hung or gone). */
-  reportMaxAgeMs?: number;
 }
+
+/** A report older than this is not counted (the process is hung or gone). */
+const REPORT_MAX_AGE_MS = 5000;
 
 /** The primary's view of its serving processes. */
 export class ProcessGroup {
   private readonly procs: ProcessInfo[] = [];
   private readonly live = new Map<number, Bun.Subprocess>();
   private stopping = false;
+  /** Processes sent SIGTERM, with a SIGKILL timer running. */
+  private readonly terminating = new Set<Bun.Subprocess>();
 
   constructor(
     private readonly opts: ProcessGroupOptions,
@@ -99,12 +101,7 @@ export class ProcessGroup {
 
   /** Reports recent enough to count. */
   reports(now = Date.now()): ProcessReport[] {
-    const maxAge = this.opts.reportMaxAgeMs ?? 5000;
-    return this.procs.filter((p) => p.report && p.state === "running" && now - p.reportAt <= maxAge).map((p) => p.report!);
-  }
-
-  get running(): number {
-    return this.procs.filter((p) => p.state === "running").length;
+    return this.procs.filter((p) => p.report && p.state === "running" && now - p.reportAt <= REPORT_MAX_AGE_MS).map((p) => p.report!);
   }
 
   /** Sends a message to every serving process; failures (one is restarting) are logged. */
@@ -127,7 +124,7 @@ export class ProcessGroup {
   stop(): Promise<unknown> {
     if (!this.stopping) {
       this.stopping = true;
-      for (const proc of this.live.values()) proc.kill("SIGTERM");
+      for (const proc of this.live.values()) this.terminate(proc);
     }
     return Promise.all([...this.live.values()].map((p) => p.exited));
   }
@@ -153,10 +150,10 @@ export class ProcessGroup {
     });
     p.pid = proc.pid;
     this.live.set(proc.pid, proc);
-    const onAbort = () => proc.kill("SIGTERM");
+    const onAbort = () => this.terminate(proc);
     signal.addEventListener("abort", onAbort, { once: true });
     try {
-      const code = await Promise.race([proc.exited, this.killAfterStop(proc, signal)]);
+      const code = await proc.exited;
       if (signal.aborted || this.stopping) return;
       p.lastExit = code;
       p.state = "restarting";
@@ -169,18 +166,19 @@ export class ProcessGroup {
     }
   }
 
-  /** After a stop request: the exit code, or SIGKILL once stopTimeoutMs has passed. Never settles before abort. */
-  private async killAfterStop(proc: Bun.Subprocess, signal: AbortSignal): Promise<number> {
-    while (!signal.aborted && !this.stopping) await sleep(1000, signal);
+  /** SIGTERM (it drains like the primary), then SIGKILL if it has not exited within stopTimeoutMs. Once per process. */
+  private terminate(proc: Bun.Subprocess): void {
+    if (this.terminating.has(proc)) return;
+    this.terminating.add(proc);
+    proc.kill("SIGTERM");
     const timer = setTimeout(() => {
       log.warn("serving process did not stop in time; killing it", { pid: proc.pid });
       proc.kill("SIGKILL");
     }, this.opts.stopTimeoutMs);
-    try {
-      return await proc.exited;
-    } finally {
+    void proc.exited.finally(() => {
       clearTimeout(timer);
-    }
+      this.terminating.delete(proc);
+    });
   }
 }
 

@@ -68,15 +68,14 @@ export function linkToPrimary(app: App, queue: ClientQueue, send: (msg: ToPrimar
 }
 
 function report(app: App, queue: ClientQueue): ProcessReport {
-  const s = app.observer.stats;
+  const t = app.status.totals(); // a serving process has no processes of its own: these are its figures
   return {
     t: "report",
-    pid: process.pid,
-    server: { ...app.counters },
-    upstream: { ...app.upstreamCounters },
-    cache: { ...app.cacheCounters, entries: app.cache.entries, bytes: app.cache.sizeBytes },
-    queries: { counts: Array.from(s.counts), latency: Array.from(s.latency), latencySum: s.latencySum, total: s.total },
-    inflight: app.inflight,
+    server: t.server,
+    upstream: t.upstream,
+    cache: t.cache,
+    queries: { counts: Array.from(t.queries.counts), latency: Array.from(t.queries.latency), latencySum: t.queries.latencySum, total: t.queries.total },
+    inflight: t.inflight,
     rss: process.memoryUsage().rss,
     clientsDropped: queue.dropped,
   };
