@@ -21,7 +21,7 @@ import { Observer } from "./metrics/observer";
 import { LiveFeed } from "./http/live";
 import { toWire } from "./wire/name";
 import { UdpServer } from "./server/udp";
-import { chooseBackend } from "./server/datagram";
+import { assertUdpPortFree, chooseBackend } from "./server/datagram";
 import { Forwarder } from "./upstream/forwarder";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
 import { PacketCache, type CacheOptions } from "./cache/cache";
@@ -32,8 +32,6 @@ import { Status } from "./status";
 import { ProcessGroup, selfCommand } from "./lifecycle/processes";
 import { forwardingQueue, postBatch } from "./lifecycle/serving";
 import type { ClientQueue } from "./clients/queue";
-import dgram from "node:dgram";
-import { isIP } from "node:net";
 
 /** "primary": the whole app. "serve": one of the extra processes of `processes = N` (src/lifecycle/processes.ts). */
 export type Role = "primary" | "serve";
@@ -256,9 +254,7 @@ export class App {
     this.udpBackend = backend;
     for (const addr of this.cfg.listen) {
       const { host, port } = parseHostPort(addr);
-      // With SO_REUSEPORT a second bunbound on the same port would silently share its traffic: the primary
-      // first checks that nobody holds the port.
-      if (reusePort && this.role === "primary" && port !== 0) await assertPortFree(host, port);
+      if (reusePort && this.role === "primary" && port !== 0) await assertUdpPortFree(host, port);
       // Port 0 means "any": TCP takes the port UDP got, so one ADDR:PORT serves both. That TCP port may
       // be taken already; then try another pair.
       for (let attempt = 0; ; attempt++) {
@@ -402,18 +398,5 @@ export class App {
 
   get inflight(): number {
     return this.udp.reduce((n, u) => n + u.inflight, 0) + this.tcp.reduce((n, t) => n + t.inflight, 0);
-  }
-}
-
-/** Throws EADDRINUSE when something already holds UDP host:port (checked with a plain, non-shared bind). */
-async function assertPortFree(host: string, port: number): Promise<void> {
-  const s = dgram.createSocket({ type: isIP(host) === 6 ? "udp6" : "udp4" });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      s.once("error", reject);
-      s.bind(port, host, () => resolve());
-    });
-  } finally {
-    s.close();
   }
 }

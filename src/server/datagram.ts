@@ -88,13 +88,7 @@ export async function openDatagram(
   let me!: DatagramSocket;
   s.on("message", (msg, rinfo) => onData(me, msg, rinfo.port, rinfo.address));
   s.on("error", (err) => onError(err));
-  await new Promise<void>((resolve, reject) => {
-    s.once("error", reject);
-    s.bind(port, host, () => {
-      s.off("error", reject);
-      resolve();
-    });
-  });
+  await bind(s, host, port);
   me = {
     get port() {
       return s.address().port;
@@ -117,4 +111,28 @@ export async function openDatagram(
     },
   };
   return me;
+}
+
+/** Binds a node:dgram socket; rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL, …). */
+function bind(s: dgram.Socket, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    s.once("error", reject);
+    s.bind(port, host, () => {
+      s.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Throws EADDRINUSE when something already holds UDP host:port, checked with a plain (not shared) bind: with
+ * SO_REUSEPORT a second bunbound on the same port would otherwise silently share its traffic.
+ */
+export async function assertUdpPortFree(host: string, port: number): Promise<void> {
+  const s = dgram.createSocket({ type: isIP(host) === 6 ? "udp6" : "udp4" });
+  try {
+    await bind(s, host, port);
+  } finally {
+    s.close();
+  }
 }
