@@ -67,6 +67,32 @@ export function ipv6ToBytes(text: string): number[] {
   return out;
 }
 
+/** Text form of an IPv6 address (RFC 5952 style: lowercase, longest zero run as ::). */
+export function ipv6FromBytes(b: Uint8Array, off: number): string {
+  const w: number[] = [];
+  for (let i = 0; i < 16; i += 2) w.push((b[off + i]! << 8) | b[off + i + 1]!);
+  if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff) {
+    return `::ffff:${b[off + 12]}.${b[off + 13]}.${b[off + 14]}.${b[off + 15]}`;
+  }
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (w[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(":");
+  return best < 0 ? hex(w) : `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
+}
+
 /** Address bytes for ACL matching: 4 for IPv4 and for IPv4-mapped IPv6 (a dual-stack socket's IPv4 client). */
 function ipBytes(ip: string): number[] | null {
   const fam = isIP(ip);

@@ -11,7 +11,7 @@
 // sockets and wakes it, so an idle server does not spin through slices.
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import { isIP } from "node:net";
-import { ipv6ToBytes } from "../config/address";
+import { ipv6FromBytes, ipv6ToBytes } from "../config/address";
 import type { DatagramSocket, OnDatagram } from "./datagram";
 import { log } from "../metrics/log";
 
@@ -121,32 +121,6 @@ function writeSockaddr(name: Uint8Array, off: number, ip: string, port: number, 
   return 28;
 }
 
-/** Text form of an IPv6 address (RFC 5952 style: lowercase, longest zero run as ::). */
-export function ipv6Text(b: Uint8Array, off: number): string {
-  const w: number[] = [];
-  for (let i = 0; i < 16; i += 2) w.push((b[off + i]! << 8) | b[off + i + 1]!);
-  if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff) {
-    return `::ffff:${b[off + 12]}.${b[off + 13]}.${b[off + 14]}.${b[off + 15]}`;
-  }
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(":");
-  return best < 0 ? hex(w) : `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
-}
-
 /** One socket's preallocated message arrays: BATCH headers, names and iovecs, for receiving or sending. */
 class Batch {
   readonly hdrs = new ArrayBuffer(BATCH * MMSG);
@@ -217,7 +191,7 @@ class MmsgSocket implements DatagramSocket {
           this.v4text.set(key, s);
         }
         address = s;
-      } else address = ipv6Text(names, o + 8);
+      } else address = ipv6FromBytes(names, o + 8);
       this.onData(this, this.rbuf.subarray(i * RECV_SIZE, i * RECV_SIZE + len), port, address);
     }
     this.onBatch();
