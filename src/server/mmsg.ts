@@ -152,6 +152,8 @@ class MmsgSocket implements DatagramSocket {
   private readonly rx = new Batch();
   private readonly tx = new Batch();
   private readonly rbuf = new Uint8Array(BATCH * RECV_SIZE);
+  /** Messages the last recvmmsg filled. */
+  private filled = 0;
   /** Client address strings by IPv4 number: the event loop's receive path makes one per datagram; this one doesn't. */
   private readonly v4text = new Map<number, string>();
 
@@ -173,8 +175,10 @@ class MmsgSocket implements DatagramSocket {
   receive(): number {
     if (this.closed) return 0; // (its fd number may already belong to another socket)
     const rx = this.rx;
-    for (let i = 0; i < BATCH; i++) rx.h32[i * 16 + 2] = NAME_SIZE; // msg_namelen, reset per call
+    // msg_namelen is in-out: the kernel shrank it in the messages the last call filled; only those need resetting.
+    for (let i = 0; i < this.filled; i++) rx.h32[i * 16 + 2] = NAME_SIZE;
     const n = libc!.recvmmsg(this.fd, rx.hdrPtr, BATCH, MSG_DONTWAIT, null);
+    this.filled = Math.max(0, n);
     if (n <= 0) return 0;
     const names = rx.names;
     for (let i = 0; i < n && !this.closed; i++) {
