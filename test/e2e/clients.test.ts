@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sleep } from "../../src/lifecycle/tasks";
-import { decode, makeQuery } from "../helpers/dns";
+import { decode, makeQuery, udpAsk } from "../helpers/dns";
 import { MdnsResponder, NetbiosResponder } from "../helpers/lan";
 import { startBunbound, type Running } from "../helpers/proc";
 import { until } from "../helpers/wait";
@@ -25,17 +25,7 @@ async function server(toml: string, dir = mkdtempSync(join(tmpdir(), "bunbound-c
 }
 
 /** One query from a given loopback source address. */
-async function askFrom(source: string, port: number, name: string, timeoutMs = 2000): Promise<Uint8Array | null> {
-  let settle!: (v: Uint8Array | null) => void;
-  const p = new Promise<Uint8Array | null>((r) => (settle = r));
-  const sock = await Bun.udpSocket({ hostname: source, binaryType: "uint8array", socket: { data: (_s, d) => settle(d.slice()), error: () => settle(null) } });
-  const t = setTimeout(() => settle(null), timeoutMs);
-  sock.send(makeQuery(name), port, "127.0.0.1");
-  const r = await p;
-  clearTimeout(t);
-  sock.close();
-  return r;
-}
+const askFrom = (source: string, port: number, name: string, timeoutMs = 2000) => udpAsk(port, makeQuery(name), timeoutMs, "127.0.0.1", source);
 
 const api = async (b: Running, path: string) => {
   const r = await fetch(`http://127.0.0.1:${b.httpPort}${path}`);

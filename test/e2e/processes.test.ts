@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import dgram from "node:dgram";
 import { sleep } from "../../src/lifecycle/tasks";
-import { decode, makeQuery, tcpAsk } from "../helpers/dns";
+import { decode, makeQuery, tcpAsk, udpAsk } from "../helpers/dns";
 import { startBunbound, type Running } from "../helpers/proc";
 import { until } from "../helpers/wait";
 import { parsePrometheus } from "../helpers/prometheus";
@@ -28,17 +28,7 @@ async function server(processes: number, toml = "", upstreams = "[]"): Promise<R
 }
 
 /** One query from a fresh socket (a new source port, so the kernel may pick any process), from `source`. */
-async function askFrom(port: number, name: string, source = "127.0.0.1", type = "A"): Promise<Uint8Array | null> {
-  let settle!: (v: Uint8Array | null) => void;
-  const p = new Promise<Uint8Array | null>((r) => (settle = r));
-  const sock = await Bun.udpSocket({ hostname: source, binaryType: "uint8array", socket: { data: (_s, d) => settle(d.slice()), error: () => settle(null) } });
-  const t = setTimeout(() => settle(null), 2000);
-  sock.send(makeQuery(name, type), port, "127.0.0.1");
-  const r = await p;
-  clearTimeout(t);
-  sock.close();
-  return r;
-}
+const askFrom = (port: number, name: string, source = "127.0.0.1", type = "A") => udpAsk(port, makeQuery(name, type), 2000, "127.0.0.1", source);
 
 const api = async (b: Running, path: string) => (await fetch(`http://127.0.0.1:${b.httpPort}${path}`)).json() as Promise<any>;
 const metrics = async (b: Running) => {

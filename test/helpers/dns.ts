@@ -42,12 +42,15 @@ export function decode(bytes: Uint8Array): Decoded {
   return packet.decode(Buffer.from(bytes)) as unknown as Decoded;
 }
 
-/** One UDP exchange from a fresh socket; resolves to the first datagram back, or null after timeoutMs. */
-export async function udpAsk(port: number, msg: Uint8Array, timeoutMs = 3000, host = "127.0.0.1"): Promise<Uint8Array | null> {
+/**
+ * One UDP exchange from a fresh socket (a new source port; from `source` when given, e.g. 127.0.0.2 to look like
+ * another client); resolves to the first datagram back, or null after timeoutMs.
+ */
+export async function udpAsk(port: number, msg: Uint8Array, timeoutMs = 3000, host = "127.0.0.1", source?: string): Promise<Uint8Array | null> {
   let settle!: (v: Uint8Array | null) => void;
   const result = new Promise<Uint8Array | null>((r) => (settle = r));
   const sock = await Bun.udpSocket({
-    hostname: host.includes(":") ? "::1" : "127.0.0.1",
+    hostname: source ?? (host.includes(":") ? "::1" : "127.0.0.1"),
     binaryType: "uint8array",
     socket: { data: (_s, data) => settle(data.slice()), error: () => settle(null) },
   });
