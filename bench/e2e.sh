@@ -8,6 +8,9 @@
 #   MODE=tracking  bunbound alone, local data, with client tracking off and on (issue 5: on must keep >= 95%)
 #   MODE=backend   bunbound alone, local data, UDP socket backends "bun" (Bun.udpSocket), "dgram" (node:dgram)
 #               and "mmsg" (libc recvmmsg/sendmmsg through bun:ffi)
+#   MODE=coalesce  Unbound vs bunbound on local data with udp.coalesce_us = each of WINDOWS (default "0 50 100 200")
+#   MODE=ab        Unbound vs bunbound from BASE (another checkout, e.g. `git worktree add /tmp/base main`) vs this
+#               tree, local data: a change measured against its baseline in one run
 #   MODE=processes bunbound alone, local data, `--processes 1` vs `--processes ${PROCS:-2}` (BACKEND as below)
 #               (CPU and RSS are summed over the process tree)
 # SERVER_CPUS (default 1) is the servers' taskset; dnsperf stays on CPU 0. BACKEND (default auto) is bunbound's
@@ -85,6 +88,18 @@ elif [ "$MODE" = backend ]; then
   specs=("bun-socket=bun $root/src/cli.ts --config $gen/bunbound-bun.toml --data-dir $gen/data-bun:5302" "dgram-socket=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --data-dir $gen/data-dgram:5304" "mmsg-socket=bun $root/src/cli.ts --config $gen/bunbound-mmsg.toml --data-dir $gen/data-mmsg:5306")
 elif [ "$MODE" = processes ]; then
   specs=("procs-1=bun $root/src/cli.ts --config $gen/bunbound-local.toml --listen 127.0.0.1:5304 --data-dir $gen/data-p1 --processes 1:5304" "procs-$PROCS=bun $root/src/cli.ts --config $gen/bunbound-local.toml --listen 127.0.0.1:5305 --data-dir $gen/data-pn --processes $PROCS:5305")
+elif [ "$MODE" = coalesce ]; then
+  specs=("unbound=unbound -d -c $gen/unbound.conf:5301")
+  p=5330
+  for w in ${WINDOWS:-0 50 100 200}; do
+    sed "s/127.0.0.1:5302/127.0.0.1:$p/" "$gen/bunbound-local.toml" >"$gen/bunbound-c$w.toml"
+    echo "coalesce_us = $w" >>"$gen/bunbound-c$w.toml"
+    specs+=("coalesce-$w=bun $root/src/cli.ts --config $gen/bunbound-c$w.toml --data-dir $gen/data-c$w:$p")
+    p=$((p + 1))
+  done
+elif [ "$MODE" = ab ]; then
+  [ -f "${BASE:-}/src/cli.ts" ] || { echo "MODE=ab needs BASE=<a checkout of bunbound>"; exit 2; }
+  specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "base=bun $BASE/src/cli.ts --config $gen/bunbound-local.toml --listen 127.0.0.1:5340 --data-dir $gen/data-base:5340" "this=bun $root/src/cli.ts --config $gen/bunbound-local.toml --listen 127.0.0.1:5341 --data-dir $gen/data-this:5341")
 elif [ "$MODE" = echo ]; then
   specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bun-echo=bun $d/echo-bun.ts 5321:5321" "mmsg-echo=bun $d/echo-mmsg.ts 5320:5320")
 elif [ "$MODE" = tracking ]; then
@@ -98,22 +113,34 @@ names=(); for spec in "${specs[@]}"; do names+=("${spec%%=*}"); done
 tree() { local p=$1; echo "$p"; for c in $(pgrep -P "$p"); do tree "$c"; done; }
 tree_cpu() { for p in $(tree "$1"); do awk '{print $14+$15}' /proc/$p/stat 2>/dev/null; done | awk '{s+=$1} END {print s+0}'; }
 tree_rss() { for p in $(tree "$1"); do awk '/VmRSS/{print $2}' /proc/$p/status 2>/dev/null; done | awk '{s+=$1} END {print s+0}'; }
-declare -A med
+# All servers run at once and the runs alternate between them, so a noisy stretch of this shared VM hits every
+# server alike instead of whichever ran then. The ones not being measured are stopped (SIGSTOP, whole process
+# tree): an idle server's timers must not disturb the one under load. Each run starts with a 1 s warm-up.
+declare -A pids rows
 for spec in "${specs[@]}"; do
   name=${spec%%=*}; rest=${spec#*=}; port=${rest##*:}; cmd=${rest%:*}
-  taskset -c "$SERVER_CPUS" $cmd >"$gen/$name.log" 2>&1 & pid=$!
-  [ "$MODE" = processes ] && sleep 2
+  taskset -c "$SERVER_CPUS" $cmd >"$gen/$name.log" 2>&1 & pids[$name]=$!
+done
+trap 'for p in ${pids[*]}; do kill -CONT $(tree $p) 2>/dev/null; done; kill ${pids[*]} ${backend:-} 2>/dev/null' EXIT
+[ "$MODE" = processes ] && sleep 2
+for spec in "${specs[@]}"; do
+  name=${spec%%=*}; rest=${spec#*=}; port=${rest##*:}
   for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p "$port" "$probe" A >/dev/null 2>&1 && break; sleep 0.2; done
   # It must answer the bench names with data (not, say, a local NXDOMAIN for an RFC 6761 name).
   if [ "$MODE" != echo ]; then
     st=$(dig +time=1 +tries=2 @127.0.0.1 -p "$port" "$probe" A | awk '/status:/{gsub(",","",$6); print $6}')
     an=$(dig +short +time=1 +tries=2 @127.0.0.1 -p "$port" "$probe" A | wc -l)
-    if [ "$st" != NOERROR ] || [ "$an" -lt 1 ]; then echo "$name answers $probe with status ${st:-none}, $an records: not what this bench measures"; kill "$pid"; exit 3; fi
+    if [ "$st" != NOERROR ] || [ "$an" -lt 1 ]; then echo "$name answers $probe with status ${st:-none}, $an records: not what this bench measures"; exit 3; fi
   fi
   # warm-up (JIT, caches), not measured
   taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l 2 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
-  rows=()
-  for r in $(seq "$RUNS"); do
+  kill -STOP $(tree ${pids[$name]})
+done
+for r in $(seq "$RUNS"); do
+  for spec in "${specs[@]}"; do
+    name=${spec%%=*}; rest=${spec#*=}; port=${rest##*:}; pid=${pids[$name]}
+    kill -CONT $(tree $pid)
+    taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l 1 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
     t0=$(tree_cpu $pid)
     taskset -c 0 dnsperf -v -s 127.0.0.1 -p "$port" -d "$qfile" -l "$LEN" -c 16 -q 512 ${RATE:+-Q $RATE} >"$gen/run.out" 2>&1
     t1=$(tree_cpu $pid)
@@ -128,16 +155,21 @@ for spec in "${specs[@]}"; do
     noerror=$(awk '/^>/{n++; if ($2=="NOERROR") k++} END {printf "%.1f", n ? 100*k/n : 0}' "$gen/run.out")
     rss=$(tree_rss $pid)
     echo "$name run=$r qps=$qps avg_latency_us=$lat p99_us=$p99 noerror_pct=$noerror lost=$lost server_cpu_us_per_query=$cpu rss_kb=$rss"
-    rows+=("$qps $lat $lost $cpu $rss $p99")
+    rows[$name]+="$qps $lat $lost $cpu $rss $p99"$'\n'
+    kill -STOP $(tree $pid)
   done
-  med[$name]=$(printf '%s\n' "${rows[@]}" | python3 -c "
+done
+for p in ${pids[*]}; do kill -CONT $(tree $p); done
+kill ${pids[*]} 2>/dev/null; wait ${pids[*]} 2>/dev/null
+declare -A med
+for n in "${names[@]}"; do
+  med[$n]=$(printf '%s' "${rows[$n]}" | python3 -c "
 import sys, statistics as s
 rows=[list(map(float,l.split())) for l in sys.stdin if l.strip()]
 print(' '.join(str(round(s.median(c),2)) for c in zip(*rows)))")
-  kill "$pid"; wait "$pid" 2>/dev/null
 done
 echo
-echo "mode $MODE: servers on CPU $SERVER_CPUS, dnsperf on CPU 0; medians of $RUNS runs, ${LEN}s each, offered ${RATE:-unthrottled} q/s, $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "mode $MODE: servers on CPU $SERVER_CPUS, dnsperf on CPU 0; medians of $RUNS interleaved runs, ${LEN}s each, offered ${RATE:-unthrottled} q/s, $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 printf '| %-12s | %9s | %14s | %8s | %6s | %14s | %8s |\n' server qps "avg latency µs" "p99 µs" lost "CPU µs/query" "RSS MB"
 printf '|%s|\n' "--------------|-----------|----------------|----------|--------|----------------|----------"
 for n in "${names[@]}"; do

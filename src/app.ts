@@ -262,6 +262,7 @@ export class App {
           backend,
           receiveBufferBytes: this.cfg.udp.receive_buffer_bytes,
           reusePort,
+          coalesceUs: this.cfg.udp.coalesce_us,
         });
         await udp.start();
         const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.pipeline, this.counters, limits, queryTimeout, this.transfer);

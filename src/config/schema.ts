@@ -209,6 +209,11 @@ export const configSchema = z
         backend: z.enum(["auto", "bun", "dgram", "mmsg"]).default("auto"),
         /** SO_RCVBUF, "dgram" and "mmsg" backends: room for bursts while the process is busy. */
         receive_buffer_bytes: z.number().int().min(65_536).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+        /**
+         * "mmsg" backend, under load only (a read brought 2+ datagrams): wait this long before the next read so
+         * answers leave in bigger batches — fewer wake-ups per query for at most this much latency. 0 = off.
+         */
+        coalesce_us: z.number().int().min(0).max(500).default(0),
       })
       .strict()
       .prefault({}),

@@ -39,6 +39,8 @@ export interface DatagramOptions {
   receiveBufferBytes: number;
   /** SO_REUSEPORT for "dgram" and "mmsg": several processes share the port. */
   reusePort: boolean;
+  /** "mmsg": coalescing window under load, µs (0: off). */
+  coalesceUs?: number;
 }
 
 export async function openDatagram(

@@ -40,6 +40,8 @@ const MMSG = 64;
 const SLICE_MS = 1;
 /** No datagram for this long: the loop parks and the watcher worker waits for the next one. */
 const IDLE_AFTER_MS = 50;
+/** Coalescing starts when one read brought at least this many datagrams: one alone is light traffic. */
+const COALESCE_MIN = 2;
 
 type Libc = ReturnType<typeof openLibc>;
 function openLibc() {
@@ -52,6 +54,7 @@ function openLibc() {
     sendmmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32], returns: FFIType.i32 },
     sendto: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i64 },
     poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+    usleep: { args: [FFIType.u32], returns: FFIType.i32 },
     close: { args: [FFIType.i32], returns: FFIType.i32 },
     strerror: { args: [FFIType.i32], returns: FFIType.cstring },
     __errno_location: { args: [], returns: FFIType.ptr },
@@ -163,6 +166,8 @@ class MmsgSocket implements DatagramSocket {
     private readonly v6: boolean,
     private readonly onData: OnDatagram,
     private readonly onBatch: () => void,
+    /** Coalescing window under load, µs (0: off); the loop uses the largest of its sockets'. */
+    readonly coalesceUs = 0,
   ) {
     const base = BigInt(ptr(this.rbuf));
     for (let i = 0; i < BATCH; i++) {
@@ -272,6 +277,10 @@ class Loop {
   private shared = new Int32Array(new SharedArrayBuffer(4 * (3 + 64)));
   /** Times the loop parked and was woken by the watcher (for tests and metrics). */
   wakeups = 0;
+  /** Coalescing window in µs (0: off): the largest of the sockets'; see `turn`. */
+  private coalesceUs = 0;
+  /** Times the loop waited out a coalescing window (for tests and metrics). */
+  coalesced = 0;
 
   add(s: MmsgSocket): void {
     this.socks.push(s);
@@ -295,6 +304,7 @@ class Loop {
       this.pfds[i * 2] = s.fd;
       this.pfds[i * 2 + 1] = POLLIN; // events; revents (high half) are written by poll
     });
+    this.coalesceUs = this.socks.reduce((m, s) => Math.max(m, s.coalesceUs), 0);
     const n = Math.min(64, this.socks.length);
     for (let i = 0; i < n; i++) this.shared[3 + i] = this.socks[i]!.fd;
     Atomics.store(this.shared, 2, n);
@@ -371,6 +381,15 @@ class Loop {
       if (got > 0) this.lastData = t;
       const left = end - t;
       if (left <= 0) break;
+      if (!full && got >= COALESCE_MIN && this.coalesceUs > 0 && left * 1000 > this.coalesceUs) {
+        // Under load: let the next datagrams gather for a moment instead of waking for each one or two. Every
+        // wake-up costs a context switch here and one on the client's side per answer batch; waiting out a short
+        // window makes batches several times bigger, for at most the window in latency. Light traffic (a
+        // datagram or none per read) goes to poll() below and waits for nothing.
+        libc!.usleep(this.coalesceUs);
+        this.coalesced++;
+        continue;
+      }
       if (!full) {
         // Otherwise wait in poll(): it returns at once if a datagram came in meanwhile, which saves the empty
         // recvmmsg per datagram that reading until EAGAIN would cost.
@@ -385,13 +404,15 @@ class Loop {
 const loop = new Loop();
 
 /** The receive loop's state, for tests. */
-export function mmsgLoopState(): { parked: boolean; wakeups: number } {
-  return { parked: loop.isParked, wakeups: loop.wakeups };
+export function mmsgLoopState(): { parked: boolean; wakeups: number; coalesced: number } {
+  return { parked: loop.isParked, wakeups: loop.wakeups, coalesced: loop.coalesced };
 }
 
 export interface MmsgOptions {
   receiveBufferBytes: number;
   reusePort: boolean;
+  /** Coalescing window under load, µs (0: off). One loop serves the process and uses the largest window. */
+  coalesceUs?: number;
 }
 
 /** Opens a UDP socket on host:port (port 0: any) served by the shared receive loop. */
@@ -428,7 +449,7 @@ export function openMmsg(host: string, port: number, opts: MmsgOptions, onData: 
   const nameLen = new Uint32Array([NAME_SIZE]);
   c.getsockname(fd, ptr(sa), ptr(nameLen));
   const bound = (sa[2]! << 8) | sa[3]!;
-  const s = new MmsgSocket(fd, bound, v6, onData, onBatch);
+  const s = new MmsgSocket(fd, bound, v6, onData, onBatch, opts.coalesceUs ?? 0);
   loop.add(s);
   return s;
 }

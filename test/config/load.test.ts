@@ -80,6 +80,15 @@ describe("configuration", () => {
     expect(ps).toContainEqual(expect.stringMatching(/^forward\[0\]\.upstreams: /));
   });
 
+  test("the udp section: backend, receive buffer and coalescing window are checked", () => {
+    const c = loadConfig({}, {}, resolv);
+    expect(c.udp).toEqual({ backend: "auto", receive_buffer_bytes: 4 << 20, coalesce_us: 0 });
+    expect(loadConfig({ config: file("udp.toml", "[udp]\ncoalesce_us = 150\n") }, {}, resolv).udp.coalesce_us).toBe(150);
+    const ps = problems(() => loadConfig({ config: file("badudp.toml", '[udp]\nbackend = "epoll"\ncoalesce_us = 5000\n') }, {}, resolv));
+    expect(ps).toContainEqual(expect.stringMatching(/^udp\.backend: /));
+    expect(ps).toContainEqual(expect.stringMatching(/^udp\.coalesce_us: .*500/));
+  });
+
   test("an unknown key is an error, not silently ignored", () => {
     const f = file("typo.toml", "[timeouts]\nqeury_ms = 5\n");
     expect(problems(() => loadConfig({ config: f }, {}, resolv))).toContainEqual(expect.stringMatching(/^timeouts: .*qeury_ms/));

@@ -2,7 +2,7 @@
 // errors, SO_REUSEPORT, bursts, oversized datagrams, close. The DNS behaviour over it runs in udp.test.ts.
 import { afterEach, describe, expect, test } from "bun:test";
 import { sleep } from "../../src/lifecycle/tasks";
-import { mmsgLoopState, mmsgUnsupported, openMmsg } from "../../src/server/mmsg";
+import { mmsgLoopState, mmsgUnsupported, openMmsg, type MmsgOptions } from "../../src/server/mmsg";
 import type { DatagramSocket } from "../../src/server/datagram";
 import { decode, makeQuery, udpAsk } from "../helpers/dns";
 import { startApp } from "../helpers/app";
@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 /** An echo server on the mmsg backend: answers each datagram with itself, QR set, batched like UdpServer. */
-function echo(host: string, opts = { receiveBufferBytes: 1 << 20, reusePort: false }, seen: Array<[string, number]> = []) {
+function echo(host: string, opts: MmsgOptions = { receiveBufferBytes: 1 << 20, reusePort: false }, seen: Array<[string, number]> = []) {
   const flat: Array<Uint8Array | number | string> = [];
   let sock!: DatagramSocket;
   sock = openMmsg(host, 0, opts, (_s, data, port, address) => {
@@ -89,6 +89,61 @@ describe.skipIf(mmsgUnsupported() !== null)("mmsg UDP backend", () => {
       expect(mmsgLoopState().wakeups).toBe(before + 1);
       expect(mmsgLoopState().parked).toBe(false);
     }
+  });
+
+  test("coalescing waits only under load: one query at a time never waits; bursts do, and every one is answered", async () => {
+    const s = echo("127.0.0.1", { receiveBufferBytes: 4 << 20, reusePort: false, coalesceUs: 200 });
+    const answered = new Set<number>();
+    const client = await Bun.udpSocket({
+      hostname: "127.0.0.1",
+      binaryType: "uint8array",
+      socket: { data: (_c, d) => void answered.add(decode(d).id) },
+    });
+    cleanup.push(() => client.close());
+    // Light traffic: each read brings one datagram, which goes out at once and the loop never waits.
+    const before = mmsgLoopState().coalesced;
+    for (let i = 0; i < 30; i++) {
+      client.send(makeQuery(`one${i}.example`, "A", { id: i }), s.port, "127.0.0.1");
+      const t0 = Date.now();
+      while (!answered.has(i) && Date.now() - t0 < 1000) await sleep(1);
+      expect(answered.has(i)).toBe(true);
+    }
+    expect(mmsgLoopState().coalesced).toBe(before);
+    // Load: bursts of 8 — reads bring several, so the loop waits out windows; nothing is lost or left unanswered.
+    const N = 400;
+    for (let b = 0; b < N / 8; b++) {
+      const flat: Array<Uint8Array | number | string> = [];
+      for (let i = 0; i < 8; i++) flat.push(makeQuery(`load${b}-${i}.example`, "A", { id: 1000 + b * 8 + i }), s.port, "127.0.0.1");
+      expect(client.sendMany(flat)).toBe(8);
+      await sleep(1);
+    }
+    const t0 = Date.now();
+    while (answered.size < 30 + N && Date.now() - t0 < 3000) await sleep(10);
+    expect(answered.size).toBe(30 + N);
+    expect(mmsgLoopState().coalesced).toBeGreaterThan(before);
+  });
+
+  test("in the server: udp.coalesce_us reaches the receive loop, and bursts are answered whole", async () => {
+    const app = await startApp({ upstream: [], listen: ["127.0.0.1:0"] }, (c) => {
+      c.udp.backend = "mmsg";
+      c.udp.coalesce_us = 150;
+    });
+    cleanup.push(() => app.shutdown());
+    const ids = new Set<number>();
+    const client = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array", socket: { data: (_c, d) => void ids.add(decode(d).id) } });
+    cleanup.push(() => client.close());
+    const before = mmsgLoopState().coalesced;
+    for (let b = 0; b < 25; b++) {
+      const flat: Array<Uint8Array | number | string> = [];
+      for (let i = 0; i < 8; i++) flat.push(makeQuery("localhost", "A", { id: b * 8 + i }), app.port, "127.0.0.1");
+      expect(client.sendMany(flat)).toBe(8);
+      await sleep(2);
+    }
+    const t0 = Date.now();
+    while (ids.size < 200 && Date.now() - t0 < 3000) await sleep(10);
+    expect(ids.size).toBe(200);
+    expect(mmsgLoopState().coalesced).toBeGreaterThan(before);
+    expect(app.udpRing.inUse).toBe(0);
   });
 
   test("close is idempotent and the socket stops receiving", async () => {
