@@ -24,8 +24,8 @@ beforeAll(async () => {
   up = await StandIn.start({ delayMs: () => Math.floor(Math.random() * 8) });
   const dir = mkdtempSync(join(tmpdir(), "bunbound-stress-"));
   const cfg = join(dir, "stress.toml");
-  // STRESS_BACKEND=dgram runs the same checks on the node:dgram socket backend.
-  writeFileSync(cfg, `log_level = "warn"\n[udp]\nbackend = "${process.env.STRESS_BACKEND ?? "bun"}"\n[ring]\nstrict = true\nudp_slots = 2048\n[timeouts]\nquery_ms = 5000\nupstream_ms = 2000\n[tcp]\nmax_inflight_per_connection = 32\n`);
+  // The default backend ("auto": mmsg on Linux); STRESS_BACKEND=bun or dgram runs the same checks on the others.
+  writeFileSync(cfg, `log_level = "warn"\n[udp]\nbackend = "${process.env.STRESS_BACKEND ?? "auto"}"\n[ring]\nstrict = true\nudp_slots = 2048\n[timeouts]\nquery_ms = 5000\nupstream_ms = 2000\n[tcp]\nmax_inflight_per_connection = 32\n`);
   b = await startBunbound(["--config", cfg, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--upstream", up.address, "--log-level", "info"]);
 });
 afterAll(async () => {
