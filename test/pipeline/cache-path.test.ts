@@ -111,25 +111,26 @@ describe("cache in the request path", () => {
     expect(fresh.msg.answers[0]!.ttl).toBe(2);
   });
 
-  test("serve-stale also covers an upstream that fails outright", async () => {
-    const up = await standIn({ answers: (n) => [{ name: n, type: "A", class: "IN", ttl: 1, data: "192.0.2.8" }] });
+  /** A pipeline that cached `name` (A `ip`, TTL 1) 5 s ago, from an upstream that now answers SERVFAIL. */
+  async function expiredThenServfail(name: string, ip: string, servfailTtl: number) {
+    const up = await standIn({ answers: (n) => [{ name: n, type: "A", class: "IN", ttl: 1, data: ip }] });
     const c = fakeClock();
-    const { pipeline } = makePipeline([], [up.address], { now: c.now, cache: { servfailTtl: 0 } });
-    await ask(pipeline, "fail.example");
+    const { pipeline } = makePipeline([], [up.address], { now: c.now, cache: { servfailTtl } });
+    await ask(pipeline, name);
     c.advance(5);
     up.opts.rcode = "SERVFAIL";
+    return pipeline;
+  }
+
+  test("serve-stale also covers an upstream that fails outright", async () => {
+    const pipeline = await expiredThenServfail("fail.example", "192.0.2.8", 0);
     const r = await ask(pipeline, "fail.example");
     expect(r.msg.rcode).toBe("NOERROR");
     expect(r.msg.answers[0]!.ttl).toBe(30);
   });
 
   test("a SERVFAIL that is cached (servfail_ttl) does not push out data that can still be served stale", async () => {
-    const up = await standIn({ answers: (n) => [{ name: n, type: "A", class: "IN", ttl: 1, data: "192.0.2.10" }] });
-    const c = fakeClock();
-    const { pipeline } = makePipeline([], [up.address], { now: c.now, cache: { servfailTtl: 5 } });
-    await ask(pipeline, "keep.example");
-    c.advance(5);
-    up.opts.rcode = "SERVFAIL";
+    const pipeline = await expiredThenServfail("keep.example", "192.0.2.10", 5);
     for (let i = 0; i < 3; i++) {
       const r = await ask(pipeline, "keep.example");
       expect(r.msg.rcode).toBe("NOERROR");
