@@ -29,6 +29,34 @@ function echo(host: string, opts: MmsgOptions = { receiveBufferBytes: 1 << 20, r
   return sock;
 }
 
+/** A loopback client that collects the IDs of the answers it gets. */
+async function idClient() {
+  const ids = new Set<number>();
+  const client = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array", socket: { data: (_c, d) => void ids.add(decode(d).id) } });
+  cleanup.push(() => client.close());
+  return { ids, client };
+}
+
+/** Sends `bursts` bursts of 8 queries (IDs from `firstId` up, names from `name`) to port, `gapMs` apart. */
+async function sendBursts(client: Bun.udp.Socket<"uint8array">, port: number, bursts: number, firstId: number, gapMs: number, name: (id: number) => string) {
+  for (let b = 0; b < bursts; b++) {
+    const flat: Array<Uint8Array | number | string> = [];
+    for (let i = 0; i < 8; i++) {
+      const id = firstId + b * 8 + i;
+      flat.push(makeQuery(name(id), "A", { id }), port, "127.0.0.1");
+    }
+    expect(client.sendMany(flat)).toBe(8);
+    await sleep(gapMs);
+  }
+}
+
+/** Waits up to 3 s for `n` answers. */
+async function answered(ids: Set<number>, n: number) {
+  const t0 = Date.now();
+  while (ids.size < n && Date.now() - t0 < 3000) await sleep(10);
+  expect(ids.size).toBe(n);
+}
+
 describe.skipIf(mmsgUnsupported() !== null)("mmsg UDP backend", () => {
   test("IPv4 and IPv6: datagrams come in with the sender's address and port, and answers go back to it", async () => {
     for (const host of ["127.0.0.1", "::1"]) {
@@ -93,33 +121,19 @@ describe.skipIf(mmsgUnsupported() !== null)("mmsg UDP backend", () => {
 
   test("coalescing waits only under load: one query at a time never waits; bursts do, and every one is answered", async () => {
     const s = echo("127.0.0.1", { receiveBufferBytes: 4 << 20, reusePort: false, coalesceUs: 200 });
-    const answered = new Set<number>();
-    const client = await Bun.udpSocket({
-      hostname: "127.0.0.1",
-      binaryType: "uint8array",
-      socket: { data: (_c, d) => void answered.add(decode(d).id) },
-    });
-    cleanup.push(() => client.close());
+    const { ids, client } = await idClient();
     // Light traffic: each read brings one datagram, which goes out at once and the loop never waits.
     const before = mmsgLoopState().coalesced;
     for (let i = 0; i < 30; i++) {
       client.send(makeQuery(`one${i}.example`, "A", { id: i }), s.port, "127.0.0.1");
       const t0 = Date.now();
-      while (!answered.has(i) && Date.now() - t0 < 1000) await sleep(1);
-      expect(answered.has(i)).toBe(true);
+      while (!ids.has(i) && Date.now() - t0 < 1000) await sleep(1);
+      expect(ids.has(i)).toBe(true);
     }
     expect(mmsgLoopState().coalesced).toBe(before);
     // Load: bursts of 8 — reads bring several, so the loop waits out windows; nothing is lost or left unanswered.
-    const N = 400;
-    for (let b = 0; b < N / 8; b++) {
-      const flat: Array<Uint8Array | number | string> = [];
-      for (let i = 0; i < 8; i++) flat.push(makeQuery(`load${b}-${i}.example`, "A", { id: 1000 + b * 8 + i }), s.port, "127.0.0.1");
-      expect(client.sendMany(flat)).toBe(8);
-      await sleep(1);
-    }
-    const t0 = Date.now();
-    while (answered.size < 30 + N && Date.now() - t0 < 3000) await sleep(10);
-    expect(answered.size).toBe(30 + N);
+    await sendBursts(client, s.port, 50, 1000, 1, (id) => `load${id}.example`);
+    await answered(ids, 30 + 400);
     expect(mmsgLoopState().coalesced).toBeGreaterThan(before);
   });
 
@@ -129,19 +143,10 @@ describe.skipIf(mmsgUnsupported() !== null)("mmsg UDP backend", () => {
       c.udp.coalesce_us = 150;
     });
     cleanup.push(() => app.shutdown());
-    const ids = new Set<number>();
-    const client = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array", socket: { data: (_c, d) => void ids.add(decode(d).id) } });
-    cleanup.push(() => client.close());
+    const { ids, client } = await idClient();
     const before = mmsgLoopState().coalesced;
-    for (let b = 0; b < 25; b++) {
-      const flat: Array<Uint8Array | number | string> = [];
-      for (let i = 0; i < 8; i++) flat.push(makeQuery("localhost", "A", { id: b * 8 + i }), app.port, "127.0.0.1");
-      expect(client.sendMany(flat)).toBe(8);
-      await sleep(2);
-    }
-    const t0 = Date.now();
-    while (ids.size < 200 && Date.now() - t0 < 3000) await sleep(10);
-    expect(ids.size).toBe(200);
+    await sendBursts(client, app.port, 25, 0, 2, () => "localhost");
+    await answered(ids, 200);
     expect(mmsgLoopState().coalesced).toBeGreaterThan(before);
     expect(app.udpRing.inUse).toBe(0);
   });
