@@ -108,7 +108,9 @@ else
   specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-local.toml:5302")
 fi
 qfile=${qfile:-$gen/queries.txt}; probe=${probe:-h1.bench.test}
-names=(); for spec in "${specs[@]}"; do names+=("${spec%%=*}"); done
+# A spec is "name=command:port".
+spec_fields() { name=${1%%=*}; local rest=${1#*=}; port=${rest##*:}; cmd=${rest%:*}; }
+names=(); for spec in "${specs[@]}"; do spec_fields "$spec"; names+=("$name"); done
 # utime+stime (clock ticks) and RSS (kB) of a process and all its descendants (serving processes of --processes)
 tree() { local p=$1; echo "$p"; for c in $(pgrep -P "$p"); do tree "$c"; done; }
 tree_cpu() { for p in $(tree "$1"); do awk '{print $14+$15}' /proc/$p/stat 2>/dev/null; done | awk '{s+=$1} END {print s+0}'; }
@@ -118,13 +120,13 @@ tree_rss() { for p in $(tree "$1"); do awk '/VmRSS/{print $2}' /proc/$p/status 2
 # tree): an idle server's timers must not disturb the one under load. Each run starts with a 1 s warm-up.
 declare -A pids rows
 for spec in "${specs[@]}"; do
-  name=${spec%%=*}; rest=${spec#*=}; port=${rest##*:}; cmd=${rest%:*}
+  spec_fields "$spec"
   taskset -c "$SERVER_CPUS" $cmd >"$gen/$name.log" 2>&1 & pids[$name]=$!
 done
 trap 'for p in ${pids[*]}; do kill -CONT $(tree $p) 2>/dev/null; done; kill ${pids[*]} ${backend:-} 2>/dev/null' EXIT
 [ "$MODE" = processes ] && sleep 2
 for spec in "${specs[@]}"; do
-  name=${spec%%=*}; rest=${spec#*=}; port=${rest##*:}
+  spec_fields "$spec"
   for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p "$port" "$probe" A >/dev/null 2>&1 && break; sleep 0.2; done
   # It must answer the bench names with data (not, say, a local NXDOMAIN for an RFC 6761 name).
   if [ "$MODE" != echo ]; then
@@ -138,7 +140,7 @@ for spec in "${specs[@]}"; do
 done
 for r in $(seq "$RUNS"); do
   for spec in "${specs[@]}"; do
-    name=${spec%%=*}; rest=${spec#*=}; port=${rest##*:}; pid=${pids[$name]}
+    spec_fields "$spec"; pid=${pids[$name]}
     kill -CONT $(tree $pid)
     taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l 1 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
     t0=$(tree_cpu $pid)
