@@ -2,11 +2,19 @@
 // non-blocking enqueue; when a queue is full the update is dropped and counted. Two priorities — clients we
 // know (high) and clients still being discovered (low) — with a guaranteed share for low so it never starves.
 // Storage is preallocated struct-of-arrays: posting copies a few numbers and the qname bytes, nothing else.
+// A client's queries tend to come in runs (a page load, a burst from one host): a post from the same client
+// as the newest entry still waiting is folded into it (its count goes up, time/qname/qtype/rcode become the
+// latest), which is what the tracker does with them anyway — it keeps a count and the last query per client.
 import { putName, toText } from "../wire/name";
 
 export interface ClientUpdate {
   ip: string;
+  /** When the latest of these queries was answered (ms since the epoch). */
   time: number;
+  /** When the first of them was. */
+  first: number;
+  /** Queries this update stands for (consecutive ones from the same client are folded together). */
+  count: number;
   qname: string;
   qtype: number;
   rcode: number;
@@ -16,6 +24,8 @@ export interface ClientUpdate {
 class Ring {
   private readonly ips: string[];
   private readonly times: Float64Array;
+  private readonly firsts: Float64Array;
+  private readonly counts: Uint32Array;
   private readonly meta: Uint32Array; // qtype << 8 | rcode
   private readonly names: Uint8Array; // wire qname, up to 255 bytes per slot
   private head = 0;
@@ -23,21 +33,37 @@ class Ring {
   constructor(readonly capacity: number) {
     this.ips = new Array<string>(capacity).fill("");
     this.times = new Float64Array(capacity);
+    this.firsts = new Float64Array(capacity);
+    this.counts = new Uint32Array(capacity);
     this.meta = new Uint32Array(capacity);
     this.names = new Uint8Array(capacity * 256);
   }
   get length(): number {
     return this.size;
   }
-  push(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number): boolean {
+  push(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, count: number, first: number): boolean {
     if (this.size === this.capacity) return false;
     const i = (this.head + this.size) % this.capacity;
     this.ips[i] = ip;
+    this.firsts[i] = first;
+    this.counts[i] = count;
+    this.size++;
+    this.latest(i, time, name, nameOff, nameEnd, qtype, rcode);
+    return true;
+  }
+  /** Folds the update into the newest entry when that one is the same client's; false otherwise. */
+  fold(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, count: number): boolean {
+    if (this.size === 0) return false;
+    const i = (this.head + this.size - 1) % this.capacity;
+    if (this.ips[i] !== ip || this.counts[i]! + count > 0xffff_ffff) return false;
+    this.counts[i]! += count;
+    this.latest(i, time, name, nameOff, nameEnd, qtype, rcode);
+    return true;
+  }
+  private latest(i: number, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number): void {
     this.times[i] = time;
     this.meta[i] = (qtype << 8) | (rcode & 0xff);
     putName(this.names, i * 256, name, nameOff, nameEnd);
-    this.size++;
-    return true;
   }
   /** Moves the oldest update into `out` (its qname as wire bytes); false when empty. Allocates nothing. */
   shiftInto(out: RawUpdate): boolean {
@@ -49,10 +75,14 @@ class Ring {
     const len = this.names[base]!;
     out.ip = this.ips[i]!;
     out.time = this.times[i]!;
+    out.first = this.firsts[i]!;
+    out.count = this.counts[i]!;
     out.qtype = this.meta[i]! >> 8;
     out.rcode = this.meta[i]! & 0xff;
     out.nameLen = len;
-    out.name.set(this.names.subarray(base + 1, base + 1 + len));
+    const names = this.names;
+    const dst = out.name;
+    for (let k = 0; k < len; k++) dst[k] = names[base + 1 + k]!;
     this.ips[i] = "";
     return true;
   }
@@ -62,6 +92,8 @@ class Ring {
 export class RawUpdate {
   ip = "";
   time = 0;
+  first = 0;
+  count = 0;
   qtype = 0;
   rcode = 0;
   nameLen = 0;
@@ -74,6 +106,7 @@ export class RawUpdate {
 }
 
 export class QueueCounters {
+  /** Queries accepted (folded ones included) and dropped, by priority; processed: queries taken off. */
   enqueuedHigh = 0;
   enqueuedLow = 0;
   droppedHigh = 0;
@@ -88,6 +121,9 @@ export class ClientQueue {
   /** Of every `1 / lowShare` updates taken while both queues have some, one comes from low. */
   private turn = 0;
   private readonly lowEvery: number;
+  /** Where the last post went: a post from the same client tries to fold into it before anything else. */
+  private lastIp = "";
+  private lastRing: Ring | null = null;
 
   /**
    * @param isKnown decides the priority: known clients go to the high queue.
@@ -116,16 +152,30 @@ export class ClientQueue {
     return this.counters.droppedHigh + this.counters.droppedLow;
   }
 
-  /** Non-blocking: records the update or drops it (counted). Never allocates, never awaits. */
-  post(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number): boolean {
+  /**
+   * Non-blocking: records the update (folded into the newest entry when that is the same client's, see the
+   * top of this file) or drops it (counted). Never allocates, never awaits. `count` > 1 posts updates already
+   * folded elsewhere (a serving process's batch); `first` is then the time of the first of them.
+   */
+  post(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, count = 1, first = time): boolean {
     const c = this.counters;
-    if (this.isKnown(ip)) {
-      if (this.high.push(ip, time, name, nameOff, nameEnd, qtype, rcode)) return (c.enqueuedHigh++, true);
-      c.droppedHigh++;
-      return false;
+    const last = this.lastRing;
+    if (ip === this.lastIp && last !== null && last.fold(ip, time, name, nameOff, nameEnd, qtype, rcode, count)) {
+      if (last === this.high) c.enqueuedHigh += count;
+      else c.enqueuedLow += count;
+      return true;
     }
-    if (this.low.push(ip, time, name, nameOff, nameEnd, qtype, rcode)) return (c.enqueuedLow++, true);
-    c.droppedLow++;
+    const known = this.isKnown(ip);
+    const ring = known ? this.high : this.low;
+    if (ring.push(ip, time, name, nameOff, nameEnd, qtype, rcode, count, first)) {
+      this.lastIp = ip;
+      this.lastRing = ring;
+      if (known) c.enqueuedHigh += count;
+      else c.enqueuedLow += count;
+      return true;
+    }
+    if (known) c.droppedHigh += count;
+    else c.droppedLow += count;
     return false;
   }
 
@@ -134,7 +184,7 @@ export class ClientQueue {
     const both = this.high.length > 0 && this.low.length > 0;
     const fromLow = both ? ++this.turn % this.lowEvery === 0 : this.low.length > 0 && this.high.length === 0;
     const ok = fromLow ? this.low.shiftInto(out) : this.high.shiftInto(out);
-    if (ok) this.counters.processed++;
+    if (ok) this.counters.processed += out.count;
     return ok;
   }
 
@@ -142,6 +192,6 @@ export class ClientQueue {
   take(): ClientUpdate | undefined {
     const u = new RawUpdate();
     if (!this.takeInto(u)) return undefined;
-    return { ip: u.ip, time: u.time, qname: u.qname(), qtype: u.qtype, rcode: u.rcode };
+    return { ip: u.ip, time: u.time, first: u.first, count: u.count, qname: u.qname(), qtype: u.qtype, rcode: u.rcode };
   }
 }

@@ -30,7 +30,7 @@ export class TrackerCounters {
   rowsWritten = 0;
   newClients = 0;
   rediscoveries = 0;
-  /** Processed updates per second, over the last second. */
+  /** Queries processed per second (an update may stand for several), over the last second. */
   rate = 0;
 }
 
@@ -74,9 +74,10 @@ export class ClientTracker {
     });
   }
 
-  /** Takes up to `max` updates off the queue into the pending batch. */
+  /** Takes up to `max` updates off the queue into the pending batch; returns how many. */
   drain(max: number): number {
     let n = 0;
+    let queries = 0;
     const u = this.update;
     for (; n < max; n++) {
       if (!this.queue.takeInto(u)) break;
@@ -90,20 +91,22 @@ export class ClientTracker {
           this.counters.rediscoveries++;
           this.discover?.(u.ip, true);
         }
-        row = { ip: u.ip, first: u.time, last: u.time, count: 0, qname: "", qtype: u.qtype, rcode: u.rcode, discovering: isNew ? 1 : -1, name: new Uint8Array(256), nameLen: 0 };
+        row = { ip: u.ip, first: u.first, last: u.time, count: 0, qname: "", qtype: u.qtype, rcode: u.rcode, discovering: isNew ? 1 : -1, name: new Uint8Array(256), nameLen: 0 };
         this.pending.set(u.ip, row);
         if (isNew) this.newClient(u.ip);
       }
-      row.count++;
+      row.count += u.count;
       row.last = Math.max(row.last, u.time);
       row.qtype = u.qtype;
       row.rcode = u.rcode;
       // Keep the last qname as bytes; it becomes a string once per client per batch, at flush.
-      row.name.set(u.name.subarray(0, u.nameLen));
-      row.nameLen = u.nameLen;
+      const len = u.nameLen;
+      for (let k = 0; k < len; k++) row.name[k] = u.name[k]!;
+      row.nameLen = len;
+      queries += u.count;
     }
     const now = performance.now();
-    this.window.n += n;
+    this.window.n += queries;
     if (now - this.window.t >= 1000) {
       this.counters.rate = Math.round((this.window.n * 1000) / (now - this.window.t));
       this.window = { t: now, n: 0 };

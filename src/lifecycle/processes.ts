@@ -30,6 +30,9 @@ export interface ClientBatch {
   t: "clients";
   ips: string[];
   times: number[];
+  /** Per update: the queries it stands for and when the first of them was (see clients/queue.ts). */
+  counts: number[];
+  firsts: number[];
   meta: number[]; // qtype << 8 | rcode
   names: Uint8Array;
 }

@@ -53,12 +53,14 @@ export function linkToPrimary(app: App, queue: ClientQueue, send: (msg: ToPrimar
   app.tasks.every("clients-to-primary", "clients", 100, () => {
     if (queue.depthLow === 0 || !connected()) return;
     const n = Math.min(BATCH_MAX, queue.depthLow);
-    const batch: ClientBatch = { t: "clients", ips: new Array(n), times: new Array(n), meta: new Array(n), names: new Uint8Array(n * 256) };
+    const batch: ClientBatch = { t: "clients", ips: new Array(n), times: new Array(n), counts: new Array(n), firsts: new Array(n), meta: new Array(n), names: new Uint8Array(n * 256) };
     let off = 0;
     let i = 0;
     for (; i < n && queue.takeInto(u); i++) {
       batch.ips[i] = u.ip;
       batch.times[i] = u.time;
+      batch.counts[i] = u.count;
+      batch.firsts[i] = u.first;
       batch.meta[i] = (u.qtype << 8) | u.rcode;
       off += putName(batch.names, off, u.name, 0, u.nameLen);
     }
@@ -86,7 +88,7 @@ export function postBatch(queue: ClientQueue, b: ClientBatch): void {
   let off = 0;
   for (let i = 0; i < b.ips.length; i++) {
     const len = b.names[off]!;
-    queue.post(b.ips[i]!, b.times[i]!, b.names, off + 1, off + 1 + len, b.meta[i]! >> 8, b.meta[i]! & 0xff);
+    queue.post(b.ips[i]!, b.times[i]!, b.names, off + 1, off + 1 + len, b.meta[i]! >> 8, b.meta[i]! & 0xff, b.counts[i]!, b.firsts[i]!);
     off += 1 + len;
   }
 }

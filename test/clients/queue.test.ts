@@ -9,8 +9,42 @@ describe("client update queue", () => {
   test("an update carries ip, time, qname, qtype and rcode", () => {
     const q = new ClientQueue(4, 4, 0.25, () => false);
     q.post("10.0.0.1", 1234, name, 0, name.length, 28, 3);
-    expect(q.take()).toEqual({ ip: "10.0.0.1", time: 1234, qname: "www.example.com.", qtype: 28, rcode: 3 });
+    expect(q.take()).toEqual({ ip: "10.0.0.1", time: 1234, first: 1234, count: 1, qname: "www.example.com.", qtype: 28, rcode: 3 });
     expect(q.take()).toBeUndefined();
+  });
+
+  test("consecutive updates from one client fold into one entry: count, first and latest time, latest query", () => {
+    const q = new ClientQueue(4, 4, 0.25, () => false);
+    const other = toWire("mail.example.com");
+    q.post("10.0.0.1", 1000, name, 0, name.length, 1, 0);
+    q.post("10.0.0.1", 1001, name, 0, name.length, 28, 0);
+    q.post("10.0.0.1", 1002, other, 0, other.length, 15, 3);
+    expect(q.depthLow).toBe(1);
+    expect(q.counters.enqueuedLow).toBe(3);
+    expect(q.take()).toEqual({ ip: "10.0.0.1", time: 1002, first: 1000, count: 3, qname: "mail.example.com.", qtype: 15, rcode: 3 });
+    expect(q.counters.processed).toBe(3);
+    // Once taken, the next post from the same client starts a new entry.
+    post(q, "10.0.0.1");
+    expect(q.take()).toMatchObject({ ip: "10.0.0.1", count: 1 });
+  });
+
+  test("only consecutive updates fold; a full queue still folds into its newest entry and drops the rest", () => {
+    const q = new ClientQueue(4, 2, 0.25, () => false);
+    for (const ip of ["a", "b", "a", "a"]) post(q, ip);
+    expect(q.depthLow).toBe(2); // a, b; the a after b would be a new entry, and the queue is full: both dropped
+    expect(q.counters.droppedLow).toBe(2);
+    post(q, "b"); // b is still the newest entry: folded even though the queue is full
+    expect(q.counters.droppedLow).toBe(2);
+    expect([q.take(), q.take()].map((u) => [u!.ip, u!.count])).toEqual([["a", 1], ["b", 2]]);
+    expect(q.counters.enqueuedLow + q.counters.droppedLow).toBe(5);
+  });
+
+  test("an update posted with a count (a serving process's batch) counts as that many queries", () => {
+    const q = new ClientQueue(4, 4, 0.25, () => true);
+    q.post("10.0.0.9", 2000, name, 0, name.length, 1, 0, 7, 1500);
+    q.post("10.0.0.9", 2100, name, 0, name.length, 1, 0, 3, 2050);
+    expect(q.counters.enqueuedHigh).toBe(10);
+    expect(q.take()).toMatchObject({ ip: "10.0.0.9", first: 1500, time: 2100, count: 10 });
   });
 
   test("a full queue drops and counts instead of blocking or growing", () => {
