@@ -8,7 +8,44 @@ import dgram from "node:dgram";
 import { isIP } from "node:net";
 import { mmsgUnsupported, openMmsg } from "./mmsg";
 
-export type OnDatagram = (sock: DatagramSocket, data: Uint8Array, port: number, address: string) => void;
+/** A datagram arrived: its bytes are data[off, off + len), valid only until the callback returns. */
+export type OnDatagram = (sock: DatagramSocket, data: Uint8Array, off: number, len: number, port: number, address: string) => void;
+
+/**
+ * Answers waiting to go out together, as parallel arrays reused from batch to batch: answer i is
+ * bufs[i][0, lens[i]) to (addresses[i], ports[i]); slots[i] is whatever the caller needs back (a ring handle).
+ * Nothing is allocated per answer (a subarray per answer was a measurable part of the cheap path's cost).
+ */
+export class SendBatch {
+  readonly bufs: Uint8Array[];
+  readonly lens: Int32Array;
+  readonly ports: Int32Array;
+  readonly addresses: string[];
+  readonly slots: Float64Array;
+  count = 0;
+  constructor(readonly capacity: number) {
+    this.bufs = new Array<Uint8Array>(capacity);
+    this.lens = new Int32Array(capacity);
+    this.ports = new Int32Array(capacity);
+    this.addresses = new Array<string>(capacity).fill("");
+    this.slots = new Float64Array(capacity);
+  }
+  /** Adds an answer; false when the batch is already full. */
+  add(buf: Uint8Array, len: number, port: number, address: string, slot: number): boolean {
+    const i = this.count;
+    if (i === this.capacity) return false;
+    this.bufs[i] = buf;
+    this.lens[i] = len;
+    this.ports[i] = port;
+    this.addresses[i] = address;
+    this.slots[i] = slot;
+    this.count = i + 1;
+    return true;
+  }
+  get full(): boolean {
+    return this.count === this.capacity;
+  }
+}
 
 export interface DatagramSocket {
   readonly port: number;
@@ -17,8 +54,8 @@ export interface DatagramSocket {
   send(data: Uint8Array, port: number, address: string, done: (ok: boolean) => void): void;
   /** The backend calls the open's onBatch after each batch it read: no need to schedule a flush. */
   readonly flushesBatches?: boolean;
-  /** Flat (data, port, address) triples in one syscall; returns how many went. Absent where unsupported. */
-  sendMany?: (flat: Array<Uint8Array | number | string>) => number;
+  /** The batch's answers with as few syscalls as the backend can (sendmmsg); returns how many went, in order. */
+  sendBatch?: (batch: SendBatch) => number;
   close(): void;
 }
 
@@ -54,11 +91,12 @@ export async function openDatagram(
   if (opts.backend === "mmsg") return openMmsg(host, port, opts, onData, onBatch);
   if (opts.backend === "bun") {
     let me!: DatagramSocket;
+    const flat: Array<Uint8Array | number | string> = []; // Bun's sendMany takes (data, port, address) triples
     const s = await Bun.udpSocket({
       hostname: host,
       port,
       binaryType: "uint8array",
-      socket: { data: (_s, data, p, a) => onData(me, data, p, a), error: (_s, err) => onError(err) },
+      socket: { data: (_s, data, p, a) => onData(me, data, 0, data.length, p, a), error: (_s, err) => onError(err) },
     });
     me = {
       get port() {
@@ -75,7 +113,11 @@ export async function openDatagram(
           done(ok);
         }
       },
-      sendMany: (flat) => s.sendMany(flat),
+      sendBatch: (b) => {
+        flat.length = 0;
+        for (let i = 0; i < b.count; i++) flat.push(b.bufs[i]!.subarray(0, b.lens[i]!), b.ports[i]!, b.addresses[i]!);
+        return s.sendMany(flat);
+      },
       close: () => s.close(),
     };
     return me;
@@ -88,7 +130,7 @@ export async function openDatagram(
   } as dgram.SocketOptions);
   let closed = false;
   let me!: DatagramSocket;
-  s.on("message", (msg, rinfo) => onData(me, msg, rinfo.port, rinfo.address));
+  s.on("message", (msg, rinfo) => onData(me, msg, 0, msg.length, rinfo.port, rinfo.address));
   s.on("error", (err) => onError(err));
   await bind(s, host, port);
   me = {

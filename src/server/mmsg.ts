@@ -12,7 +12,7 @@
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import { isIP } from "node:net";
 import { ipv6FromBytes, ipv6ToBytes } from "../config/address";
-import type { DatagramSocket, OnDatagram } from "./datagram";
+import type { DatagramSocket, OnDatagram, SendBatch } from "./datagram";
 import { log } from "../metrics/log";
 
 const AF_INET = 2;
@@ -201,7 +201,7 @@ class MmsgSocket implements DatagramSocket {
         }
         address = s;
       } else address = ipv6FromBytes(names, o + 8);
-      this.onData(this, this.rbuf.subarray(i * RECV_SIZE, i * RECV_SIZE + len), port, address);
+      this.onData(this, this.rbuf, i * RECV_SIZE, len, port, address);
     }
     this.onBatch();
     return n;
@@ -219,21 +219,20 @@ class MmsgSocket implements DatagramSocket {
     }
   }
 
-  /** Flat (data, port, address) triples; the iovecs point at the callers' bytes (no copy). Returns how many went. */
-  readonly sendMany = (flat: Array<Uint8Array | number | string>): number => {
+  /** The iovecs point at the batch's buffers (no copy). Returns how many went, in order. */
+  readonly sendBatch = (b: SendBatch): number => {
     if (this.closed) return 0;
     const tx = this.tx;
     let sent = 0;
-    for (let start = 0; start < flat.length; start += BATCH * 3) {
-      const count = Math.min(BATCH, (flat.length - start) / 3);
+    for (let start = 0; start < b.count; start += BATCH) {
+      const count = Math.min(BATCH, b.count - start);
       for (let i = 0; i < count; i++) {
-        const data = flat[start + i * 3] as Uint8Array;
-        const p = ptr(data);
+        const p = ptr(b.bufs[start + i]!);
         tx.iov32[i * 4] = p >>> 0; // low half (a pointer is below 2^53, so two halves hold it exactly)
         tx.iov32[i * 4 + 1] = Math.floor(p / 0x1_0000_0000);
-        tx.iov32[i * 4 + 2] = data.length;
+        tx.iov32[i * 4 + 2] = b.lens[start + i]!;
         tx.iov32[i * 4 + 3] = 0;
-        tx.h32[i * 16 + 2] = writeSockaddr(tx.names, i * NAME_SIZE, flat[start + i * 3 + 2] as string, flat[start + i * 3 + 1] as number, this.v6);
+        tx.h32[i * 16 + 2] = writeSockaddr(tx.names, i * NAME_SIZE, b.addresses[start + i]!, b.ports[start + i]!, this.v6);
       }
       let done = 0;
       while (done < count) {

@@ -5,7 +5,7 @@ import { Pipeline, PENDING, QueryInfo } from "../pipeline";
 import type { ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import type { Ring } from "./ring";
-import { openDatagram, type DatagramOptions, type DatagramSocket } from "./datagram";
+import { openDatagram, SendBatch, type DatagramOptions, type DatagramSocket } from "./datagram";
 
 /**
  * Called once per answered query: the client's address, the answer (question still in the slot, rcode in
@@ -25,10 +25,8 @@ export class UdpServer {
   private sending = 0;
   private readonly q = new QueryInfo();
   private idle: (() => void) | null = null;
-  private static readonly MAX_BATCH = 64;
-  /** Pending answers: flat (data, port, address) triples for sendMany, and the slots they live in. */
-  private readonly batch: Array<Uint8Array | number | string> = [];
-  private readonly batchSlots: number[] = [];
+  /** Answers given in receive callbacks, waiting to go out together; slots[i] is each one's ring handle. */
+  private readonly batch = new SendBatch(64);
   private batchSocket: DatagramSocket | null = null;
 
   constructor(
@@ -46,7 +44,7 @@ export class UdpServer {
       this.host,
       this.port,
       this.socketOptions,
-      (sock, data, port, address) => this.onDatagram(sock, data, port, address),
+      (sock, data, off, len, port, address) => this.onDatagram(sock, data, off, len, port, address),
       (err) => log.warn("udp socket error", { listen: `${this.host}:${this.port}`, err }),
       this.flushBatch,
     );
@@ -56,10 +54,10 @@ export class UdpServer {
     return this.socket?.port ?? this.port;
   }
 
-  private onDatagram(sock: DatagramSocket, data: Uint8Array, port: number, address: string): void {
+  private onDatagram(sock: DatagramSocket, data: Uint8Array, off: number, len: number, port: number, address: string): void {
     const c = this.counters;
     c.udpQueries++;
-    if (this.draining || data.length < 12) {
+    if (this.draining || len < 12) {
       c.dropped++;
       return;
     }
@@ -69,14 +67,16 @@ export class UdpServer {
       return;
     }
     const buf = this.ring.payload(h);
-    if (data.length > buf.length) {
+    if (len > buf.length) {
       c.dropped++;
       this.ring.release(h);
       return;
     }
-    buf.set(data);
+    // A query is a few dozen bytes: a plain loop beats making a view for set(); long ones (EDNS options) use set.
+    if (len <= 128) for (let k = 0; k < len; k++) buf[k] = data[off + k]!;
+    else buf.set(data.subarray(off, off + len));
     const q = this.q;
-    const n = this.pipeline.answerNow(buf, data.length, q, true);
+    const n = this.pipeline.answerNow(buf, len, q, true);
     if (n !== PENDING) {
       if (n > 0) {
         if (this.onAnswered && q.hasQuestion) this.onAnswered(address, buf, q, false, 0);
@@ -106,34 +106,33 @@ export class UdpServer {
   }
 
   /**
-   * Answers given inside receive callbacks are sent together with one sendMany (sendmmsg) once the event
-   * loop has handed over every datagram it read in this turn: one syscall for a batch instead of one per
+   * Answers given inside receive callbacks are sent together with one sendBatch (sendmmsg) once the backend
+   * has handed over every datagram it read in this batch (mmsg) or this event-loop turn (bun): one syscall for a batch instead of one per
    * answer. Each answer's slot stays owned by its request until the batch is sent, then is released.
    */
   private queueSend(sock: DatagramSocket, h: number, buf: Uint8Array, len: number, port: number, address: string): void {
-    if (!sock.sendMany) return this.send(sock, h, buf, len, port, address);
+    if (!sock.sendBatch) return this.send(sock, h, buf, len, port, address);
     const b = this.batch;
-    b.push(buf.subarray(0, len), port, address);
-    this.batchSlots.push(h);
-    if (this.batchSlots.length === 1) {
+    b.add(buf, len, port, address, h);
+    if (b.count === 1) {
       this.batchSocket = sock;
       if (!sock.flushesBatches) setImmediate(this.flushBatch);
-    } else if (this.batchSlots.length >= UdpServer.MAX_BATCH) this.flushBatch();
+    } else if (b.full) this.flushBatch();
   }
 
   private readonly flushBatch = (): void => {
-    const slots = this.batchSlots;
-    if (slots.length === 0) return;
+    const b = this.batch;
+    const n = b.count;
+    if (n === 0) return;
     const sock = this.batchSocket!;
     try {
-      const sent = sock.closed ? 0 : sock.sendMany!(this.batch);
-      if (sent < slots.length) this.counters.sendFailed += slots.length - sent;
+      const sent = sock.closed ? 0 : sock.sendBatch!(b);
+      if (sent < n) this.counters.sendFailed += n - sent;
     } catch {
-      this.counters.sendFailed += slots.length;
+      this.counters.sendFailed += n;
     }
-    for (const h of slots) this.ring.release(h);
-    this.batch.length = 0;
-    this.batchSlots.length = 0;
+    for (let i = 0; i < n; i++) this.ring.release(b.slots[i]!);
+    b.count = 0;
   };
 
   /** One answer on its own; the slot is released when the socket is done with the bytes. */

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { sleep } from "../../src/lifecycle/tasks";
 import { mmsgLoopState, mmsgUnsupported, openMmsg, type MmsgOptions } from "../../src/server/mmsg";
-import type { DatagramSocket } from "../../src/server/datagram";
+import { SendBatch, type DatagramSocket } from "../../src/server/datagram";
 import { decode, makeQuery, udpAsk } from "../helpers/dns";
 import { startApp } from "../helpers/app";
 
@@ -14,16 +14,16 @@ afterEach(async () => {
 
 /** An echo server on the mmsg backend: answers each datagram with itself, QR set, batched like UdpServer. */
 function echo(host: string, opts: MmsgOptions = { receiveBufferBytes: 1 << 20, reusePort: false }, seen: Array<[string, number]> = []) {
-  const flat: Array<Uint8Array | number | string> = [];
+  const out = new SendBatch(64);
   let sock!: DatagramSocket;
-  sock = openMmsg(host, 0, opts, (_s, data, port, address) => {
+  sock = openMmsg(host, 0, opts, (_s, data, off, len, port, address) => {
     seen.push([address, port]);
-    const copy = data.slice();
+    const copy = data.slice(off, off + len);
     copy[2]! |= 0x80;
-    flat.push(copy, port, address);
+    out.add(copy, len, port, address, 0);
   }, () => {
-    if (flat.length) sock.sendMany!(flat);
-    flat.length = 0;
+    if (out.count) expect(sock.sendBatch!(out)).toBe(out.count);
+    out.count = 0;
   });
   cleanup.push(() => sock.close());
   return sock;
