@@ -54,14 +54,56 @@ export function hashName(buf: Uint8Array, off: number, end: number): number {
   return h >>> 0;
 }
 
+/**
+ * The top labels ("com", "arpa", …) a table of names has anything under, so that a lookup for a name under
+ * none of them ends after one hash instead of one per label (most cache hits are for names no local zone
+ * holds). A root name in the table holds everything. Counted, so names can be removed again.
+ */
+export class TopLabels {
+  private readonly counts = new Map<number, number>();
+  private roots = 0;
+
+  add(name: Uint8Array): void {
+    if (name[0] === 0) this.roots++;
+    else {
+      const h = topHash(name, 0, name.length);
+      this.counts.set(h, (this.counts.get(h) ?? 0) + 1);
+    }
+  }
+
+  remove(name: Uint8Array): void {
+    if (name[0] === 0) this.roots = Math.max(0, this.roots - 1);
+    else {
+      const h = topHash(name, 0, name.length);
+      const n = (this.counts.get(h) ?? 0) - 1;
+      if (n > 0) this.counts.set(h, n);
+      else this.counts.delete(h);
+    }
+  }
+
+  /** False when nothing in the table can be the name at buf[off, end) or one of its parents. */
+  mayHold(buf: Uint8Array, off: number, end: number): boolean {
+    return this.roots > 0 || (buf[off] !== 0 && this.counts.has(topHash(buf, off, end)));
+  }
+}
+
+/** hashName of the last label before the root ("com." of "www.example.com."); the name is not the root. */
+function topHash(buf: Uint8Array, off: number, end: number): number {
+  let last = off;
+  for (let o = off; o < end && buf[o] !== 0; o += buf[o]! + 1) last = o;
+  return hashName(buf, last, Math.min(end, last + buf[last]! + 2));
+}
+
 /** Looks a name up at buf[off, end), then at each parent up to the root, and returns the first hit. */
 export type SuffixLookup<T> = (buf: Uint8Array, off: number, end: number, hash: number) => T | undefined;
 
 /**
  * The closest enclosing match (zone, forward zone…) of the uncompressed name at buf[off, end). Pass a lookup
- * made once (not a fresh closure per call): this runs on the query path.
+ * made once (not a fresh closure per call): this runs on the query path. With `tops` (the table's top labels),
+ * a name under none of them is a miss at once.
  */
-export function closestSuffix<T>(buf: Uint8Array, off: number, end: number, lookup: SuffixLookup<T>): T | undefined {
+export function closestSuffix<T>(buf: Uint8Array, off: number, end: number, lookup: SuffixLookup<T>, tops?: TopLabels): T | undefined {
+  if (tops && !tops.mayHold(buf, off, end)) return undefined;
   for (let o = off; o < end; o += buf[o]! + 1) {
     const hit = lookup(buf, o, end, hashName(buf, o, end));
     if (hit !== undefined) return hit;

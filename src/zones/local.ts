@@ -2,7 +2,7 @@
 // local zones per RFC 6761 / RFC 7686 (localhost, invalid, test, local, onion, loopback reverse).
 // Built once per config and immutable afterwards: a reload builds a new LocalData and swaps the reference.
 import { QType } from "../wire/constants";
-import { closestSuffix, hashName, nameEquals, toWire, type SuffixLookup, type WireName } from "../wire/name";
+import { closestSuffix, hashName, nameEquals, toWire, TopLabels, type SuffixLookup, type WireName } from "../wire/name";
 import { encodeRecord, parseRecord, type LocalRecord } from "./records";
 
 /** One RRset, pre-encoded twice: with the owner as a pointer to the question (0xC00C) and uncompressed. */
@@ -87,6 +87,7 @@ export const SPECIAL_RECORDS = [
 export class LocalData {
   private readonly names = new Map<number, NameNode[]>();
   private readonly zones = new Map<number, LocalZone[]>();
+  private readonly zoneTops = new TopLabels();
   readonly recordCount: number;
 
   /** @param lines user records; the RFC 6761 names are always added after them (a user record of the same name and type wins). */
@@ -132,7 +133,7 @@ export class LocalData {
   /** The closest enclosing local zone of the name at buf[off..end), walking up one label at a time. */
   findZone(buf: Uint8Array, off: number, end: number): LocalZone | undefined {
     if (this.zones.size === 0) return undefined;
-    return closestSuffix(buf, off, end, this.zoneAt);
+    return closestSuffix(buf, off, end, this.zoneAt, this.zoneTops);
   }
 
   private readonly zoneAt: SuffixLookup<LocalZone> = (buf, o, end, hash) =>
@@ -142,6 +143,7 @@ export class LocalData {
     const wire = toWire(name);
     const zone: LocalZone = { name: wire, kind, soa: soaFor(name), synth: new Map() };
     this.insert(this.zones, hashName(wire, 0, wire.length), zone);
+    this.zoneTops.add(wire);
     return zone;
   }
 

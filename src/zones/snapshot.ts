@@ -1,6 +1,6 @@
 // The query thread's view of a packed zone: lookups by name hash with binary search over typed arrays, and
 // views of pre-encoded RRsets. Immutable: a reload builds a new one in the heavy lane and swaps the reference.
-import { closestSuffix, hashName, nameEquals, type SuffixLookup } from "../wire/name";
+import { closestSuffix, hashName, nameEquals, TopLabels, type SuffixLookup } from "../wire/name";
 import { canonicalCompare } from "./dnssec";
 import { NODE_WORDS, SET_WORDS, type PackedZone } from "./build";
 
@@ -121,23 +121,26 @@ export class LoadingZone {
 /** The zones served, by origin; each entry is swapped whole on reload. */
 export class ZoneTable {
   private readonly byHash = new Map<number, ZoneSnapshot | LoadingZone>();
+  private readonly tops = new TopLabels();
 
   get size(): number {
     return this.byHash.size;
   }
 
   put(z: ZoneSnapshot | LoadingZone): void {
-    this.byHash.set(hashName(z.origin, 0, z.origin.length), z);
+    const h = hashName(z.origin, 0, z.origin.length);
+    if (!this.byHash.has(h)) this.tops.add(z.origin);
+    this.byHash.set(h, z);
   }
 
   delete(origin: Uint8Array): void {
-    this.byHash.delete(hashName(origin, 0, origin.length));
+    if (this.byHash.delete(hashName(origin, 0, origin.length))) this.tops.remove(origin);
   }
 
   /** The closest enclosing zone of the name at buf[off..end). */
   find(buf: Uint8Array, off: number, end: number): ZoneSnapshot | LoadingZone | undefined {
     if (this.byHash.size === 0) return undefined;
-    return closestSuffix(buf, off, end, this.zoneAt);
+    return closestSuffix(buf, off, end, this.zoneAt, this.tops);
   }
 
   private readonly zoneAt: SuffixLookup<ZoneSnapshot | LoadingZone> = (buf, o, end, hash) => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { hashName, nameEquals, skipName, toText, toWire } from "../../src/wire/name";
+import { closestSuffix, hashName, nameEquals, skipName, toText, toWire, TopLabels } from "../../src/wire/name";
 
 describe("wire names", () => {
   test("toWire lowercases and validates", () => {
@@ -28,5 +28,50 @@ describe("wire names", () => {
     expect(skipName(fwd, 0, fwd.length)).toBe(-1);
     const cut = new Uint8Array([5, 97]);
     expect(skipName(cut, 0, cut.length)).toBe(-1);
+  });
+});
+
+describe("top labels (fast miss for suffix lookups)", () => {
+  const at = (name: string) => toWire(name);
+  const may = (t: TopLabels, name: string) => {
+    const w = at(name);
+    return t.mayHold(w, 0, w.length);
+  };
+
+  test("a name under a top label the table has may match; others, and the root name, cannot", () => {
+    const t = new TopLabels();
+    t.add(at("10.in-addr.arpa"));
+    t.add(at("Home.LAN"));
+    expect(may(t, "1.2.10.in-addr.arpa")).toBe(true);
+    expect(may(t, "printer.home.lan")).toBe(true);
+    expect(may(t, "ARPA")).toBe(true);
+    expect(may(t, "www.example.com")).toBe(false);
+    expect(may(t, "lan.example.com")).toBe(false);
+    expect(may(t, ".")).toBe(false);
+  });
+
+  test("a root name holds everything; removal is counted", () => {
+    const t = new TopLabels();
+    t.add(at("a.lan"));
+    t.add(at("b.lan"));
+    t.remove(at("a.lan"));
+    expect(may(t, "x.lan")).toBe(true);
+    t.remove(at("b.lan"));
+    expect(may(t, "x.lan")).toBe(false);
+    t.add(at("."));
+    expect(may(t, "www.example.com")).toBe(true);
+    t.remove(at("."));
+    expect(may(t, "www.example.com")).toBe(false);
+  });
+
+  test("closestSuffix with the table's top labels finds what it found without them", () => {
+    const zones = ["lan", "home.lan", "in-addr.arpa", "10.in-addr.arpa"].map(at);
+    const t = new TopLabels();
+    for (const z of zones) t.add(z);
+    const lookup = (buf: Uint8Array, o: number, end: number) => zones.find((z) => nameEquals(buf, o, end, z));
+    for (const name of ["x.home.lan", "home.lan", "y.lan", "4.3.10.in-addr.arpa", "4.3.2.1.in-addr.arpa", "www.example.com", "arpa", "."]) {
+      const w = at(name);
+      expect(closestSuffix(w, 0, w.length, lookup, t)).toBe(closestSuffix(w, 0, w.length, lookup));
+    }
   });
 });
