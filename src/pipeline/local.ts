@@ -9,9 +9,12 @@ const MAX_CHAIN = 8;
 
 /** Appends bytes if they fit; returns the new offset or -1 when the slot is full. */
 function append(buf: Uint8Array, off: number, bytes: Uint8Array): number {
-  if (off < 0 || off + bytes.length > buf.length) return -1;
-  buf.set(bytes, off);
-  return off + bytes.length;
+  const n = bytes.length;
+  if (off < 0 || off + n > buf.length) return -1;
+  // An RRset at the question is a few dozen bytes: a loop here costs less than set()'s call into the runtime.
+  if (n > 64) buf.set(bytes, off);
+  else for (let k = 0; k < n; k++) buf[off + k] = bytes[k]!;
+  return off + n;
 }
 
 /** NOERROR/NODATA or NXDOMAIN with the zone's SOA in authority, so the negative answer is cacheable. */
