@@ -113,7 +113,10 @@ export class UdpServer {
   private queueSend(sock: DatagramSocket, h: number, buf: Uint8Array, len: number, port: number, address: string): void {
     if (!sock.sendBatch) return this.send(sock, h, buf, len, port, address);
     const b = this.batch;
-    b.add(buf, len, port, address, h);
+    if (!b.add(buf, len, port, address, h)) {
+      this.flushBatch(); // (cannot happen: a full batch is sent at once below) never lose the answer or its slot
+      b.add(buf, len, port, address, h);
+    }
     if (b.count === 1) {
       this.batchSocket = sock;
       if (!sock.flushesBatches) setImmediate(this.flushBatch);

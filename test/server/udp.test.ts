@@ -3,6 +3,11 @@ import { sleep } from "../../src/lifecycle/tasks";
 import { openExchanges } from "../../src/upstream/transport";
 import { decode, makeQuery, udpAsk } from "../helpers/dns";
 import { startApp } from "../helpers/app";
+import { makePipeline } from "../helpers/pipeline";
+import { Ring } from "../../src/server/ring";
+import { UdpServer } from "../../src/server/udp";
+import { ServerCounters } from "../../src/metrics/counters";
+import type { DatagramSocket, SendBatch } from "../../src/server/datagram";
 import { StandIn, type StandInOptions } from "../helpers/upstream";
 
 const cleanup: Array<() => unknown> = [];
@@ -106,5 +111,45 @@ describe.each(["bun", "dgram", "mmsg"] as const)("DNS over UDP (%s backend)", (b
     expect(app.tasks.list().every((t) => t.state === "stopped")).toBe(true);
     expect(app.tasks.byCategory()).toEqual({});
     expect(await udpAsk(app.port, makeQuery("localhost"), 200)).toBeNull();
+  });
+});
+
+describe("UDP send batches", () => {
+  test("answers given in one receive turn leave in batches of at most 64, each slot released once, none lost", () => {
+    const { pipeline } = makePipeline(["a.lan 300 A 10.0.0.1"]);
+    const ring = new Ring(256, 4096, 0, true); // strict: a double release or stale use throws
+    const udp = new UdpServer("127.0.0.1", 0, ring, pipeline, new ServerCounters(), () => 2500);
+    const sizes: number[] = [];
+    const ids: number[] = [];
+    const sock: DatagramSocket = {
+      port: 0,
+      closed: false,
+      flushesBatches: true,
+      send: () => undefined,
+      sendBatch: (b: SendBatch) => {
+        sizes.push(b.count);
+        for (let i = 0; i < b.count; i++) {
+          expect(ring.isLive(b.slots[i]!)).toBe(true); // still owned while it is being sent
+          const answer = decode(b.bufs[i]!.slice(0, b.lens[i]!));
+          expect(answer.answers[0]!.data).toBe("10.0.0.1");
+          expect(b.ports[i]).toBe(40000 + (answer.id % 7));
+          ids.push(answer.id);
+        }
+        return b.count;
+      },
+      close: () => undefined,
+    };
+    const u = udp as unknown as { onDatagram: (...a: unknown[]) => void; flushBatch: () => void };
+    const rbuf = new Uint8Array(150 * 512);
+    for (let id = 0; id < 150; id++) {
+      const q = makeQuery("a.lan", "A", { id });
+      rbuf.set(q, id * 512);
+      u.onDatagram(sock, rbuf, id * 512, q.length, 40000 + (id % 7), "127.0.0.1"); // one backend batch, as offsets
+    }
+    u.flushBatch(); // what the backend's onBatch does after its read
+    expect(sizes).toEqual([64, 64, 22]);
+    expect(ids).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    expect(ring.inUse).toBe(0);
+    expect(ring.violations).toBe(0);
   });
 });
