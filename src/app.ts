@@ -263,6 +263,8 @@ export class App {
           receiveBufferBytes: this.cfg.udp.receive_buffer_bytes,
           reusePort,
           coalesceUs: this.cfg.udp.coalesce_us,
+          // Upstream answers and TCP queries arrive through the event loop: while any can, it gets a turn every 1 ms.
+          otherWork: () => this.pipeline.inflight > 0 || this.tcp.some((t) => t.connections > 0),
         });
         await udp.start();
         const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.pipeline, this.counters, limits, queryTimeout, this.transfer);

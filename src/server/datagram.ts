@@ -78,6 +78,8 @@ export interface DatagramOptions {
   reusePort: boolean;
   /** "mmsg": coalescing window under load, µs (0: off). */
   coalesceUs?: number;
+  /** "mmsg": whether the event loop has I/O waiting that must not wait long (see mmsg.ts, QUIET_SLICE_MS). */
+  otherWork?: () => boolean;
 }
 
 export async function openDatagram(

@@ -4,8 +4,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { sleep } from "../../src/lifecycle/tasks";
 import { mmsgLoopState, mmsgUnsupported, openMmsg, type MmsgOptions } from "../../src/server/mmsg";
 import { SendBatch, type DatagramSocket } from "../../src/server/datagram";
-import { decode, makeQuery, udpAsk } from "../helpers/dns";
+import { decode, frame, makeQuery, TcpClient, udpAsk } from "../helpers/dns";
 import { startApp } from "../helpers/app";
+import { StandIn } from "../helpers/upstream";
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -149,6 +150,57 @@ describe.skipIf(mmsgUnsupported() !== null)("mmsg UDP backend", () => {
     await answered(ids, 200);
     expect(mmsgLoopState().coalesced).toBeGreaterThan(before);
     expect(app.udpRing.inUse).toBe(0);
+  });
+
+  test("slices last 4 ms only while nothing else waits on the event loop; otherwise the event loop gets a turn every 1 ms", async () => {
+    let other = false;
+    const s = echo("127.0.0.1", { receiveBufferBytes: 4 << 20, reusePort: false, otherWork: () => other });
+    const { ids, client } = await idClient();
+    const q0 = mmsgLoopState().quietSlices;
+    await sendBursts(client, s.port, 20, 0, 1, (id) => `q${id}.example`);
+    await answered(ids, 160);
+    const q1 = mmsgLoopState().quietSlices;
+    expect(q1).toBeGreaterThan(q0);
+    other = true; // e.g. an upstream query in flight
+    await sendBursts(client, s.port, 20, 160, 1, (id) => `q${id}.example`);
+    await answered(ids, 320);
+    expect(mmsgLoopState().quietSlices).toBe(q1);
+  });
+
+  test("in the server: an open TCP connection keeps slices short; once it closes they may be long again", async () => {
+    const app = await startApp({ upstream: [], listen: ["127.0.0.1:0"] }, (c) => (c.udp.backend = "mmsg"));
+    cleanup.push(() => app.shutdown());
+    const { ids, client } = await idClient();
+    const tcp = await TcpClient.open(app.port);
+    tcp.write(frame(makeQuery("localhost", "A", { id: 7 })));
+    await tcp.waitFor(1); // the server has the connection
+    const q0 = mmsgLoopState().quietSlices;
+    await sendBursts(client, app.port, 20, 0, 1, () => "localhost");
+    await answered(ids, 160);
+    expect(mmsgLoopState().quietSlices).toBe(q0);
+    tcp.close();
+    const t0 = Date.now();
+    while (app.tcp[0]!.connections > 0 && Date.now() - t0 < 2000) await sleep(10);
+    await sendBursts(client, app.port, 20, 160, 1, () => "localhost");
+    await answered(ids, 320);
+    expect(mmsgLoopState().quietSlices).toBeGreaterThan(q0);
+  });
+
+  test("in the server: while an upstream query is in flight, slices stay short", async () => {
+    const up = await StandIn.start({ delayMs: () => 400 });
+    cleanup.push(() => up.close());
+    const app = await startApp({ upstream: [up.address], listen: ["127.0.0.1:0"] }, (c) => (c.udp.backend = "mmsg"));
+    cleanup.push(() => app.shutdown());
+    const { ids, client } = await idClient();
+    const slow = udpAsk(app.port, makeQuery("slow.example", "A", { id: 5 }), 2000);
+    const t0 = Date.now();
+    while (app.pipeline.inflight === 0 && Date.now() - t0 < 1000) await sleep(1);
+    const q0 = mmsgLoopState().quietSlices;
+    await sendBursts(client, app.port, 20, 0, 1, () => "localhost");
+    await answered(ids, 160);
+    expect(app.pipeline.inflight).toBe(1); // still waiting on the upstream all along
+    expect(mmsgLoopState().quietSlices).toBe(q0);
+    expect(decode((await slow)!).answers.length).toBe(1);
   });
 
   test("close is idempotent and the socket stops receiving", async () => {
