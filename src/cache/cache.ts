@@ -18,7 +18,7 @@
 //
 // Indexes are reused after removal: code that keeps one across an await checks it with generation() first.
 import { HEADER_LEN, Rcode } from "../wire/constants";
-import { nameEqualsAt } from "../wire/name";
+import { copyBytes, nameEqualsAt } from "../wire/name";
 import type { QueryInfo } from "../wire/query";
 import { finishResponse } from "../wire/response";
 import type { Scan } from "../wire/scan";
@@ -194,8 +194,7 @@ export class PacketCache {
     buf[1] = q.id & 0xff;
     buf[2] = (d[base + 2]! & 0xfe) | ((q.flags >> 8) & 0x01);
     for (let k = 3; k < HEADER_LEN; k++) buf[k] = d[base + k]!;
-    if (wl - q.qnameEnd > 64) buf.set(d.subarray(base + q.qnameEnd, base + wl), q.qnameEnd);
-    else for (let k = q.qnameEnd; k < wl; k++) buf[k] = d[base + k]!; // short: a loop, no subarray view to allocate
+    copyBytes(buf, q.qnameEnd, d, base + q.qnameEnd, wl - q.qnameEnd);
     const elapsed = Math.floor((now - this.storedAt[i]!) / 1000);
     const staleTtl = this.opts.staleAnswerTtl;
     const end = base + this.dataLen[i]!;

@@ -5,7 +5,7 @@
 // A client's queries tend to come in runs (a page load, a burst from one host): a post from the same client
 // as the newest entry still waiting is folded into it (its count goes up, time/qname/qtype/rcode become the
 // latest), which is what the tracker does with them anyway — it keeps a count and the last query per client.
-import { putName, toText } from "../wire/name";
+import { copyBytes, putName, toText } from "../wire/name";
 
 export interface ClientUpdate {
   ip: string;
@@ -80,9 +80,7 @@ class Ring {
     out.qtype = this.meta[i]! >> 8;
     out.rcode = this.meta[i]! & 0xff;
     out.nameLen = len;
-    const names = this.names;
-    const dst = out.name;
-    for (let k = 0; k < len; k++) dst[k] = names[base + 1 + k]!;
+    copyBytes(out.name, 0, this.names, base + 1, len);
     this.ips[i] = "";
     return true;
   }

@@ -6,7 +6,7 @@ import type { TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
 import type { DiscoveryResult } from "../discovery/methods";
 import { ClientQueue, RawUpdate } from "./queue";
-import { toText } from "../wire/name";
+import { copyBytes, toText } from "../wire/name";
 import type { ClientStore } from "./store";
 import type { ClientRow, NameRow } from "./store-protocol";
 
@@ -110,9 +110,8 @@ export class ClientTracker {
       row.qtype = u.qtype;
       row.rcode = u.rcode;
       // Keep the last qname as bytes; it becomes a string once per client per batch, at flush.
-      const len = u.nameLen;
-      for (let k = 0; k < len; k++) row.name[k] = u.name[k]!;
-      row.nameLen = len;
+      copyBytes(row.name, 0, u.name, 0, u.nameLen);
+      row.nameLen = u.nameLen;
       queries += u.count;
     }
     const now = performance.now();

@@ -1,6 +1,6 @@
 // The local-data stage: answers from LocalData into the request's slot, or says "not mine" (-1).
 import { Flag, HEADER_LEN, QClass, QType, Rcode } from "../wire/constants";
-import { hashName } from "../wire/name";
+import { copyBytes, hashName } from "../wire/name";
 import type { QueryInfo } from "../wire/query";
 import { beginResponse, finishResponse } from "../wire/response";
 import type { LocalData, LocalZone, RRSet } from "../zones/local";
@@ -11,9 +11,7 @@ const MAX_CHAIN = 8;
 function append(buf: Uint8Array, off: number, bytes: Uint8Array): number {
   const n = bytes.length;
   if (off < 0 || off + n > buf.length) return -1;
-  // An RRset at the question is a few dozen bytes: a loop here costs less than set()'s call into the runtime.
-  if (n > 64) buf.set(bytes, off);
-  else for (let k = 0; k < n; k++) buf[off + k] = bytes[k]!;
+  copyBytes(buf, off, bytes, 0, n);
   return off + n;
 }
 

@@ -5,6 +5,7 @@ import { Pipeline, PENDING, QueryInfo } from "../pipeline";
 import type { ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import type { Ring } from "./ring";
+import { copyBytes } from "../wire/name";
 import { openDatagram, SendBatch, type DatagramOptions, type DatagramSocket } from "./datagram";
 
 /**
@@ -72,9 +73,7 @@ export class UdpServer {
       this.ring.release(h);
       return;
     }
-    // A query is a few dozen bytes: a plain loop beats making a view for set(); long ones (EDNS options) use set.
-    if (len <= 128) for (let k = 0; k < len; k++) buf[k] = data[off + k]!;
-    else buf.set(data.subarray(off, off + len));
+    copyBytes(buf, 0, data, off, len);
     const q = this.q;
     const n = this.pipeline.answerNow(buf, len, q, true);
     if (n !== PENDING) {

@@ -132,8 +132,18 @@ export function nameEqualsAt(buf: Uint8Array, off: number, end: number, other: U
 export function putName(dst: Uint8Array, at: number, src: Uint8Array, off: number, end: number): number {
   const len = Math.min(255, end - off);
   dst[at] = len;
-  for (let k = 0; k < len; k++) dst[at + 1 + k] = src[off + k]!;
+  copyBytes(dst, at + 1, src, off, len);
   return 1 + len;
+}
+
+/**
+ * Copies src[from, from + len) to dst[at, …). The query path copies runs of a few dozen bytes (a query, an
+ * RRset, a qname), where a plain loop costs less than making a view for set() and calling into the runtime;
+ * longer runs use set().
+ */
+export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, from: number, len: number): void {
+  if (len > 64) dst.set(src.subarray(from, from + len), at);
+  else for (let k = 0; k < len; k++) dst[at + k] = src[from + k]!;
 }
 
 /** Presentation name ("Example.COM" or "example.com.") to lowercased wire bytes; throws with a reason. */
