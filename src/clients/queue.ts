@@ -157,24 +157,20 @@ export class ClientQueue {
    */
   post(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, count = 1, first = time): boolean {
     const c = this.counters;
-    const last = this.lastRing;
-    if (ip === this.lastIp && last !== null && last.fold(ip, time, name, nameOff, nameEnd, qtype, rcode, count)) {
-      if (last === this.high) c.enqueuedHigh += count;
-      else c.enqueuedLow += count;
-      return true;
-    }
-    const known = this.isKnown(ip);
-    const ring = known ? this.high : this.low;
-    if (ring.push(ip, time, name, nameOff, nameEnd, qtype, rcode, count, first)) {
+    let ring = this.lastRing;
+    if (ip !== this.lastIp || ring === null || !ring.fold(ip, time, name, nameOff, nameEnd, qtype, rcode, count)) {
+      ring = this.isKnown(ip) ? this.high : this.low;
+      if (!ring.push(ip, time, name, nameOff, nameEnd, qtype, rcode, count, first)) {
+        if (ring === this.high) c.droppedHigh += count;
+        else c.droppedLow += count;
+        return false;
+      }
       this.lastIp = ip;
       this.lastRing = ring;
-      if (known) c.enqueuedHigh += count;
-      else c.enqueuedLow += count;
-      return true;
     }
-    if (known) c.droppedHigh += count;
-    else c.droppedLow += count;
-    return false;
+    if (ring === this.high) c.enqueuedHigh += count;
+    else c.enqueuedLow += count;
+    return true;
   }
 
   /** The next update into `out`: high first, but low gets every `lowEvery`-th turn when both wait. */

@@ -477,7 +477,7 @@ export function openMmsg(host: string, port: number, opts: MmsgOptions, onData: 
   const nameLen = new Uint32Array([NAME_SIZE]);
   c.getsockname(fd, ptr(sa), ptr(nameLen));
   const bound = (sa[2]! << 8) | sa[3]!;
-  const s = new MmsgSocket(fd, bound, v6, onData, onBatch, opts.coalesceUs ?? 0, opts.otherWork ?? (() => false));
+  const s = new MmsgSocket(fd, bound, v6, onData, onBatch, opts.coalesceUs ?? 0, opts.otherWork);
   loop.add(s);
   return s;
 }

@@ -106,20 +106,18 @@ export class UdpServer {
 
   /**
    * Answers given inside receive callbacks are sent together with one sendBatch (sendmmsg) once the backend
-   * has handed over every datagram it read in this batch (mmsg) or this event-loop turn (bun): one syscall for a batch instead of one per
-   * answer. Each answer's slot stays owned by its request until the batch is sent, then is released.
+   * has handed over every datagram it read in this batch (mmsg) or event-loop turn (bun): one syscall per
+   * batch instead of one per answer. Each answer's slot stays owned by its request until the batch is sent, then is released.
    */
   private queueSend(sock: DatagramSocket, h: number, buf: Uint8Array, len: number, port: number, address: string): void {
     if (!sock.sendBatch) return this.send(sock, h, buf, len, port, address);
     const b = this.batch;
-    if (!b.add(buf, len, port, address, h)) {
-      this.flushBatch(); // (cannot happen: a full batch is sent at once below) never lose the answer or its slot
-      b.add(buf, len, port, address, h);
-    }
+    if (b.full) this.flushBatch(); // more answers in one turn than a batch holds: send those, start another
+    b.add(buf, len, port, address, h);
     if (b.count === 1) {
       this.batchSocket = sock;
       if (!sock.flushesBatches) setImmediate(this.flushBatch);
-    } else if (b.full) this.flushBatch();
+    }
   }
 
   private readonly flushBatch = (): void => {
