@@ -11,6 +11,7 @@ import { UdpServer } from "../src/server/udp";
 import { Ring } from "../src/server/ring";
 import { ServerCounters } from "../src/metrics/counters";
 import { Observer } from "../src/metrics/observer";
+import { answerHook } from "../src/app";
 import { ClientTracker } from "../src/clients/tracker";
 import type { ClientStore } from "../src/clients/store";
 import type { DatagramSocket } from "../src/server/datagram";
@@ -33,20 +34,10 @@ const tracker = new ClientTracker(
   null,
 );
 
-// The hook exactly as App.installAnswerHook builds it (kept in step by hand: it is three calls).
+// The app's own hook (or only the part the mode names).
 const mode = process.argv[2] ?? "full";
-if (mode !== "bare") {
-  const stats = observer.stats;
-  const qlog = observer.log;
-  const queue = tracker.queue;
-  udp.onAnswered = (ip, buf, q, tcp, seconds) => {
-    const rcode = buf[3]! & 0xf;
-    const now = Date.now();
-    if (mode === "full" || mode === "stats") stats.record(tcp, q.qtype, rcode, seconds);
-    if (mode === "full" || mode === "qlog") qlog.add(ip, now, buf, q.qnameEnd, q.qtype, rcode, tcp, seconds * 1000);
-    if (mode === "full" || mode === "queue") queue.post(ip, now, buf, 12, q.qnameEnd, q.qtype, rcode);
-  };
-}
+const part = (name: string) => mode === "full" || mode === name;
+if (mode !== "bare") udp.onAnswered = answerHook(part("stats") ? observer.stats : null, part("qlog") ? observer.log : null, part("queue") ? tracker.queue : null);
 
 // Queries as dnsperf sends them: 1000 names × A/AAAA/TXT, RD set, no EDNS; 16 client ports per address.
 const CLIENTS = Number(process.argv[3] ?? 1);

@@ -16,11 +16,11 @@ import type { ClientStore } from "./clients/store";
 import type { ClientTracker } from "./clients/tracker";
 import type { DiscoveryPool } from "./discovery/pool";
 import { startClientTracking } from "./clients/setup";
-import type { QueryInfo } from "./wire/query";
+import type { QueryLog, QueryStats } from "./metrics/querystats";
 import { Observer } from "./metrics/observer";
 import { LiveFeed } from "./http/live";
 import { toWire } from "./wire/name";
-import { UdpServer } from "./server/udp";
+import { UdpServer, type AnswerHook } from "./server/udp";
 import { assertUdpPortFree, chooseBackend } from "./server/datagram";
 import { Forwarder } from "./upstream/forwarder";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
@@ -84,6 +84,20 @@ function mtimes(files: string[]): Map<string, number> {
       return 0;
     }
   })()]));
+}
+
+/**
+ * The per-answer hook: query stats, the recent-query log and the client-update queue, each left out when null
+ * (bench/path.ts measures them one at a time with the same function).
+ */
+export function answerHook(stats: QueryStats | null, qlog: QueryLog | null, queue: ClientQueue | null): AnswerHook {
+  return (ip, buf, q, tcp, seconds) => {
+    const rcode = buf[3]! & 0xf;
+    const now = Date.now(); // one clock read for the log and the client update
+    stats?.record(tcp, q.qtype, rcode, seconds);
+    qlog?.add(ip, now, buf, q.qnameEnd, q.qtype, rcode, tcp, seconds * 1000);
+    queue?.post(ip, now, buf, 12, q.qnameEnd, q.qtype, rcode);
+  };
 }
 
 export class App {
@@ -224,16 +238,7 @@ export class App {
 
   /** One hook per answered query: metrics, the recent-query log, and (when on) client tracking. */
   private installAnswerHook(): void {
-    const stats = this.observer.stats;
-    const qlog = this.observer.log;
-    const queue = this.tracker?.queue ?? this.forwardQueue;
-    const hook = (ip: string, buf: Uint8Array, q: QueryInfo, tcp: boolean, seconds: number) => {
-      const rcode = buf[3]! & 0xf;
-      const now = Date.now(); // one clock read for the log and the client update
-      stats.record(tcp, q.qtype, rcode, seconds);
-      qlog.add(ip, now, buf, q.qnameEnd, q.qtype, rcode, tcp, seconds * 1000);
-      queue?.post(ip, now, buf, 12, q.qnameEnd, q.qtype, rcode);
-    };
+    const hook = answerHook(this.observer.stats, this.observer.log, this.tracker?.queue ?? this.forwardQueue);
     for (const u of this.udp) u.onAnswered = hook;
     for (const t of this.tcp) t.onAnswered = hook;
   }
