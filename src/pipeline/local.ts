@@ -3,7 +3,7 @@ import { Flag, HEADER_LEN, QClass, QType, Rcode } from "../wire/constants";
 import { copyBytes, hashName } from "../wire/name";
 import type { QueryInfo } from "../wire/query";
 import { beginResponse, finishResponse } from "../wire/response";
-import type { LocalData, LocalZone, RRSet } from "../zones/local";
+import { NO_NAME, PACKED_SET_HEADER, type LocalData, type LocalZone, type RRSet } from "../zones/local";
 
 const MAX_CHAIN = 8;
 
@@ -28,6 +28,16 @@ function positive(buf: Uint8Array, q: QueryInfo, set: RRSet): number {
   const off = append(buf, beginResponse(buf, q, Rcode.NOERROR, true), set.atQuestion);
   if (off < 0) return truncatedAnswer(buf, q);
   return finishResponse(buf, off, q, Rcode.NOERROR, set.count, 0);
+}
+
+/** The packed RRset at bytes[set] (PackedNames.find) at the question name: the cheap path's usual answer. */
+function positivePacked(buf: Uint8Array, q: QueryInfo, bytes: Uint8Array, set: number): number {
+  const count = (bytes[set + 2]! << 8) | bytes[set + 3]!;
+  const len = (bytes[set + 4]! << 8) | bytes[set + 5]!;
+  const off = beginResponse(buf, q, Rcode.NOERROR, true);
+  if (off + len > buf.length) return truncatedAnswer(buf, q);
+  copyBytes(buf, off, bytes, set + PACKED_SET_HEADER, len);
+  return finishResponse(buf, off + len, q, Rcode.NOERROR, count, 0);
 }
 
 /** Every RRset at the name (qtype ANY on local data). */
@@ -55,7 +65,10 @@ function truncatedAnswer(buf: Uint8Array, q: QueryInfo): number {
  */
 export function answerLocal(buf: Uint8Array, q: QueryInfo, data: LocalData): number {
   if (q.qclass !== QClass.IN && q.qclass !== QClass.ANY) return -1;
-  const node = data.findNode(buf, HEADER_LEN, q.qnameEnd, q.nameHash);
+  // The usual case first, from the packed table: the name with an RRset of the asked type.
+  const packed = data.packed.find(buf, HEADER_LEN, q.qnameEnd, q.nameHash, q.qtype);
+  if (packed >= 0 && q.qtype !== QType.ANY) return positivePacked(buf, q, data.packed.bytes, packed);
+  const node = packed === NO_NAME ? undefined : data.findNode(buf, HEADER_LEN, q.qnameEnd, q.nameHash);
   if (node) {
     if (q.qtype === QType.ANY) return positiveAll(buf, q, node.sets.values());
     const set = node.sets.get(q.qtype);
