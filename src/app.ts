@@ -187,6 +187,12 @@ export class App {
     }
     let tick = 0;
     app.tasks.every("dashboard-feed", "http", 1000, async () => {
+      if (app.live.count === 0) {
+        // Nobody watching: no snapshot (it held the query thread 1-6 ms a second under load: issue 7's p99).
+        // A new watcher gets the next one, within a second.
+        app.live.last = null;
+        return app.status.skipLiveSnapshot();
+      }
       app.live.publish(app.status.liveSnapshot());
       // Top clients cost a store query: only while someone watches the dashboard.
       if (app.live.count > 0 && tick++ % 5 === 0) await app.status.refreshTopClients().catch((err) => log.debug("top clients not refreshed", { err }));

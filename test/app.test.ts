@@ -28,3 +28,33 @@ test("shutdown right after queries still stores their clients: the tracker's las
   const row = db.query("SELECT ip, queries FROM clients").get() as { ip: string; queries: number } | null;
   expect(row).toEqual({ ip: "127.0.0.1", queries: 5 });
 });
+
+test("the live feed builds no snapshot while nobody watches, and does again once someone does", async () => {
+  const app = await startApp({ http: "127.0.0.1:0" }, (c) => {
+    c.clients.enabled = false;
+    c.discovery.enabled = false;
+  });
+  cleanup.push(() => app.shutdown());
+  for (let i = 0; i < 20; i++) expect(await udpAsk(app.port, makeQuery("localhost"))).not.toBeNull();
+  await sleep(1300); // at least one tick of the 1 s feed
+  expect(app.live.count).toBe(0);
+  expect(app.live.last).toBeNull();
+  expect(app.observer.domains.size).toBe(0); // the query log was not sampled
+  const r = await fetch(`http://${app.httpAddress}/api/events`);
+  const reader = r.body!.getReader();
+  let text = "";
+  const t0 = Date.now();
+  while (!text.includes("data: ") && Date.now() - t0 < 3000) {
+    for (let i = 0; i < 5; i++) await udpAsk(app.port, makeQuery("localhost"));
+    const { value } = await reader.read();
+    text += new TextDecoder().decode(value);
+  }
+  await reader.cancel();
+  expect(text).toContain("data: ");
+  const snap = JSON.parse(text.slice(text.indexOf("data: ") + 6).split("\n\n")[0]!);
+  expect(snap).toHaveProperty("qps");
+  expect(app.live.last).not.toBeNull();
+  // only queries since the previous (skipped) second are counted as top domains, not the 20 before it
+  expect(snap.topDomains[0].name).toBe("localhost.");
+  expect(snap.topDomains[0].count).toBeLessThan(20);
+});

@@ -28,8 +28,29 @@ export class TopK {
     this.counts.clear();
     for (const [k, v] of keep) this.counts.set(k, v);
   }
+  /**
+   * The n largest counts, largest first: one pass keeping the best n in order (n is 10 on the dashboard),
+   * instead of copying and sorting every entry — this runs on the query thread once a second.
+   */
   top(n: number): Array<{ name: string; count: number }> {
-    return [...this.counts].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, count]) => ({ name, count: Math.round(count) }));
+    const names: string[] = [];
+    const counts: number[] = [];
+    if (n <= 0) return [];
+    for (const [name, count] of this.counts) {
+      if (names.length === n && count <= counts[n - 1]!) continue;
+      let i = Math.min(names.length, n - 1);
+      if (names.length < n) {
+        names.push(name);
+        counts.push(count);
+      }
+      for (; i > 0 && counts[i - 1]! < count; i--) {
+        names[i] = names[i - 1]!;
+        counts[i] = counts[i - 1]!;
+      }
+      names[i] = name;
+      counts[i] = count;
+    }
+    return names.map((name, i) => ({ name, count: Math.round(counts[i]!) }));
   }
 }
 
@@ -59,6 +80,21 @@ export class Observer {
 
   /** Rates and quantiles since the previous call; also folds new log entries into the top domains. */
   /** `stats`: these figures by default; the sum over all processes with `processes = N`. */
+  /**
+   * What interval() does for the next one, without its work: the baselines move on, and the query log's
+   * entries are left unsampled. For seconds nobody watches: sampling the log for top domains makes a string
+   * per logged query (2,000 a second under load), which held the query thread for 1-6 ms every second.
+   */
+  skipInterval(hits: number, misses: number, stats: QueryStats = this.stats): void {
+    this.lastTotal = stats.total;
+    this.lastHist = stats.latency.slice();
+    this.lastHits = hits;
+    this.lastMisses = misses;
+    this.lastAt = performance.now();
+    this.logCursor = this.log.written;
+    if (++this.ticks % 60 === 0) this.domains.decay();
+  }
+
   interval(hits: number, misses: number, stats: QueryStats = this.stats): Interval {
     const now = performance.now();
     const secs = Math.max(0.001, (now - this.lastAt) / 1000);
