@@ -11,19 +11,22 @@
 #   MODE=coalesce  Unbound vs bunbound on local data with udp.coalesce_us = each of WINDOWS (default "0 50 100 200")
 #   MODE=ab        Unbound vs bunbound from BASE (another checkout, e.g. `git worktree add /tmp/base main`) vs this
 #               tree, local data: a change measured against its baseline in one run
+#   MODE=env       Unbound vs bunbound vs bunbound with environment variables per VARIANTS, local data, e.g.
+#               VARIANTS="gc-timer-off=BUN_GC_TIMER_DISABLE=1 one-marker=BUN_JSC_numberOfGCMarkers=1,BUN_JSC_useConcurrentGC=0"
+#               (name=VAR=value[,VAR=value...], space-separated): runtime settings measured side by side
 #   MODE=processes bunbound alone, local data, `--processes 1` vs `--processes ${PROCS:-2}` (BACKEND as below)
 #               (CPU and RSS are summed over the process tree)
 # SERVER_CPUS (default 1) is the servers' taskset; dnsperf stays on CPU 0. BACKEND (default auto) is bunbound's
 # UDP backend in MODE=local and MODE=cache.
 # Both servers get a 4 MiB socket receive buffer (Unbound so-rcvbuf: 4m; bunbound udp.receive_buffer_bytes).
 # Needs: apt-get install -y dnsperf unbound bind9-dnsutils
-# Usage: MODE=cache RATE=50000 LEN=8 RUNS=3 bench/e2e.sh        (RATE empty = unthrottled)
+# Usage: MODE=cache RATE=50000 LEN=8 RUNS=3 bench/e2e.sh        (RATE empty = unthrottled; WARMUP=30 s per server first)
 set -u
 d=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$d/.." && pwd)
 gen="$d/gen"
 mkdir -p "$gen"
-LEN=${LEN:-8}; RUNS=${RUNS:-3}; RATE=${RATE-50000}; MODE=${MODE:-local}; SERVER_CPUS=${SERVER_CPUS:-1}; PROCS=${PROCS:-2}
+LEN=${LEN:-8}; RUNS=${RUNS:-3}; WARMUP=${WARMUP:-30}; RATE=${RATE-50000}; MODE=${MODE:-local}; SERVER_CPUS=${SERVER_CPUS:-1}; PROCS=${PROCS:-2}
 for t in dnsperf unbound dig taskset; do command -v $t >/dev/null || { echo "missing $t (apt-get install -y dnsperf unbound bind9-dnsutils)"; exit 2; }; done
 
 python3 - "$gen" "${BACKEND:-auto}" <<'PY'
@@ -100,6 +103,15 @@ elif [ "$MODE" = coalesce ]; then
 elif [ "$MODE" = ab ]; then
   [ -f "${BASE:-}/src/cli.ts" ] || { echo "MODE=ab needs BASE=<a checkout of bunbound>"; exit 2; }
   specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "base=bun $BASE/src/cli.ts --config $gen/bunbound-local.toml --listen 127.0.0.1:5340 --data-dir $gen/data-base:5340" "this=bun $root/src/cli.ts --config $gen/bunbound-local.toml --listen 127.0.0.1:5341 --data-dir $gen/data-this:5341")
+elif [ "$MODE" = env ]; then
+  [ -n "${VARIANTS:-}" ] || { echo "MODE=env needs VARIANTS=\"name=VAR=value[,VAR=value] ...\""; exit 2; }
+  specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-local.toml --listen 127.0.0.1:5350 --data-dir $gen/data-env0:5350")
+  p=5351
+  for v in $VARIANTS; do
+    vars=${v#*=}
+    specs+=("${v%%=*}=env ${vars//,/ } bun $root/src/cli.ts --config $gen/bunbound-local.toml --listen 127.0.0.1:$p --data-dir $gen/data-env$p:$p")
+    p=$((p + 1))
+  done
 elif [ "$MODE" = echo ]; then
   specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bun-echo=bun $d/echo-bun.ts 5321:5321" "mmsg-echo=bun $d/echo-mmsg.ts 5320:5320")
 elif [ "$MODE" = tracking ]; then
@@ -134,8 +146,11 @@ for spec in "${specs[@]}"; do
     an=$(dig +short +time=1 +tries=2 @127.0.0.1 -p "$port" "$probe" A | wc -l)
     if [ "$st" != NOERROR ] || [ "$an" -lt 1 ]; then echo "$name answers $probe with status ${st:-none}, $an records: not what this bench measures"; exit 3; fi
   fi
-  # warm-up (JIT, caches), not measured
-  taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l 2 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
+  # warm-up (JIT, caches), not measured: WARMUP seconds (default 30) of the same load. JavaScriptCore keeps
+  # compiling the hot functions (DFG, then FTL, on its JIT thread, which shares the pinned core) for the first
+  # ~10-20 s of load, and Bun's per-VM GC timers slow down once the heaps stop growing; a 2 s warm-up measured
+  # that start-up phase: p99 ~0.9 ms against ~0.25 ms once settled (bench/README figures). WARMUP=2 shows it.
+  taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l "$WARMUP" -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
   kill -STOP $(tree ${pids[$name]})
 done
 for r in $(seq "$RUNS"); do
@@ -171,7 +186,7 @@ rows=[list(map(float,l.split())) for l in sys.stdin if l.strip()]
 print(' '.join(str(round(s.median(c),2)) for c in zip(*rows)))")
 done
 echo
-echo "mode $MODE: servers on CPU $SERVER_CPUS, dnsperf on CPU 0; medians of $RUNS interleaved runs, ${LEN}s each, offered ${RATE:-unthrottled} q/s, $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "mode $MODE: servers on CPU $SERVER_CPUS, dnsperf on CPU 0; ${WARMUP}s warm-up each, then medians of $RUNS interleaved runs, ${LEN}s each, offered ${RATE:-unthrottled} q/s, $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 printf '| %-12s | %9s | %14s | %8s | %6s | %14s | %8s |\n' server qps "avg latency µs" "p99 µs" lost "CPU µs/query" "RSS MB"
 printf '|%s|\n' "--------------|-----------|----------------|----------|--------|----------------|----------"
 for n in "${names[@]}"; do
