@@ -149,7 +149,7 @@ for spec in "${specs[@]}"; do
   # warm-up (JIT, caches), not measured: WARMUP seconds (default 30) of the same load. JavaScriptCore keeps
   # compiling the hot functions (DFG, then FTL, on its JIT thread, which shares the pinned core) for the first
   # ~10-20 s of load, and Bun's per-VM GC timers slow down once the heaps stop growing; a 2 s warm-up measured
-  # that start-up phase: p99 ~0.9 ms against ~0.25 ms once settled (bench/README figures). WARMUP=2 shows it.
+  # that start-up phase: p99 ~0.9 ms against ~0.25 ms once settled (README, Performance, "Tails"). WARMUP=2 shows it.
   taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l "$WARMUP" -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
   kill -STOP $(tree ${pids[$name]})
 done
