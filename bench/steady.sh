@@ -5,7 +5,7 @@
 set -u
 d=$(cd "$(dirname "$0")" && pwd); root=$(cd "$d/.." && pwd); gen="$d/gen"
 RATE=${RATE:-20000}; MINUTES=${MINUTES:-5}
-MODE=cache RUNS=0 LEN=1 bash "$d/e2e.sh" >/dev/null 2>&1 || true   # makes the generated configs and query file
+MODE=cache RUNS=0 LEN=1 WARMUP=1 bash "$d/e2e.sh" >/dev/null 2>&1 || true   # makes the generated configs and query file
 taskset -c 0 unbound -d -c "$gen/backend.conf" >"$gen/backend.log" 2>&1 & backend=$!
 taskset -c 1 bun "$root/src/cli.ts" --config "$gen/bunbound-cache.toml" --data-dir "$gen/data-steady" >"$gen/steady.log" 2>&1 & pid=$!
 trap 'kill $pid $backend 2>/dev/null' EXIT
