@@ -195,7 +195,7 @@ export class App {
       }
       app.live.publish(app.status.liveSnapshot());
       // Top clients cost a store query: only while someone watches the dashboard.
-      if (app.live.count > 0 && tick++ % 5 === 0) await app.status.refreshTopClients().catch((err) => log.debug("top clients not refreshed", { err }));
+      if (tick++ % 5 === 0) await app.status.refreshTopClients().catch((err) => log.debug("top clients not refreshed", { err }));
     });
     app.tasks.every("stats-log", "metrics", 60_000, () => log.info("stats", app.status.stats()));
     if (cfg.jobs.watch_interval_ms > 0) {

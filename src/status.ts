@@ -51,7 +51,6 @@ export class Status {
     }));
   }
 
-  /** The dashboard's one-second snapshot. */
   /**
    * A second with nobody watching the live feed: the per-second baselines move on (so the next snapshot's rates
    * cover one second, not the whole unwatched stretch) and nothing is built. liveSnapshot costs the query
@@ -63,6 +62,7 @@ export class Status {
     this.lastDiscoveryTotal = this.app.discovery?.metrics.total ?? 0;
   }
 
+  /** The dashboard's one-second snapshot. */
   liveSnapshot(): Record<string, unknown> {
     const t = this.totals();
     const i = this.app.observer.interval(t.cache.hits!, t.cache.misses!, t.queries);

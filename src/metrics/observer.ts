@@ -33,16 +33,17 @@ export class TopK {
    * instead of copying and sorting every entry — this runs on the query thread once a second.
    */
   top(n: number): Array<{ name: string; count: number }> {
+    if (n <= 0) return [];
     const names: string[] = [];
     const counts: number[] = [];
-    if (n <= 0) return [];
     for (const [name, count] of this.counts) {
       if (names.length === n && count <= counts[n - 1]!) continue;
-      let i = Math.min(names.length, n - 1);
       if (names.length < n) {
         names.push(name);
         counts.push(count);
       }
+      // the last slot is the new one (or, when full, the smallest, which this count replaces): sift it up
+      let i = names.length - 1;
       for (; i > 0 && counts[i - 1]! < count; i--) {
         names[i] = names[i - 1]!;
         counts[i] = counts[i - 1]!;
@@ -78,23 +79,17 @@ export class Observer {
     this.lastHist = new Float64Array(this.stats.latency.length);
   }
 
-  /** Rates and quantiles since the previous call; also folds new log entries into the top domains. */
-  /** `stats`: these figures by default; the sum over all processes with `processes = N`. */
   /**
    * What interval() does for the next one, without its work: the baselines move on, and the query log's
    * entries are left unsampled. For seconds nobody watches: sampling the log for top domains makes a string
    * per logged query (2,000 a second under load), which held the query thread for 1-6 ms every second.
    */
   skipInterval(hits: number, misses: number, stats: QueryStats = this.stats): void {
-    this.lastTotal = stats.total;
-    this.lastHist = stats.latency.slice();
-    this.lastHits = hits;
-    this.lastMisses = misses;
-    this.lastAt = performance.now();
-    this.logCursor = this.log.written;
-    if (++this.ticks % 60 === 0) this.domains.decay();
+    this.advance(hits, misses, stats, performance.now(), this.log.written);
   }
 
+  /** Rates and quantiles since the previous call; also folds new log entries into the top domains. */
+  /** `stats`: these figures by default; the sum over all processes with `processes = N`. */
   interval(hits: number, misses: number, stats: QueryStats = this.stats): Interval {
     const now = performance.now();
     const secs = Math.max(0.001, (now - this.lastAt) / 1000);
@@ -107,13 +102,18 @@ export class Observer {
       p99ms: stats.quantile(0.99, delta) * 1000,
       hitRatio: dh + dm > 0 ? dh / (dh + dm) : null,
     };
+    this.advance(hits, misses, stats, now, this.log.since(this.logCursor, (q) => this.domains.add(q)));
+    return out;
+  }
+
+  /** The next interval starts here: counter baselines, log cursor, and the top domains' decay once a minute. */
+  private advance(hits: number, misses: number, stats: QueryStats, now: number, logCursor: number): void {
     this.lastTotal = stats.total;
     this.lastHist = stats.latency.slice();
     this.lastHits = hits;
     this.lastMisses = misses;
     this.lastAt = now;
-    this.logCursor = this.log.since(this.logCursor, (q) => this.domains.add(q));
+    this.logCursor = logCursor;
     if (++this.ticks % 60 === 0) this.domains.decay();
-    return out;
   }
 }
