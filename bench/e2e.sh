@@ -130,7 +130,7 @@ tree_rss() { for p in $(tree "$1"); do awk '/VmRSS/{print $2}' /proc/$p/status 2
 # All servers run at once and the runs alternate between them, so a noisy stretch of this shared VM hits every
 # server alike instead of whichever ran then. The ones not being measured are stopped (SIGSTOP, whole process
 # tree): an idle server's timers must not disturb the one under load. Each run starts with a 1 s warm-up.
-declare -A pids rows
+declare -A pids rows p99s
 for spec in "${specs[@]}"; do
   spec_fields "$spec"
   taskset -c "$SERVER_CPUS" $cmd >"$gen/$name.log" 2>&1 & pids[$name]=$!
@@ -158,9 +158,11 @@ for r in $(seq "$RUNS"); do
     spec_fields "$spec"; pid=${pids[$name]}
     kill -CONT $(tree $pid)
     taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l 1 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
-    t0=$(tree_cpu $pid)
+    t0=$(tree_cpu $pid); w0=$(awk '{print $2}' /proc/$pid/schedstat)
     taskset -c 0 dnsperf -v -s 127.0.0.1 -p "$port" -d "$qfile" -l "$LEN" -c 16 -q 512 ${RATE:+-Q $RATE} >"$gen/run.out" 2>&1
-    t1=$(tree_cpu $pid)
+    t1=$(tree_cpu $pid); w1=$(awk '{print $2}' /proc/$pid/schedstat)
+    # how long the server's main thread was runnable but not running (preempted, or waiting to be scheduled)
+    waitms=$(( (w1 - w0) / 1000000 ))
     res=$(grep -v '^>' "$gen/run.out")
     done_q=$(echo "$res" | awk '/Queries completed/{print $3}')
     cpu=$(python3 -c "print(round(($t1-$t0)*1e6/$(getconf CLK_TCK)/max(1,${done_q:-0}),2))")
@@ -168,11 +170,13 @@ for r in $(seq "$RUNS"); do
     lat=$(echo "$res" | awk '/Average Latency/{print $4*1e6}')
     lost=$(echo "$res" | awk '/Queries lost/{print $3}')
     # p99 from dnsperf -v's per-query lines ("> NOERROR name type seconds")
-    p99=$(awk '/^>/{print $NF}' "$gen/run.out" | sort -g | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; print a[i]*1e6}')
+    read -r p50 p90 p99 p999 <<<"$(awk '/^>/{print $NF}' "$gen/run.out" | sort -g | awk '{a[NR]=$1} END {n=split("0.5 0.9 0.99 0.999",q," "); for (j=1;j<=n;j++) {i=int(NR*q[j]); if (i<1) i=1; printf "%s ", a[i]*1e6}}')"
+    [ -n "${KEEP:-}" ] && cp "$gen/run.out" "$gen/run-$name-$r.out"  # KEEP=1: every run's per-query lines
     noerror=$(awk '/^>/{n++; if ($2=="NOERROR") k++} END {printf "%.1f", n ? 100*k/n : 0}' "$gen/run.out")
     rss=$(tree_rss $pid)
-    echo "$name run=$r qps=$qps avg_latency_us=$lat p99_us=$p99 noerror_pct=$noerror lost=$lost server_cpu_us_per_query=$cpu rss_kb=$rss"
+    echo "$name run=$r qps=$qps avg_latency_us=$lat p50_us=$p50 p90_us=$p90 p99_us=$p99 p999_us=$p999 noerror_pct=$noerror lost=$lost server_cpu_us_per_query=$cpu rss_kb=$rss runqueue_wait_ms=$waitms"
     rows[$name]+="$qps $lat $lost $cpu $rss $p99"$'\n'
+    p99s[$name]+="$p99 "
     kill -STOP $(tree $pid)
   done
 done
@@ -196,5 +200,8 @@ done
 read -r uq ul ulo uc ur up <<<"${med[${names[0]}]}"
 for n in "${names[@]:1}"; do
   read -r bq bl blo bc br bp <<<"${med[$n]}"
-  python3 -c "print(f'$n/${names[0]}: qps {$bq/$uq:.3f}x, CPU per query {$bc/$uc:.2f}x, latency avg {$bl/max($ul,1e-9):.2f}x, p99 {$bp/max($up,1e-9):.2f}x')"
+  python3 -c "
+a, b = '${p99s[${names[0]}]}'.split(), '${p99s[$n]}'.split()
+lower = sum(float(y) < float(x) for x, y in zip(a, b))
+print(f'$n/${names[0]}: qps {$bq/$uq:.3f}x, CPU per query {$bc/$uc:.2f}x, latency avg {$bl/max($ul,1e-9):.2f}x, p99 {$bp/max($up,1e-9):.2f}x (lower in {lower} of {len(a)} paired runs)')"
 done
