@@ -151,12 +151,12 @@ for spec in "${specs[@]}"; do
   # ~10-20 s of load, and Bun's per-VM GC timers slow down once the heaps stop growing; a 2 s warm-up measured
   # that start-up phase: p99 ~0.9 ms against ~0.25 ms once settled (README, Performance, "Tails"). WARMUP=2 shows it.
   taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l "$WARMUP" -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
-  kill -STOP $(tree ${pids[$name]})
+  [ "${STOP:-1}" = 1 ] && kill -STOP $(tree ${pids[$name]})
 done
 for r in $(seq "$RUNS"); do
   for spec in "${specs[@]}"; do
     spec_fields "$spec"; pid=${pids[$name]}
-    kill -CONT $(tree $pid)
+    [ "${STOP:-1}" = 1 ] && kill -CONT $(tree $pid)
     taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l 1 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
     t0=$(tree_cpu $pid); w0=$(awk '{print $2}' /proc/$pid/schedstat)
     taskset -c 0 dnsperf -v -s 127.0.0.1 -p "$port" -d "$qfile" -l "$LEN" -c 16 -q 512 ${RATE:+-Q $RATE} >"$gen/run.out" 2>&1
@@ -177,7 +177,7 @@ for r in $(seq "$RUNS"); do
     echo "$name run=$r qps=$qps avg_latency_us=$lat p50_us=$p50 p90_us=$p90 p99_us=$p99 p999_us=$p999 noerror_pct=$noerror lost=$lost server_cpu_us_per_query=$cpu rss_kb=$rss runqueue_wait_ms=$waitms"
     rows[$name]+="$qps $lat $lost $cpu $rss $p99"$'\n'
     p99s[$name]+="$p99 "
-    kill -STOP $(tree $pid)
+    [ "${STOP:-1}" = 1 ] && kill -STOP $(tree $pid)
   done
 done
 for p in ${pids[*]}; do kill -CONT $(tree $p); done
