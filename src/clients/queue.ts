@@ -122,6 +122,8 @@ export class ClientQueue {
   /** Where the last post went: a post from the same client tries to fold into it before anything else. */
   private lastIp = "";
   private lastRing: Ring | null = null;
+  /** Called once by the next post, then cleared: the consumer sleeping on an empty queue (see onNextPost). */
+  private waiter: (() => void) | null = null;
 
   /**
    * @param isKnown decides the priority: known clients go to the high queue.
@@ -170,7 +172,23 @@ export class ClientQueue {
     }
     if (ring === this.high) c.enqueuedHigh += count;
     else c.enqueuedLow += count;
+    if (this.waiter !== null) this.wakeWaiter();
     return true;
+  }
+
+  /**
+   * `wake` is called (once) by the next post that is queued, or at once if something is already queued: the
+   * consumer can sleep on an empty queue instead of waking to look. Replaces an earlier waiter; null clears it.
+   */
+  onNextPost(wake: (() => void) | null): void {
+    this.waiter = wake;
+    if (wake !== null && this.high.length + this.low.length > 0) this.wakeWaiter();
+  }
+
+  private wakeWaiter(): void {
+    const w = this.waiter!;
+    this.waiter = null;
+    w();
   }
 
   /** The next update into `out`: high first, but low gets every `lowEvery`-th turn when both wait. */

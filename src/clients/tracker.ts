@@ -2,7 +2,7 @@
 // client, writes to the store in batches (by size or every batch interval), gives new clients a placeholder
 // row (discovering) at once and a discovery job, and records discovered names. The query thread only ever
 // calls post(), which never waits.
-import type { TaskManager } from "../lifecycle/tasks";
+import { sleep, type TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
 import type { DiscoveryResult } from "../discovery/methods";
 import { ClientQueue, RawUpdate } from "./queue";
@@ -21,6 +21,9 @@ export interface TrackerOptions {
   /** A known client seen again this long after its last discovery is discovered again (high priority). */
   rediscoverMs: number;
 }
+
+/** Longest idle sleep of the loop: the per-second rate it reports gets back to 0 within about this. */
+const IDLE_CHECK_MS = 1000;
 
 type PendingRow = ClientRow & { name: Uint8Array; nameLen: number };
 
@@ -45,6 +48,8 @@ export class ClientTracker {
   private lastFlush = performance.now();
   private flushing: Promise<void> | null = null;
   private window = { t: performance.now(), n: 0 };
+  /** Ends the idle sleep early (a discovered name to write). */
+  private wakeIdle: (() => void) | null = null;
 
   constructor(
     private readonly opts: TrackerOptions,
@@ -67,11 +72,31 @@ export class ClientTracker {
       while (!signal.aborted) {
         this.drain(2048);
         if (this.pending.size >= this.opts.batchSize || performance.now() - this.lastFlush >= this.opts.batchMs) await this.flush();
-        await new Promise((r) => setTimeout(r, this.busy() ? 1 : 10));
+        if (this.idle()) await this.sleepUntilPost(signal);
+        else await new Promise((r) => setTimeout(r, this.busy() ? 1 : 10));
       }
       this.drain(Number.MAX_SAFE_INTEGER);
       await this.flush();
     });
+  }
+
+  /** Nothing queued, nothing waiting to be written: the loop has no reason to wake until something is posted. */
+  private idle(): boolean {
+    return this.queue.depthHigh + this.queue.depthLow === 0 && this.pending.size === 0 && this.names.length === 0 && this.flushing === null;
+  }
+
+  /**
+   * Sleeps until the next post (or discovered name), the abort, or IDLE_CHECK_MS. An idle resolver's loop
+   * used to wake every 10 ms to find an empty queue: 100 event-loop turns a second, most of an idle
+   * bunbound's CPU, on a core it may share with other services.
+   */
+  private async sleepUntilPost(signal: AbortSignal): Promise<void> {
+    await sleep(IDLE_CHECK_MS, signal, (wake) => {
+      this.wakeIdle = wake;
+      this.queue.onNextPost(wake);
+    });
+    this.wakeIdle = null;
+    this.queue.onNextPost(null);
   }
 
   /**
@@ -134,6 +159,7 @@ export class ClientTracker {
   discovered(r: DiscoveryResult): void {
     if (this.seen.has(r.ip)) this.seen.set(r.ip, Date.now());
     this.names.push({ ip: r.ip, name: r.name, source: r.source ?? "ptr", at: Date.now() });
+    this.wakeIdle?.();
   }
 
   /** Writes the pending batch to the store. On failure the batch is counted and dropped (bounded memory). */

@@ -2,10 +2,15 @@
 // full queue drops and counts). A token bucket limits the rate and a circuit breaker stops discovery during
 // failure storms; jobs held back by either stay queued and go later. Each worker is a task-manager task, so a
 // crashed worker is logged and replaced with backoff, and shutdown stops them all.
-import type { TaskManager } from "../lifecycle/tasks";
+import { sleep, type TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
 import { CircuitBreaker, TokenBucket } from "./limits";
 import type { DiscoveryResult, Method, MethodConfig } from "./methods";
+
+/** How often held-back jobs (rate limit, open breaker) are offered again. */
+const DISPATCH_MS = 50;
+/** Longest sleep of an idle dispatcher (submit() wakes it sooner). */
+const IDLE_CHECK_MS = 1000;
 
 export interface PoolOptions {
   workers: number;
@@ -55,6 +60,8 @@ export class DiscoveryPool {
   private readonly queued = new Set<string>();
   private readonly slots: Slot[] = [];
   private dispatching = false;
+  /** Ends the dispatcher's idle sleep: a job was queued that could not go at once. */
+  private wakeDispatch: (() => void) | null = null;
 
   constructor(
     public opts: PoolOptions,
@@ -79,7 +86,19 @@ export class DiscoveryPool {
       this.slots.push(slot);
       tasks.register(`discovery-worker-${i}`, "discovery-workers", (signal) => this.runWorker(slot, signal));
     }
-    tasks.every("discovery-dispatch", "discovery", 50, () => this.dispatch());
+    // Held-back jobs (rate limit, open breaker) are retried every DISPATCH_MS; with nothing queued the loop
+    // sleeps until submit() wakes it, instead of waking 20 times a second to find nothing to do.
+    tasks.register("discovery-dispatch", "discovery", async (signal) => {
+      while (!signal.aborted) {
+        if (this.depth === 0) {
+          await sleep(IDLE_CHECK_MS, signal, (wake) => (this.wakeDispatch = wake));
+          this.wakeDispatch = null;
+          continue;
+        }
+        await sleep(DISPATCH_MS, signal);
+        if (!signal.aborted) this.dispatch();
+      }
+    });
   }
 
   /** Non-blocking: queues a client for naming (known clients first); false when dropped (full) or already queued. */
@@ -93,6 +112,7 @@ export class DiscoveryPool {
     this.queued.add(ip);
     this.metrics.submitted++;
     this.dispatch();
+    if (this.depth > 0) this.wakeDispatch?.();
     return true;
   }
 

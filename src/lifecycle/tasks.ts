@@ -32,19 +32,24 @@ export interface BackoffOptions {
 
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 30_000, resetAfterMs: 60_000 };
 
-/** Sleeps `ms`, or less if the signal aborts; never rejects. The timer is always cleared. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/**
+ * Sleeps `ms`, or less if the signal aborts or the `wake` handed to `wakeable` is called (idempotent); never
+ * rejects. The timer is always cleared.
+ */
+export function sleep(ms: number, signal?: AbortSignal, wakeable?: (wake: () => void) => void): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
-    const onAbort = () => {
+    let done = false;
+    const end = () => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
+      signal?.removeEventListener("abort", end);
       resolve();
     };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(end, ms);
+    signal?.addEventListener("abort", end, { once: true });
+    wakeable?.(end);
   });
 }
 

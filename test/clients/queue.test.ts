@@ -6,6 +6,28 @@ const name = toWire("www.example.com");
 const post = (q: ClientQueue, ip: string, qtype = 1) => q.post(ip, 1000, name, 0, name.length, qtype, 0);
 
 describe("client update queue", () => {
+  test("onNextPost wakes its waiter once, on the next queued post or at once when something is queued; null clears it", () => {
+    const q = new ClientQueue(1, 1, 0.25, () => false);
+    let woken = 0;
+    q.onNextPost(() => woken++);
+    expect(woken).toBe(0);
+    post(q, "10.0.0.1");
+    expect(woken).toBe(1);
+    post(q, "10.0.0.2"); // once only: the first post cleared the waiter
+    expect(woken).toBe(1);
+    q.onNextPost(() => woken++); // something is queued already
+    expect(woken).toBe(2);
+    q.take();
+    q.onNextPost(() => woken++);
+    q.onNextPost(null);
+    post(q, "10.0.0.3");
+    expect(woken).toBe(2);
+    q.take();
+    q.onNextPost(() => woken++);
+    post(q, "10.0.0.4");
+    expect(woken).toBe(3);
+  });
+
   test("an update carries ip, time, qname, qtype and rcode", () => {
     const q = new ClientQueue(4, 4, 0.25, () => false);
     q.post("10.0.0.1", 1234, name, 0, name.length, 28, 3);

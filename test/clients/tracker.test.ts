@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import type { ClientStore } from "../../src/clients/store";
 import type { StoreOp } from "../../src/clients/store-protocol";
 import { ClientTracker } from "../../src/clients/tracker";
+import { TaskManager } from "../../src/lifecycle/tasks";
 import { toWire } from "../../src/wire/name";
 
 /** A store stand-in that records batches. */
@@ -26,6 +27,32 @@ describe("client tracker", () => {
     t.discovered({ ip: "10.0.0.1", name: "laptop", source: "ptr", tried: ["ptr"], unreachable: false, ms: 3 });
     t.queue.post("10.0.0.1", 2000, name, 0, name.length, 1, 0);
     expect(t.queue.depthHigh).toBe(1);
+  });
+
+  test("an idle loop sleeps until something is posted: no polling of an empty queue; a post or a discovered name is written at once; stop is prompt", async () => {
+    const { store, ops } = fakeStore();
+    const t = new ClientTracker(opts, store, () => true);
+    let drains = 0;
+    const drain = t.drain.bind(t);
+    t.drain = (max: number) => (drains++, drain(max));
+    const tm = new TaskManager();
+    t.start(tm);
+    await Bun.sleep(400);
+    // Polling every 10 ms would be ~40 drains by now; the loop drains once, then sleeps (IDLE_CHECK_MS = 1 s).
+    expect(drains).toBeLessThanOrEqual(2);
+    const before = drains;
+    t.queue.post("10.0.0.9", Date.now(), name, 0, name.length, 1, 0);
+    await Bun.sleep(30);
+    expect(drains).toBeGreaterThan(before);
+    const batches = () => ops.filter((o) => o.op === "batch") as Array<Extract<StoreOp, { op: "batch" }>>;
+    expect(batches().flatMap((b) => b.clients.map((c) => c.ip))).toEqual(["10.0.0.9"]); // written without waiting for a poll
+    await Bun.sleep(200); // the batch interval passes; nothing pending: idle again
+    t.discovered({ ip: "10.0.0.9", name: "printer", source: "mdns", tried: ["mdns"], unreachable: false, ms: 2 });
+    await Bun.sleep(30);
+    expect(batches().flatMap((b) => b.names.map((n) => n.name))).toEqual(["printer"]);
+    const t0 = performance.now();
+    expect(await tm.stopAll(2000)).toEqual([]);
+    expect(performance.now() - t0).toBeLessThan(200); // the abort ends the idle sleep
   });
 
   test("a known client seen again after rediscover_after_ms is discovered again, with priority", () => {

@@ -72,6 +72,21 @@ describe("task manager", () => {
     expect(runs).toBe(after);
   });
 
+  test("sleep ends early when woken through its wakeable hook (once; later calls are no-ops) or aborted", async () => {
+    let wake!: () => void;
+    const t0 = performance.now();
+    const p = sleep(5_000, undefined, (w) => (wake = w));
+    setTimeout(() => wake(), 20);
+    await p;
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    wake(); // idempotent
+    const c = new AbortController();
+    const q = sleep(5_000, c.signal, () => {});
+    c.abort();
+    await q;
+    expect(performance.now() - t0).toBeLessThan(1_000);
+  });
+
   test("a duplicate live name is refused", () => {
     const tm = new TaskManager(fast);
     tm.register("one", "x", (s) => new Promise((r) => s.addEventListener("abort", () => r())));
