@@ -20,13 +20,15 @@
 # UDP backend in MODE=local and MODE=cache.
 # Both servers get a 4 MiB socket receive buffer (Unbound so-rcvbuf: 4m; bunbound udp.receive_buffer_bytes).
 # Needs: apt-get install -y dnsperf unbound bind9-dnsutils
+# STOP=0 leaves the servers not being measured running (default 1: SIGSTOP); KEEP=1 keeps every run's
+# per-query latencies in gen/run-NAME-N.out.
 # Usage: MODE=cache RATE=50000 LEN=8 RUNS=3 bench/e2e.sh        (RATE empty = unthrottled; WARMUP=30 s per server first)
 set -u
 d=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$d/.." && pwd)
 gen="$d/gen"
 mkdir -p "$gen"
-LEN=${LEN:-8}; RUNS=${RUNS:-3}; WARMUP=${WARMUP:-30}; RATE=${RATE-50000}; MODE=${MODE:-local}; SERVER_CPUS=${SERVER_CPUS:-1}; PROCS=${PROCS:-2}
+LEN=${LEN:-8}; RUNS=${RUNS:-3}; WARMUP=${WARMUP:-30}; RATE=${RATE-50000}; MODE=${MODE:-local}; SERVER_CPUS=${SERVER_CPUS:-1}; PROCS=${PROCS:-2}; STOP=${STOP:-1}
 for t in dnsperf unbound dig taskset; do command -v $t >/dev/null || { echo "missing $t (apt-get install -y dnsperf unbound bind9-dnsutils)"; exit 2; }; done
 
 python3 - "$gen" "${BACKEND:-auto}" <<'PY'
@@ -129,8 +131,9 @@ tree_cpu() { for p in $(tree "$1"); do awk '{print $14+$15}' /proc/$p/stat 2>/de
 tree_rss() { for p in $(tree "$1"); do awk '/VmRSS/{print $2}' /proc/$p/status 2>/dev/null; done | awk '{s+=$1} END {print s+0}'; }
 # All servers run at once and the runs alternate between them, so a noisy stretch of this shared VM hits every
 # server alike instead of whichever ran then. The ones not being measured are stopped (SIGSTOP, whole process
-# tree): an idle server's timers must not disturb the one under load. Each run starts with a 1 s warm-up.
-declare -A pids rows p99s
+# tree; STOP=0 does not): an idle server's timers must not disturb the one under load. Each run starts with a
+# 1 s warm-up.
+declare -A pids rows
 for spec in "${specs[@]}"; do
   spec_fields "$spec"
   taskset -c "$SERVER_CPUS" $cmd >"$gen/$name.log" 2>&1 & pids[$name]=$!
@@ -151,12 +154,12 @@ for spec in "${specs[@]}"; do
   # ~10-20 s of load, and Bun's per-VM GC timers slow down once the heaps stop growing; a 2 s warm-up measured
   # that start-up phase: p99 ~0.9 ms against ~0.25 ms once settled (README, Performance, "Tails"). WARMUP=2 shows it.
   taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l "$WARMUP" -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
-  [ "${STOP:-1}" = 1 ] && kill -STOP $(tree ${pids[$name]})
+  [ "$STOP" = 1 ] && kill -STOP $(tree ${pids[$name]})
 done
 for r in $(seq "$RUNS"); do
   for spec in "${specs[@]}"; do
     spec_fields "$spec"; pid=${pids[$name]}
-    [ "${STOP:-1}" = 1 ] && kill -CONT $(tree $pid)
+    [ "$STOP" = 1 ] && kill -CONT $(tree $pid)
     taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l 1 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
     t0=$(tree_cpu $pid); w0=$(awk '{print $2}' /proc/$pid/schedstat)
     taskset -c 0 dnsperf -v -s 127.0.0.1 -p "$port" -d "$qfile" -l "$LEN" -c 16 -q 512 ${RATE:+-Q $RATE} >"$gen/run.out" 2>&1
@@ -176,8 +179,7 @@ for r in $(seq "$RUNS"); do
     rss=$(tree_rss $pid)
     echo "$name run=$r qps=$qps avg_latency_us=$lat p50_us=$p50 p90_us=$p90 p99_us=$p99 p999_us=$p999 noerror_pct=$noerror lost=$lost server_cpu_us_per_query=$cpu rss_kb=$rss runqueue_wait_ms=$waitms"
     rows[$name]+="$qps $lat $lost $cpu $rss $p99"$'\n'
-    p99s[$name]+="$p99 "
-    [ "${STOP:-1}" = 1 ] && kill -STOP $(tree $pid)
+    [ "$STOP" = 1 ] && kill -STOP $(tree $pid)
   done
 done
 for p in ${pids[*]}; do kill -CONT $(tree $p); done
@@ -201,7 +203,7 @@ read -r uq ul ulo uc ur up <<<"${med[${names[0]}]}"
 for n in "${names[@]:1}"; do
   read -r bq bl blo bc br bp <<<"${med[$n]}"
   python3 -c "
-a, b = '${p99s[${names[0]}]}'.split(), '${p99s[$n]}'.split()
+a, b = ([l.split()[-1] for l in rows.splitlines() if l.strip()] for rows in ('''${rows[${names[0]}]}''', '''${rows[$n]}'''))
 lower = sum(float(y) < float(x) for x, y in zip(a, b))
 print(f'$n/${names[0]}: qps {$bq/$uq:.3f}x, CPU per query {$bc/$uc:.2f}x, latency avg {$bl/max($ul,1e-9):.2f}x, p99 {$bp/max($up,1e-9):.2f}x (lower in {lower} of {len(a)} paired runs)')"
 done

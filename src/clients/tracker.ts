@@ -2,7 +2,7 @@
 // client, writes to the store in batches (by size or every batch interval), gives new clients a placeholder
 // row (discovering) at once and a discovery job, and records discovered names. The query thread only ever
 // calls post(), which never waits.
-import { sleep, type TaskManager } from "../lifecycle/tasks";
+import { Wakeup, type TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
 import type { DiscoveryResult } from "../discovery/methods";
 import { ClientQueue, RawUpdate } from "./queue";
@@ -48,8 +48,8 @@ export class ClientTracker {
   private lastFlush = performance.now();
   private flushing: Promise<void> | null = null;
   private window = { t: performance.now(), n: 0 };
-  /** Ends the idle sleep early (a discovered name to write). */
-  private wakeIdle: (() => void) | null = null;
+  /** The loop's idle sleep, ended by the next post or a discovered name. */
+  private readonly idleSleep = new Wakeup();
 
   constructor(
     private readonly opts: TrackerOptions,
@@ -91,11 +91,9 @@ export class ClientTracker {
    * bunbound's CPU, on a core it may share with other services.
    */
   private async sleepUntilPost(signal: AbortSignal): Promise<void> {
-    await sleep(IDLE_CHECK_MS, signal, (wake) => {
-      this.wakeIdle = wake;
-      this.queue.onNextPost(wake);
-    });
-    this.wakeIdle = null;
+    const slept = this.idleSleep.sleep(IDLE_CHECK_MS, signal); // asleep from here: a wake now ends it
+    this.queue.onNextPost(this.idleSleep.wake);
+    await slept;
     this.queue.onNextPost(null);
   }
 
@@ -159,7 +157,7 @@ export class ClientTracker {
   discovered(r: DiscoveryResult): void {
     if (this.seen.has(r.ip)) this.seen.set(r.ip, Date.now());
     this.names.push({ ip: r.ip, name: r.name, source: r.source ?? "ptr", at: Date.now() });
-    this.wakeIdle?.();
+    this.idleSleep.wake();
   }
 
   /** Writes the pending batch to the store. On failure the batch is counted and dropped (bounded memory). */

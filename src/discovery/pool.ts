@@ -2,7 +2,7 @@
 // full queue drops and counts). A token bucket limits the rate and a circuit breaker stops discovery during
 // failure storms; jobs held back by either stay queued and go later. Each worker is a task-manager task, so a
 // crashed worker is logged and replaced with backoff, and shutdown stops them all.
-import { sleep, type TaskManager } from "../lifecycle/tasks";
+import { sleep, Wakeup, type TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
 import { CircuitBreaker, TokenBucket } from "./limits";
 import type { DiscoveryResult, Method, MethodConfig } from "./methods";
@@ -60,8 +60,8 @@ export class DiscoveryPool {
   private readonly queued = new Set<string>();
   private readonly slots: Slot[] = [];
   private dispatching = false;
-  /** Ends the dispatcher's idle sleep: a job was queued that could not go at once. */
-  private wakeDispatch: (() => void) | null = null;
+  /** The dispatcher's idle sleep, ended when a job is queued that could not go at once. */
+  private readonly idleSleep = new Wakeup();
 
   constructor(
     public opts: PoolOptions,
@@ -91,8 +91,7 @@ export class DiscoveryPool {
     tasks.register("discovery-dispatch", "discovery", async (signal) => {
       while (!signal.aborted) {
         if (this.depth === 0) {
-          await sleep(IDLE_CHECK_MS, signal, (wake) => (this.wakeDispatch = wake));
-          this.wakeDispatch = null;
+          await this.idleSleep.sleep(IDLE_CHECK_MS, signal);
           continue;
         }
         await sleep(DISPATCH_MS, signal);
@@ -112,7 +111,7 @@ export class DiscoveryPool {
     this.queued.add(ip);
     this.metrics.submitted++;
     this.dispatch();
-    if (this.depth > 0) this.wakeDispatch?.();
+    if (this.depth > 0) this.idleSleep.wake();
     return true;
   }
 

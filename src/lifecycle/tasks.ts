@@ -53,6 +53,21 @@ export function sleep(ms: number, signal?: AbortSignal, wakeable?: (wake: () => 
   });
 }
 
+/**
+ * A sleep that another part of the code can end early: `sleep()` here, `wake()` there (a no-op while nobody
+ * sleeps). For loops that would otherwise wake on a timer only to find nothing to do.
+ */
+export class Wakeup {
+  private end: (() => void) | null = null;
+
+  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    await sleep(ms, signal, (end) => (this.end = end));
+    this.end = null;
+  }
+
+  readonly wake = (): void => this.end?.();
+}
+
 export class TaskManager {
   private readonly tasks = new Map<string, Task>();
   private stopping: Promise<string[]> | null = null;

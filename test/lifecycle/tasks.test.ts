@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { sleep, TaskManager } from "../../src/lifecycle/tasks";
+import { sleep, TaskManager, Wakeup } from "../../src/lifecycle/tasks";
 import { setLogSink } from "../../src/metrics/log";
 
 const lines: string[] = [];
@@ -72,7 +72,7 @@ describe("task manager", () => {
     expect(runs).toBe(after);
   });
 
-  test("sleep ends early when woken through its wakeable hook (once; later calls are no-ops) or aborted", async () => {
+  test("sleep ends early when woken through its wakeable hook (once; later calls are no-ops) or aborted; Wakeup wraps it", async () => {
     let wake!: () => void;
     const t0 = performance.now();
     const p = sleep(5_000, undefined, (w) => (wake = w));
@@ -85,6 +85,16 @@ describe("task manager", () => {
     c.abort();
     await q;
     expect(performance.now() - t0).toBeLessThan(1_000);
+    const w = new Wakeup();
+    w.wake(); // nobody sleeps: a no-op, not a wake-up saved for later
+    const t1 = performance.now();
+    const r = w.sleep(5_000);
+    setTimeout(w.wake, 20);
+    await r;
+    expect(performance.now() - t1).toBeLessThan(1_000);
+    const early = performance.now();
+    await w.sleep(60); // the earlier wake did not carry over
+    expect(performance.now() - early).toBeGreaterThanOrEqual(55);
   });
 
   test("a duplicate live name is refused", () => {
