@@ -20,6 +20,7 @@
 # UDP backend in MODE=local and MODE=cache.
 # Both servers get a 4 MiB socket receive buffer (Unbound so-rcvbuf: 4m; bunbound udp.receive_buffer_bytes).
 # Needs: apt-get install -y dnsperf unbound bind9-dnsutils
+# Besides the medians of the runs it prints the p50/p99/p99.9 of all queries of all runs together (pooled).
 # STOP=0 leaves the servers not being measured running (default 1: SIGSTOP); KEEP=1 keeps every run's
 # per-query latencies in gen/run-NAME-N.out.
 # Usage: MODE=cache RATE=50000 LEN=8 RUNS=3 bench/e2e.sh        (RATE empty = unthrottled; WARMUP=30 s per server first)
@@ -134,6 +135,7 @@ tree_rss() { for p in $(tree "$1"); do awk '/VmRSS/{print $2}' /proc/$p/status 2
 # tree; STOP=0 does not): an idle server's timers must not disturb the one under load. Each run starts with a
 # 1 s warm-up.
 declare -A pids rows
+for n in "${names[@]}"; do : >"$gen/hist-$n.txt"; done
 for spec in "${specs[@]}"; do
   spec_fields "$spec"
   taskset -c "$SERVER_CPUS" $cmd >"$gen/$name.log" 2>&1 & pids[$name]=$!
@@ -161,11 +163,12 @@ for r in $(seq "$RUNS"); do
     spec_fields "$spec"; pid=${pids[$name]}
     [ "$STOP" = 1 ] && kill -CONT $(tree $pid)
     taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l 1 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
-    t0=$(tree_cpu $pid); w0=$(awk '{print $2}' /proc/$pid/schedstat)
+    t0=$(tree_cpu $pid); read -r _ w0 s0 </proc/$pid/schedstat
     taskset -c 0 dnsperf -v -s 127.0.0.1 -p "$port" -d "$qfile" -l "$LEN" -c 16 -q 512 ${RATE:+-Q $RATE} >"$gen/run.out" 2>&1
-    t1=$(tree_cpu $pid); w1=$(awk '{print $2}' /proc/$pid/schedstat)
+    t1=$(tree_cpu $pid); read -r _ w1 s1 </proc/$pid/schedstat
     # how long the server's main thread was runnable but not running (preempted, or waiting to be scheduled)
-    waitms=$(( (w1 - w0) / 1000000 ))
+    # and how many times it was scheduled in (each sleep in poll/epoll and each preemption ends one)
+    waitms=$(( (w1 - w0) / 1000000 )); slices=$((s1 - s0)); waitper=$(( (w1 - w0) / (slices > 0 ? slices : 1) ))
     res=$(grep -v '^>' "$gen/run.out")
     done_q=$(echo "$res" | awk '/Queries completed/{print $3}')
     cpu=$(python3 -c "print(round(($t1-$t0)*1e6/$(getconf CLK_TCK)/max(1,${done_q:-0}),2))")
@@ -174,10 +177,12 @@ for r in $(seq "$RUNS"); do
     lost=$(echo "$res" | awk '/Queries lost/{print $3}')
     # p99 from dnsperf -v's per-query lines ("> NOERROR name type seconds")
     read -r p50 p90 p99 p999 <<<"$(awk '/^>/{print $NF}' "$gen/run.out" | sort -g | awk '{a[NR]=$1} END {n=split("0.5 0.9 0.99 0.999",q," "); for (j=1;j<=n;j++) {i=int(NR*q[j]); if (i<1) i=1; printf "%s ", a[i]*1e6}}')"
+    # every run's latencies into one histogram per server (1 µs buckets): the pooled quantiles at the end
+    awk '/^>/{b=int($NF*1e6); if (b>100000) b=100000; h[b]++} END {for (k in h) print k, h[k]}' "$gen/run.out" >>"$gen/hist-$name.txt"
     [ -n "${KEEP:-}" ] && cp "$gen/run.out" "$gen/run-$name-$r.out"  # KEEP=1: every run's per-query lines
     noerror=$(awk '/^>/{n++; if ($2=="NOERROR") k++} END {printf "%.1f", n ? 100*k/n : 0}' "$gen/run.out")
     rss=$(tree_rss $pid)
-    echo "$name run=$r qps=$qps avg_latency_us=$lat p50_us=$p50 p90_us=$p90 p99_us=$p99 p999_us=$p999 noerror_pct=$noerror lost=$lost server_cpu_us_per_query=$cpu rss_kb=$rss runqueue_wait_ms=$waitms"
+    echo "$name run=$r qps=$qps avg_latency_us=$lat p50_us=$p50 p90_us=$p90 p99_us=$p99 p999_us=$p999 noerror_pct=$noerror lost=$lost server_cpu_us_per_query=$cpu rss_kb=$rss runqueue_wait_ms=$waitms slices=$slices wait_per_slice_ns=$waitper"
     rows[$name]+="$qps $lat $lost $cpu $rss $p99"$'\n'
     [ "$STOP" = 1 ] && kill -STOP $(tree $pid)
   done
@@ -199,6 +204,33 @@ for n in "${names[@]}"; do
   read -r q l lo c r p <<<"${med[$n]}"
   printf '| %-12s | %9s | %14s | %8s | %6s | %14s | %8s |\n' "$n" "$q" "$l" "$p" "$lo" "$c" "$(python3 -c "print(round($r/1024,1))")"
 done
+# Pooled over every query of every run: a bad stretch counts by its weight instead of being a whole run's median
+echo
+printf '| %-12s | %14s | %14s | %15s |\n' server "pooled p50 µs" "pooled p99 µs" "pooled p99.9 µs"
+printf '|%s|\n' "--------------|----------------|----------------|-----------------"
+for n in "${names[@]}"; do
+  python3 - "$gen/hist-$n.txt" "$n" "${names[0]}" "$gen/hist-${names[0]}.txt" <<'PY'
+import sys, collections
+def quantiles(path):
+    h = collections.Counter()
+    for l in open(path):
+        k, c = l.split(); h[int(k)] += int(c)
+    total = sum(h.values()); out = []
+    for q in (0.5, 0.99, 0.999):
+        need, acc = total * q, 0
+        for k in sorted(h):
+            acc += h[k]
+            if acc >= need: out.append(k); break
+    return out
+a = quantiles(sys.argv[1])
+line = f"| {sys.argv[2]:<12} | {a[0]:>14} | {a[1]:>14} | {a[2]:>15} |"
+if sys.argv[2] != sys.argv[3]:
+    b = quantiles(sys.argv[4])
+    line += f"  p99 {a[1]/max(b[1],1):.2f}x, p99.9 {a[2]/max(b[2],1):.2f}x {sys.argv[3]}'s"
+print(line)
+PY
+done
+echo
 read -r uq ul ulo uc ur up <<<"${med[${names[0]}]}"
 for n in "${names[@]:1}"; do
   read -r bq bl blo bc br bp <<<"${med[$n]}"

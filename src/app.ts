@@ -2,7 +2,7 @@
 import type { Server } from "bun";
 import { formatHostPort, isLoopback, parseHostPort } from "./config/address";
 import type { ResolvedConfig } from "./config/load";
-import { settleWithin, TaskManager } from "./lifecycle/tasks";
+import { settleWithin, sleep, TaskManager } from "./lifecycle/tasks";
 import { CacheCounters, ServerCounters, UpstreamCounters } from "./metrics/counters";
 import { log, setLogLevel } from "./metrics/log";
 import { Pipeline, type Snapshot } from "./pipeline";
@@ -30,6 +30,7 @@ import { startHttp } from "./http/server";
 import { VERSION } from "./version";
 import { Status } from "./status";
 import { ProcessGroup, selfCommand } from "./lifecycle/processes";
+import { ThreadPriority } from "./lifecycle/priority";
 import { forwardingQueue, postBatch } from "./lifecycle/serving";
 import type { ClientQueue } from "./clients/queue";
 
@@ -117,6 +118,8 @@ export class App {
   readonly live = new LiveFeed();
   readonly status: Status = new Status(this);
   readonly tasks = new TaskManager();
+  /** Lowers every thread but the query thread (background_nice). */
+  readonly threads: ThreadPriority;
   readonly udpRing: Ring;
   readonly tcpRing: Ring;
   readonly pipeline: Pipeline;
@@ -137,6 +140,7 @@ export class App {
     private cfg: ResolvedConfig,
     readonly role: Role,
   ) {
+    this.threads = new ThreadPriority(cfg.background_nice);
     const r = cfg.ring;
     this.udpRing = new Ring(r.udp_slots, r.udp_slot_size, 0, r.strict);
     this.tcpRing = new Ring(r.tcp_slots, r.tcp_slot_size, 2, r.strict);
@@ -185,6 +189,16 @@ export class App {
       );
       app.processes.start(app.tasks, zonesLoaded.catch(() => undefined));
     }
+    // Workers and the runtime's threads give way to the query thread (lifecycle/priority.ts). Later sweeps pick up
+    // threads started since (JIT threads come on demand, the mmsg watcher at the first idle moment, a crashed
+    // worker's replacement), more and more rarely: a sweep costs the query thread 0.1-0.5 ms (measured).
+    app.threads.sweep();
+    app.tasks.register("thread-priority", "server", async (signal) => {
+      for (let ms = 1000; !signal.aborted; ms = Math.min(60_000, ms * 4)) {
+        await sleep(ms, signal);
+        if (!signal.aborted) app.threads.sweep();
+      }
+    });
     let tick = 0;
     app.tasks.every("dashboard-feed", "http", 1000, async () => {
       if (app.live.count === 0) {
@@ -306,7 +320,7 @@ export class App {
         metrics: {
           queue: () => this.status.clientStats(),
           discovery: () => this.status.discoveryStats(),
-          workers: () => ({ tasks: this.tasks.byCategory(), list: this.tasks.list(), processes: this.status.processList() }),
+          workers: () => ({ tasks: this.tasks.byCategory(), list: this.tasks.list(), processes: this.status.processList(), threads: this.threads.state() }),
           cache: () => ({ ...this.status.totals().cache, flights: this.pipeline.flights.inflight }),
           upstreams: () => ({ ...this.status.totals().upstream, servers: [...this.upstreamStates.values()].map((s) => s.snapshot()) }),
         },
@@ -354,13 +368,13 @@ export class App {
   reload(next: ResolvedConfig): Promise<void> {
     if (this.stopping) throw new Error("shutting down");
     const snapshot = buildSnapshot(next, this.upstreamCounters, this.upstreamStates); // may throw: nothing changed yet
-    const needsRestart = (["listen", "http", "ring", "data_dir", "udp", "processes"] as const).filter(
+    const needsRestart = (["listen", "http", "ring", "data_dir", "udp", "processes", "background_nice"] as const).filter(
       (k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]),
     );
     this.pipeline.snapshot = snapshot;
     this.cache.opts = cacheOptions(next);
     this.processes?.reload(); // each serving process reloads from the same sources
-    this.cfg = { ...next, listen: this.cfg.listen, http: this.cfg.http, ring: this.cfg.ring, data_dir: this.cfg.data_dir, udp: this.cfg.udp, processes: this.cfg.processes };
+    this.cfg = { ...next, listen: this.cfg.listen, http: this.cfg.http, ring: this.cfg.ring, data_dir: this.cfg.data_dir, udp: this.cfg.udp, processes: this.cfg.processes, background_nice: this.cfg.background_nice };
     setLogLevel(next.log_level);
     this.reloads++;
     log.info("configuration reloaded", { records: snapshot.local.recordCount, upstreams: next.upstreams, source: next.source });

@@ -49,6 +49,11 @@ export const configSchema = z
      * HTTP API, client tracking and discovery; caches are per process. See src/lifecycle/processes.ts.
      */
     processes: z.number().int().min(1).max(64).default(1),
+    /**
+     * Nice value of every thread but the query thread (workers, JIT, GC): they give way to it on a shared core.
+     * 0 leaves them at the query thread's priority. See src/lifecycle/priority.ts.
+     */
+    background_nice: z.number().int().min(0).max(19).default(10),
     timeouts: z
       .object({
         /** A client's deadline: by then it has an answer (SERVFAIL at worst). */
@@ -172,7 +177,7 @@ export const configSchema = z
         low_share: z.number().min(0.05).max(0.5).default(0.25),
         /** Store writes are batched: by size, or at least this often. */
         batch_size: z.number().int().min(1).max(100_000).default(500),
-        batch_ms: z.number().int().min(10).max(60_000).default(100),
+        batch_ms: z.number().int().min(10).max(60_000).default(1000),
         max_clients: z.number().int().min(100).max(10_000_000).default(100_000),
         /** A known client seen this long after its last discovery is named again, ahead of new clients. */
         rediscover_after_ms: z.number().int().min(1000).max(365 * 86_400_000).default(86_400_000),

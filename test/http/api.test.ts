@@ -60,7 +60,9 @@ describe("HTTP API", () => {
   test("metrics groups: queue, discovery, workers, cache, upstreams", async () => {
     expect((await get("/api/metrics/cache")).body.hits).toBe(1);
     expect((await get("/api/metrics/upstreams")).body.servers[0].upstream).toBe(up.address);
-    expect((await get("/api/metrics/workers")).body.tasks["discovery-workers"]).toBe(4);
+    const workers = (await get("/api/metrics/workers")).body;
+    expect(workers.tasks["discovery-workers"]).toBe(4);
+    expect(workers.threads).toMatchObject({ nice: 10, unsupported: null }); // background threads below the query thread
     expect((await get("/api/metrics/queue")).body.queue).toBeDefined();
     expect((await get("/api/metrics/discovery")).body.breaker).toBe("closed");
     expect((await get("/api/metrics/nope")).status).toBe(404);
