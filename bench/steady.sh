@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Memory over a steady run (issue 7: no growth over 5 minutes): bunbound answering cache hits (names of
-# cachebench.net forwarded to a backend Unbound, then cached) at a fixed rate; RSS sampled every 30 s.
+# cachebench.net forwarded to a backend Unbound, then cached) at a fixed rate; RSS sampled every 30 s, and 5 s
+# and 30 s after the load ends.
 # Usage: RATE=20000 MINUTES=5 bench/steady.sh      Needs: dnsperf, unbound, dig
 set -u
 d=$(cd "$(dirname "$0")" && pwd); root=$(cd "$d/.." && pwd); gen="$d/gen"
@@ -17,4 +18,6 @@ for t in $(seq 0 30 $((MINUTES * 60))); do
   sleep 30
 done
 wait $perf
+# after the load: whether what the last seconds of it added is given back
+for t in 5 30; do sleep $((t == 5 ? 5 : 25)); echo "load ended +${t}s rss_mb=$(awk '/VmRSS/{print int($2/1024)}' /proc/$pid/status)"; done
 grep -E "Queries (sent|completed|lost)|Queries per second" "$gen/steady-dnsperf.txt"
