@@ -206,30 +206,27 @@ for n in "${names[@]}"; do
 done
 # Pooled over every query of every run: a bad stretch counts by its weight instead of being a whole run's median
 echo
-printf '| %-12s | %14s | %14s | %15s |\n' server "pooled p50 µs" "pooled p99 µs" "pooled p99.9 µs"
-printf '|%s|\n' "--------------|----------------|----------------|-----------------"
-for n in "${names[@]}"; do
-  python3 - "$gen/hist-$n.txt" "$n" "${names[0]}" "$gen/hist-${names[0]}.txt" <<'PY'
+hists=(); for n in "${names[@]}"; do hists+=("$n=$gen/hist-$n.txt"); done
+python3 - "${hists[@]}" <<'PY'
 import sys, collections
 def quantiles(path):
     h = collections.Counter()
     for l in open(path):
         k, c = l.split(); h[int(k)] += int(c)
-    total = sum(h.values()); out = []
+    total, acc, keys, out = sum(h.values()), 0, iter(sorted(h)), []
     for q in (0.5, 0.99, 0.999):
-        need, acc = total * q, 0
-        for k in sorted(h):
-            acc += h[k]
-            if acc >= need: out.append(k); break
+        while acc < total * q:
+            k = next(keys); acc += h[k]
+        out.append(k)
     return out
-a = quantiles(sys.argv[1])
-line = f"| {sys.argv[2]:<12} | {a[0]:>14} | {a[1]:>14} | {a[2]:>15} |"
-if sys.argv[2] != sys.argv[3]:
-    b = quantiles(sys.argv[4])
-    line += f"  p99 {a[1]/max(b[1],1):.2f}x, p99.9 {a[2]/max(b[2],1):.2f}x {sys.argv[3]}'s"
-print(line)
+servers = [(a.split("=", 1)[0], quantiles(a.split("=", 1)[1])) for a in sys.argv[1:]]
+print(f"| {'server':<12} | {'pooled p50 µs':>14} | {'pooled p99 µs':>14} | {'pooled p99.9 µs':>15} |")
+print("|--------------|----------------|----------------|-----------------|")
+first, (_, p99b, p999b) = servers[0]
+for i, (name, (p50, p99, p999)) in enumerate(servers):
+    ratio = f"  p99 {p99/max(p99b,1):.2f}x, p99.9 {p999/max(p999b,1):.2f}x {first}'s" if i else ""
+    print(f"| {name:<12} | {p50:>14} | {p99:>14} | {p999:>15} |{ratio}")
 PY
-done
 echo
 read -r uq ul ulo uc ur up <<<"${med[${names[0]}]}"
 for n in "${names[@]:1}"; do
