@@ -101,6 +101,10 @@ export function answerHook(stats: QueryStats | null, qlog: QueryLog | null, queu
   };
 }
 
+/** Settings a reload cannot apply (sockets, rings, processes, threads): they keep their values until a restart. */
+const RESTART_KEYS = ["listen", "http", "ring", "data_dir", "udp", "processes", "background_nice"] as const;
+type RestartKey = (typeof RESTART_KEYS)[number];
+
 export class App {
   readonly counters = new ServerCounters();
   readonly upstreamCounters = new UpstreamCounters();
@@ -368,13 +372,13 @@ export class App {
   reload(next: ResolvedConfig): Promise<void> {
     if (this.stopping) throw new Error("shutting down");
     const snapshot = buildSnapshot(next, this.upstreamCounters, this.upstreamStates); // may throw: nothing changed yet
-    const needsRestart = (["listen", "http", "ring", "data_dir", "udp", "processes", "background_nice"] as const).filter(
-      (k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]),
-    );
+    const needsRestart = RESTART_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
     this.pipeline.snapshot = snapshot;
     this.cache.opts = cacheOptions(next);
     this.processes?.reload(); // each serving process reloads from the same sources
-    this.cfg = { ...next, listen: this.cfg.listen, http: this.cfg.http, ring: this.cfg.ring, data_dir: this.cfg.data_dir, udp: this.cfg.udp, processes: this.cfg.processes, background_nice: this.cfg.background_nice };
+    const kept = { ...next };
+    for (const k of RESTART_KEYS) (kept as Record<RestartKey, unknown>)[k] = this.cfg[k]; // running with the old ones
+    this.cfg = kept;
     setLogLevel(next.log_level);
     this.reloads++;
     log.info("configuration reloaded", { records: snapshot.local.recordCount, upstreams: next.upstreams, source: next.source });

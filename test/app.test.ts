@@ -5,7 +5,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeQuery, udpAsk } from "./helpers/dns";
-import { startApp } from "./helpers/app";
+import { logLines, startApp } from "./helpers/app";
+import { loadConfig } from "../src/config/load";
 import { sleep } from "../src/lifecycle/tasks";
 
 const cleanup: Array<() => unknown> = [];
@@ -57,4 +58,30 @@ test("the live feed builds no snapshot while nobody watches, and does again once
   // only queries since the previous (skipped) second are counted as top domains, not the 20 before it
   expect(snap.topDomains[0].name).toBe("localhost.");
   expect(snap.topDomains[0].count).toBeLessThan(20);
+});
+
+test("a reload applies what it can and keeps the settings that need a restart, naming them", async () => {
+  const app = await startApp({}, (c) => {
+    c.clients.enabled = false;
+    c.discovery.enabled = false;
+  });
+  cleanup.push(() => app.shutdown());
+  const before = app.config;
+  const next = loadConfig({ listen: ["127.0.0.1:1"], http: "off", upstream: [], record: ["reloaded.lan 60 A 192.0.2.7"] }, {});
+  next.background_nice = 3;
+  next.processes = 2;
+  next.log_level = before.log_level;
+  next.ring.strict = true; // as startApp runs it: not a change
+  const warned = logLines.length;
+  await app.reload(next);
+  // applied: the new record answers
+  const answer = await udpAsk(app.port, makeQuery("reloaded.lan"));
+  expect(answer).not.toBeNull();
+  expect(answer![3]! & 0x0f).toBe(0); // NOERROR
+  expect((answer![6]! << 8) | answer![7]!).toBe(1); // one answer
+  // kept until a restart: the running values stay, and the warning names every field that differs
+  for (const k of ["listen", "processes", "background_nice"] as const) expect(app.config[k]).toEqual(before[k]);
+  expect(app.config.records).toEqual(next.records);
+  const warning = logLines.slice(warned).find((l) => l.includes("only after a restart"));
+  expect(JSON.parse(warning!).fields).toEqual(["listen", "processes", "background_nice"]);
 });
