@@ -75,6 +75,8 @@ export class Pipeline {
       return this.fit(buf, n, q, udp);
     }
     const zone = this.zones.find(buf, HEADER_LEN, q.qnameEnd);
+    // Served zones are class IN: a CH question answered with IN records is a malformed answer to the client.
+    if (zone && q.qclass !== QClass.IN && q.qclass !== QClass.ANY) return this.error(buf, q, Rcode.REFUSED);
     if (zone?.loading) return this.error(buf, q, Rcode.SERVFAIL); // configured, not loaded yet: never guess
     if (q.qtype === QType.AXFR || q.qtype === QType.IXFR) {
       // Transfers only over TCP and only of zones we serve (RFC 5936 4.2); IXFR falls back to AXFR (RFC 1995 4).

@@ -25,6 +25,12 @@ export interface PackedZone {
   /** Node indices in canonical order (RFC 4034 6.1). */
   canon: Uint32Array;
   apex: number;
+  /**
+   * The apex SOA as negative answers carry it, TTL min(SOA TTL, SOA MINIMUM) (RFC 2308 3), and its RRSIGs with the
+   * same TTL: [offset, length] in `data` of each, owner written out.
+   */
+  negSoa: [number, number];
+  negSoaSig: [number, number];
   /** Earliest RRSIG expiration (s since epoch), 0 when unsigned: re-sign before this. */
   sigExpiration: number;
 }
@@ -72,6 +78,7 @@ export function organize(origin: Uint8Array, records: ZoneRecord[]): Map<string,
       if (!set.rdatas.some((d) => cmpBytes(d, r.rdata) === 0)) set.rdatas.push(r.rdata);
     }
     if (n.sets.has(5) && n.sets.size > 1) throw new Error(`${r.where}: ${toText(r.owner, 0)} has a CNAME and other data (RFC 1034 3.6.2)`);
+    if ((n.sets.get(5)?.rdatas.length ?? 0) > 1) throw new Error(`${r.where}: ${toText(r.owner, 0)} has more than one CNAME (RFC 2181 10.1)`);
   }
   const apex = nodes.get(key(origin));
   const soa = apex?.sets.get(6);
@@ -194,6 +201,15 @@ export function pack(name: string, origin: Uint8Array, nodes: Map<string, BuildN
       }
     }
   });
+  const apexNode = nodes.get(key(origin))!;
+  const soaSet = apexNode.sets.get(6)!;
+  const soaRdata = soaSet.rdatas[0]!;
+  const negTtl = Math.min(soaSet.ttl, new DataView(soaRdata.buffer, soaRdata.byteOffset + soaRdata.length - 4).getUint32(0));
+  const negSoaBytes = encodeSet(origin, 6, negTtl, soaSet.rdatas);
+  const negSoa: [number, number] = [put(negSoaBytes), negSoaBytes.length];
+  const soaSigs = apexNode.sigs.get(6);
+  const negSigBytes = soaSigs ? encodeSet(origin, 46, negTtl, soaSigs) : new Uint8Array(0);
+  const negSoaSig: [number, number] = [put(negSigBytes), negSigBytes.length];
   const data = new Uint8Array(size);
   let o = 0;
   for (const c of chunks) {
@@ -204,7 +220,7 @@ export function pack(name: string, origin: Uint8Array, nodes: Map<string, BuildN
   const apex = list.findIndex((x) => x.n.name.length === origin.length);
   const soa = nodes.get(key(origin))!.sets.get(6)!.rdatas[0]!;
   const serial = new DataView(soa.buffer, soa.byteOffset + soa.length - 20).getUint32(0);
-  return { name, origin, serial, signed, records, data, nodes: nodeWords, sets: setWords, canon: new Uint32Array(order), apex, sigExpiration };
+  return { name, origin, serial, signed, records, data, nodes: nodeWords, sets: setWords, canon: new Uint32Array(order), apex, negSoa, negSoaSig, sigExpiration };
 }
 
 /** AXFR (RFC 5936): the zone as DNS messages of at most ~16 KiB each, SOA first and last, for `id`/question. */

@@ -22,7 +22,9 @@ function labels(name: Uint8Array): Uint8Array[] {
   return out;
 }
 
-/** RFC 4034 6.1 canonical order of lowercased wire names: compare labels from the right. */
+const lower = (b: number) => (b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
+
+/** RFC 4034 6.1 canonical order of wire names: labels compared from the right, as lowercase octets. */
 export function canonicalCompare(a: Uint8Array, b: Uint8Array): number {
   const la = labels(a);
   const lb = labels(b);
@@ -30,7 +32,7 @@ export function canonicalCompare(a: Uint8Array, b: Uint8Array): number {
     const x = la[la.length - i]!;
     const y = lb[lb.length - i]!;
     const n = Math.min(x.length, y.length);
-    for (let k = 0; k < n; k++) if (x[k] !== y[k]) return x[k]! - y[k]!;
+    for (let k = 0; k < n; k++) if (lower(x[k]!) !== lower(y[k]!)) return lower(x[k]!) - lower(y[k]!);
     if (x.length !== y.length) return x.length - y.length;
   }
   return la.length - lb.length;

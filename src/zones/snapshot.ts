@@ -92,7 +92,20 @@ export class ZoneSnapshot {
     return this.view(set, 9);
   }
 
-  /** The node whose NSEC covers `name` (its canonical predecessor among signed names). */
+  /** The apex SOA with the negative-answer TTL (RFC 2308 3), and its RRSIGs (empty when unsigned). */
+  negativeSoa(): Uint8Array {
+    return this.p.data.subarray(this.p.negSoa[0], this.p.negSoa[0] + this.p.negSoa[1]);
+  }
+
+  negativeSoaSig(): Uint8Array {
+    return this.p.data.subarray(this.p.negSoaSig[0], this.p.negSoaSig[0] + this.p.negSoaSig[1]);
+  }
+
+  soaSigCount(): number {
+    return this.sigCount(this.set(this.p.apex, 6));
+  }
+
+  /** The node whose NSEC covers `name` (its canonical predecessor among signed names; any letter case). */
   covering(name: Uint8Array): number {
     const canon = this.p.canon;
     let lo = 0;
