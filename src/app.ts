@@ -51,7 +51,7 @@ function buildSnapshot(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, 
     registry,
   );
   return {
-    local: new LocalData([...cfg.records, ...cfg.hosts.flatMap((f) => hostsRecords(f))]),
+    local: new LocalData([...cfg.records, ...cfg.hosts.flatMap((f) => hostsRecords(f))], true, [...cfg.zone.map((z) => z.name), ...cfg.forward.map((f) => f.zone)]),
     forwarder: new Forwarder(
       { pool, attemptTimeoutMs: cfg.timeouts.upstream_ms, randomizeCase: u.randomize_case, maxCnameChain: u.max_cname_chain },
       upstreamCounters,

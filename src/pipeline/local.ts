@@ -75,10 +75,11 @@ export function answerLocal(buf: Uint8Array, q: QueryInfo, data: LocalData): num
     if (set) return positive(buf, q, set);
     const cname = node.sets.get(QType.CNAME);
     if (cname) return chase(buf, q, data, cname);
-    return negative(buf, q, Rcode.NOERROR, data.findZone(buf, HEADER_LEN, q.qnameEnd));
+    const zone = data.findZone(buf, HEADER_LEN, q.qnameEnd);
+    return negative(buf, q, Rcode.NOERROR, zone?.kind === "configured" ? undefined : zone);
   }
   const zone = data.findZone(buf, HEADER_LEN, q.qnameEnd);
-  if (!zone) return -1;
+  if (!zone || zone.kind === "configured") return -1;
   if (zone.kind === "loopback") {
     if (q.qtype === QType.ANY) return positiveAll(buf, q, zone.synth.values());
     const set = zone.synth.get(q.qtype);

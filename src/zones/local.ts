@@ -1,8 +1,10 @@
 // Local data: names answered without asking anyone. Exact names (from --record / records = [...]) and
-// local zones per RFC 6761 / RFC 7686 (localhost, invalid, test, local, onion, loopback reverse).
+// local zones per RFC 6761 / RFC 7686 / RFC 8375 (localhost, invalid, test, local, onion, home.arpa, loopback
+// reverse). A configured zone or forward zone at or below one of those takes it over for its names (RFC 6761
+// 6.2: "unless explicitly configured"): the closest enclosing name decides.
 // Built once per config and immutable afterwards: a reload builds a new LocalData and swaps the reference.
 import { QType } from "../wire/constants";
-import { closestSuffix, hashName, nameEquals, nameEqualsAt, toWire, TopLabels, type SuffixLookup, type WireName } from "../wire/name";
+import { closestSuffix, hashName, nameEquals, nameEqualsAt, toText, toWire, TopLabels, type SuffixLookup, type WireName } from "../wire/name";
 import { encodeRecord, parseRecord, type LocalRecord } from "./records";
 
 /** One RRset, pre-encoded twice: with the owner as a pointer to the question (0xC00C) and uncompressed. */
@@ -22,8 +24,11 @@ export interface NameNode {
   sets: Map<number, RRSet>;
 }
 
-/** "static": every name below it that has no record is NXDOMAIN. "loopback": every name below answers 127.0.0.1 / ::1. */
-export type ZoneKind = "static" | "loopback";
+/**
+ * "static": every name below it that has no record is NXDOMAIN. "loopback": every name below answers 127.0.0.1 / ::1.
+ * "configured": a served or forwarded zone under a special name; its names are not local data's to answer.
+ */
+export type ZoneKind = "static" | "loopback" | "configured";
 
 export interface LocalZone {
   name: WireName;
@@ -74,7 +79,7 @@ function soaFor(zone: string): Uint8Array {
   });
 }
 
-const SPECIAL_STATIC = ["invalid", "test", "local", "onion", "127.in-addr.arpa", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa"];
+const SPECIAL_STATIC = ["invalid", "test", "local", "onion", "home.arpa", "127.in-addr.arpa", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa"];
 
 /** The RFC 6761 defaults: what bunbound answers itself even with an empty config. */
 export const SPECIAL_RECORDS = [
@@ -83,6 +88,8 @@ export const SPECIAL_RECORDS = [
   "1.0.0.127.in-addr.arpa 3600 PTR localhost",
   "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa 3600 PTR localhost",
 ];
+
+const LOCALHOST = toWire("localhost");
 
 /** PackedNames.find: the name is not in the table. */
 export const NO_NAME = -1;
@@ -175,12 +182,21 @@ export class LocalData {
   private readonly zoneTops = new TopLabels();
   readonly recordCount: number;
 
-  /** @param lines user records; the RFC 6761 names are always added after them (a user record of the same name and type wins). */
-  constructor(lines: readonly string[], special = true) {
+  /**
+   * @param lines user records; the RFC 6761 names are always added after them (a user record of the same name and type wins).
+   * @param configured names of the zones served (`[[zone]]`) and forwarded (`[[forward]]`): where one is at or below a
+   *   special name, that name's built-in answer stops above it.
+   */
+  constructor(lines: readonly string[], special = true, configured: readonly string[] = []) {
     const records = lines.map(parseRecord);
+    const taken = new Set(configured.map((n) => toText(toWire(n))));
+    const isTaken = (name: string) => {
+      for (let n = `${name}.`; n !== ""; n = n.slice(n.indexOf(".") + 1)) if (taken.has(n)) return true;
+      return false;
+    };
     if (special) {
       const have = new Set(records.map((r) => `${r.name}/${r.typeCode}`));
-      for (const r of SPECIAL_RECORDS.map(parseRecord)) if (!have.has(`${r.name}/${r.typeCode}`)) records.push(r);
+      for (const r of SPECIAL_RECORDS.map(parseRecord)) if (!have.has(`${r.name}/${r.typeCode}`) && !isTaken(r.name)) records.push(r);
     }
     const grouped = new Map<string, Map<number, LocalRecord[]>>();
     for (const r of records) {
@@ -201,10 +217,17 @@ export class LocalData {
     this.recordCount = records.length;
     this.packed = new PackedNames([...this.names.values()].flat());
     if (special) {
-      for (const z of SPECIAL_STATIC) this.addZone(z, "static");
-      const loop = this.addZone("localhost", "loopback");
-      const node = this.findNode(loop.name, 0, loop.name.length, hashName(loop.name, 0, loop.name.length))!;
-      for (const [t, set] of node.sets) loop.synth.set(t, set);
+      for (const z of SPECIAL_STATIC) if (!taken.has(`${z}.`)) this.addZone(z, "static");
+      const node = this.findNode(LOCALHOST, 0, LOCALHOST.length, hashName(LOCALHOST, 0, LOCALHOST.length));
+      if (!taken.has("localhost.") && node) {
+        const loop = this.addZone("localhost", "loopback");
+        for (const [t, set] of node.sets) loop.synth.set(t, set);
+      }
+      for (const name of taken) {
+        const wire = toWire(name);
+        const above = this.findZone(wire, 0, wire.length);
+        if (above && above.kind !== "configured") this.addZone(name, "configured");
+      }
     }
   }
 

@@ -138,3 +138,36 @@ describe("error answers echo the ID and question and set QR", () => {
     expect(ask(p, new Uint8Array(5)).n).toBe(0);
   });
 });
+
+describe("configured names take over the RFC 6761 ones (RFC 6761 6.2: unless explicitly configured)", () => {
+  const local = new LocalData(["printer.local 60 A 10.0.0.7"], true, ["lab.test", "corp.local", "0.0.127.in-addr.arpa", "home.arpa.lan"]);
+  const { pipeline: p } = makePipeline([], ["127.0.0.1:9"], { snapshot: { local } });
+  test("a served or forwarded zone under test., local. or 127.in-addr.arpa goes on to its zone or upstreams", () => {
+    for (const n of ["lab.test", "www.lab.test", "corp.local", "a.b.corp.local", "1.0.0.127.in-addr.arpa", "5.0.0.127.in-addr.arpa"]) {
+      expect(ask(p, makeQuery(n, n.endsWith("arpa") ? "PTR" : "A")).n).toBe(PENDING);
+    }
+  });
+  test("the rest of the special name keeps its built-in answer", () => {
+    for (const n of ["other.test", "test", "nas.local", "2.1.127.in-addr.arpa"]) expect(ask(p, makeQuery(n, "A")).msg!.rcode).toBe("NXDOMAIN");
+    expect(ask(p, makeQuery("localhost", "A")).msg!.answers![0]!.data).toBe("127.0.0.1");
+  });
+  test("a record under a special name is answered; its other types are NODATA", () => {
+    expect(ask(p, makeQuery("printer.local", "A")).msg!.answers![0]!.data).toBe("10.0.0.7");
+    const nodata = ask(p, makeQuery("printer.local", "AAAA")).msg!;
+    expect(nodata.rcode).toBe("NOERROR");
+    expect(nodata.answers!.length).toBe(0);
+  });
+  test("a zone named exactly like the special name replaces it", () => {
+    const own = new LocalData([], true, ["test", "localhost"]);
+    const { pipeline: q } = makePipeline([], ["127.0.0.1:9"], { snapshot: { local: own } });
+    expect(ask(q, makeQuery("x.test", "A")).n).toBe(PENDING);
+    expect(ask(q, makeQuery("app.localhost", "A")).n).toBe(PENDING);
+    expect(ask(q, makeQuery("x.invalid", "A")).msg!.rcode).toBe("NXDOMAIN");
+  });
+  test("home.arpa. (RFC 8375) is answered locally like the others", () => {
+    const { pipeline: q } = makePipeline([], ["127.0.0.1:9"]);
+    const r = ask(q, makeQuery("printer.home.arpa", "A")).msg!;
+    expect(r.rcode).toBe("NXDOMAIN");
+    expect(r.authorities![0]!.name).toBe("home.arpa");
+  });
+});
