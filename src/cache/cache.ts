@@ -23,6 +23,7 @@ import type { QueryInfo } from "../wire/query";
 import { finishResponse } from "../wire/response";
 import type { Scan } from "../wire/scan";
 import type { CacheCounters } from "../metrics/counters";
+import { relayedByte2, relayedByte3 } from "../wire/relay";
 
 export interface CacheOptions {
   maxEntries: number;
@@ -277,6 +278,9 @@ export class PacketCache {
       d[base + 11] = ar & 0xff;
     } else d.set(resp, base);
     d[base] = d[base + 1] = 0;
+    // Kept as we relay it, so a hit only puts in the client's ID and RD.
+    d[base + 2] = relayedByte2(resp[2]!);
+    d[base + 3] = relayedByte3(resp[3]!, q.flags);
     for (let k = 0; k < nameLen; k++) {
       const b = query[HEADER_LEN + k]!;
       d[base + wireLen + k] = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;

@@ -12,6 +12,7 @@ import { Coalescer } from "../upstream/coalesce";
 import { NONE, variantOf, type PacketCache } from "../cache/cache";
 import type { CacheCounters, ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
+import { relayedByte2, relayedByte3 } from "../wire/relay";
 import { answerLocal } from "./local";
 import { answerAuthoritative } from "./authority";
 import type { ZoneTable } from "../zones/snapshot";
@@ -201,7 +202,7 @@ export class Pipeline {
   }
 
   /**
-   * Copies an upstream response into the slot: its header with the client's ID and RD, the client's own
+   * Copies an upstream response into the slot: its header as we relay it (wire/relay.ts), the client's own
    * spelling of the question (0x20-safe: the bytes at 12..qnameEnd are left as the client sent them), then
    * the rest without the upstream's OPT; our own OPT follows when the client used EDNS (RFC 6891 7: no OPT
    * to a client that sent none). A response larger than the slot becomes a TC answer.
@@ -210,8 +211,8 @@ export class Pipeline {
     const { resp, scan } = f;
     const cut = scan.optStart >= 0 ? scan.optEnd - scan.optStart : 0;
     const body = resp.length - cut;
-    buf[2] = (resp[2]! & ~0x01) | ((q.flags >> 8) & 0x01);
-    buf[3] = resp[3]!;
+    buf[2] = relayedByte2(resp[2]!) | ((q.flags >> 8) & 0x01);
+    buf[3] = relayedByte3(resp[3]!, q.flags);
     if (body + OPT_LEN > buf.length) {
       buf[2]! |= 0x02; // TC: the client retries over TCP, where the slot is large enough
       return truncateTo(buf, Number.MAX_SAFE_INTEGER, q, 0);

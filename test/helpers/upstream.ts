@@ -20,6 +20,8 @@ export interface StandInOptions {
   shape?: (name: string, type: string) => { rcode?: string; answers?: packet.Answer[]; authorities?: packet.Answer[] } | undefined;
   /** Echo the question lowercased (a server that breaks 0x20). */
   lowercaseEcho?: boolean;
+  /** Header flags of every answer instead of RD|RA (an authoritative server: AA, no RA); TC and rcode still apply. */
+  flags?: number;
 }
 
 export interface Received {
@@ -110,7 +112,7 @@ export class StandIn {
       packet.encode({
         type: "response",
         id: overrides.id ?? query.id,
-        flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | (truncated ? packet.TRUNCATED_RESPONSE : 0) | rcodeBits(shaped?.rcode ?? this.opts.rcode),
+        flags: (this.opts.flags ?? packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE) | (truncated ? packet.TRUNCATED_RESPONSE : 0) | rcodeBits(shaped?.rcode ?? this.opts.rcode),
         questions: [{ ...q, name }],
         answers,
         authorities: shaped?.authorities ?? [],

@@ -209,3 +209,39 @@ describe("cache in the request path", () => {
     expect(upstreamCounters.badChains).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe("relayed headers", () => {
+  test("answers from an authoritative upstream go out with RA=1, AA=0 and AD=0, fresh and from the cache", async () => {
+    // AA and AD from the upstream, no RA: what NSD sends a forwarder.
+    const up = await standIn({ flags: 0x0400 | 0x0020 });
+    const { pipeline } = makePipeline([], [up.address]);
+    for (const expectSync of [false, true]) {
+      const bytes = makeQuery("auth.example", "A");
+      const slot = new Uint8Array(4096);
+      slot.set(bytes);
+      const q = new QueryInfo();
+      let n = pipeline.answerNow(slot, bytes.length, q, true);
+      expect(n === PENDING).toBe(!expectSync);
+      if (n === PENDING) n = await pipeline.resolve(slot, new QueryInfo().copyFrom(q), true, Date.now() + 1000);
+      const flags = (slot[2]! << 8) | slot[3]!;
+      expect(flags & 0x8000).toBe(0x8000); // QR
+      expect(flags & 0x0400).toBe(0); // AA
+      expect(flags & 0x0100).toBe(0x0100); // RD, as the client asked
+      expect(flags & 0x0080).toBe(0x0080); // RA
+      expect(flags & 0x0020).toBe(0); // AD: nothing validated it here
+      expect(decode(slot.subarray(0, n)).answers[0]!.data).toBe(addrFor("auth.example"));
+    }
+  });
+  test("CD is the client's: a CD=1 query gets CD=1 back", async () => {
+    const up = await standIn({ flags: 0x0400 });
+    const { pipeline } = makePipeline([], [up.address]);
+    const bytes = makeQuery("cd.example", "A");
+    bytes[3]! |= 0x10;
+    const slot = new Uint8Array(4096);
+    slot.set(bytes);
+    const q = new QueryInfo();
+    expect(pipeline.answerNow(slot, bytes.length, q, true)).toBe(PENDING);
+    await pipeline.resolve(slot, new QueryInfo().copyFrom(q), true, Date.now() + 1000);
+    expect(slot[3]! & 0x90).toBe(0x90);
+  });
+});
