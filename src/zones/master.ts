@@ -1,9 +1,11 @@
 // RFC 1035 section 5 master files: $ORIGIN, $TTL, $INCLUDE (relative to the including file), relative and
 // absolute names, omitted owner/TTL/class, parentheses across lines, comments, quoted strings with escapes,
 // RFC 3597 unknown types. Every error is "file:line: problem".
+// The file is read as latin1, so each char of the text is one byte of the file: escapes and non-ASCII bytes
+// reach the RDATA exactly as written, whatever the file's encoding.
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { nameToWire, parseTime, rdataToWire, typeCode } from "./rdata";
+import { nameToWire, parseTime, rdataToWire, typeCode, unescapeBytes } from "./rdata";
 
 export interface ZoneRecord {
   owner: Uint8Array; // lowercased wire name
@@ -17,9 +19,12 @@ export interface ZoneRecord {
 export class ZoneFileError extends Error {}
 
 interface Token {
+  /** As written, escapes intact: only the field's type knows whether it is a name or a character-string. */
   text: string;
   quoted: boolean;
 }
+
+const DELIMITERS = " \t;()\"";
 
 /** Logical records of a file: tokens per record (parentheses joined), with the line each started on. */
 function* logicalLines(text: string, file: string): Generator<{ tokens: Token[]; line: number; indented: boolean }> {
@@ -50,37 +55,14 @@ function* logicalLines(text: string, file: string): Generator<{ tokens: Token[];
         depth--;
         i++;
       } else if (c === '"') {
-        let s = "";
-        i++;
-        for (;;) {
-          if (i >= src.length) throw new ZoneFileError(`${file}:${n + 1}: unterminated quoted string`);
-          const d = src[i]!;
-          if (d === '"') break;
-          if (d === "\\") {
-            const dd = /^\d{3}/.exec(src.slice(i + 1));
-            if (dd) {
-              s += String.fromCharCode(Number(dd[0]) & 255);
-              i += 4;
-              continue;
-            }
-            s += src[i + 1] ?? "";
-            i += 2;
-            continue;
-          }
-          s += d;
-          i++;
-        }
-        i++;
-        tokens.push({ text: s, quoted: true });
+        const from = ++i;
+        while (i < src.length && src[i] !== '"') i += src[i] === "\\" ? 2 : 1;
+        if (i >= src.length) throw new ZoneFileError(`${file}:${n + 1}: unterminated quoted string`);
+        tokens.push({ text: src.slice(from, i++), quoted: true });
       } else {
-        let s = "";
-        while (i < src.length && !" \t;()\"".includes(src[i]!)) {
-          if (src[i] === "\\" && i + 1 < src.length) {
-            s += src.slice(i, i + 2);
-            i += 2;
-          } else s += src[i++]!;
-        }
-        tokens.push({ text: s, quoted: false });
+        const from = i;
+        while (i < src.length && !DELIMITERS.includes(src[i]!)) i += src[i] === "\\" ? 2 : 1;
+        tokens.push({ text: src.slice(from, i), quoted: false });
       }
     }
     if (depth === 0 && tokens.length > 0) yield { tokens, line: start, indented };
@@ -103,7 +85,7 @@ export function parseMasterFile(path: string, origin: Uint8Array, out: ZoneRecor
   const state: State = st ?? { origin, ttl: undefined, lastTtl: undefined, owner: undefined, depth: 0 };
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readFileSync(path).toString("latin1");
   } catch (e) {
     throw new ZoneFileError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
@@ -113,10 +95,15 @@ export function parseMasterFile(path: string, origin: Uint8Array, out: ZoneRecor
       parseRecordLine(tokens, indented, state, out, where, path);
     } catch (e) {
       if (e instanceof ZoneFileError) throw e;
-      throw new ZoneFileError(`${where}: ${(e as Error).message}`);
+      throw new ZoneFileError(`${where}: ${asText((e as Error).message)}`);
     }
   }
   return out;
+}
+
+/** A message quoting byte strings from the file, shown as the UTF-8 text they most likely were. */
+function asText(message: string): string {
+  return Buffer.from(message, "latin1").toString("utf8");
 }
 
 function parseRecordLine(tokens: Token[], indented: boolean, state: State, out: ZoneRecord[], where: string, path: string): void {
@@ -131,7 +118,7 @@ function parseRecordLine(tokens: Token[], indented: boolean, state: State, out: 
     } else if (d === "$INCLUDE") {
       if (!tokens[1]) throw new Error("$INCLUDE needs a file name");
       if (state.depth >= 8) throw new Error("$INCLUDE nested more than 8 deep");
-      const file = resolve(dirname(path), tokens[1].text);
+      const file = resolve(dirname(path), Buffer.from(unescapeBytes(tokens[1].text)).toString("utf8"));
       const inner: State = { ...state, origin: tokens[2] ? nameToWire(tokens[2].text, state.origin) : state.origin, depth: state.depth + 1 };
       parseMasterFile(file, inner.origin, out, inner);
       state.lastTtl = inner.lastTtl; // RFC 1035: origin and owner return to the includer's; TTLs carry on

@@ -17,9 +17,48 @@ export function typeCode(t: string): number | undefined {
   return undefined;
 }
 
-/** A presentation name (with \X and \DDD escapes) made absolute against `origin` ("" = root), to lowercased wire. */
+// Presentation text reaches this file as byte strings: every char code is one byte of the source (master
+// files are read as latin1), so data bytes come out exactly as they were written.
+function byteAt(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c > 255) throw new Error(`character U+${c.toString(16).toUpperCase()} is not a byte`);
+  return c;
+}
+
+/**
+ * The byte the escape at text[i] (a backslash) stands for and the index after it (RFC 1035 5.1): \DDD is the
+ * byte DDD (exactly three digits), \X is X itself.
+ */
+function escapeAt(text: string, i: number): [byte: number, next: number] {
+  if (i + 1 >= text.length) throw new Error(`dangling backslash in "${text}"`);
+  const digits = /^\d{1,3}/.exec(text.slice(i + 1, i + 4))?.[0];
+  if (digits === undefined) return [byteAt(text, i + 1), i + 2];
+  if (digits.length < 3) throw new Error(`bad escape \\${digits} in "${text}": \\DDD takes three digits`);
+  if (Number(digits) > 255) throw new Error(`bad escape \\${digits} in "${text}": more than 255`);
+  return [Number(digits), i + 4];
+}
+
+/** The bytes of presentation text with its \DDD and \X escapes decoded. */
+export function unescapeBytes(text: string): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < text.length; ) {
+    if (text[i] === "\\") {
+      const [b, next] = escapeAt(text, i);
+      out.push(b);
+      i = next;
+    } else out.push(byteAt(text, i++));
+  }
+  return out;
+}
+
+/**
+ * A presentation name (with \X and \DDD escapes) made absolute against `origin` ("" = root), to lowercased wire.
+ * A byte outside ASCII is a label byte like any other (RFC 2181 11) and is kept as written; only A-Z are
+ * lowercased (RFC 4343), escaped or not: \065, A and a are the same byte.
+ */
 export function nameToWire(text: string, origin: Uint8Array): Uint8Array {
   if (text === "@") return origin;
+  if (text === ".") return new Uint8Array([0]);
   const bytes: number[] = [];
   let label: number[] = [];
   let absolute = false;
@@ -29,28 +68,15 @@ export function nameToWire(text: string, origin: Uint8Array): Uint8Array {
     bytes.push(label.length, ...label);
     label = [];
   };
-  if (text === ".") return new Uint8Array([0]);
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === "\\") {
-      const d = /^\d{3}/.exec(text.slice(i + 1));
-      if (d) {
-        const v = Number(d[0]);
-        if (v > 255) throw new Error(`bad escape \\${d[0]} in "${text}"`);
-        label.push(v);
-        i += 3;
-      } else {
-        if (i + 1 >= text.length) throw new Error(`dangling backslash in "${text}"`);
-        label.push(text.charCodeAt(++i));
-      }
-    } else if (c === ".") {
+  for (let i = 0; i < text.length; ) {
+    let b: number;
+    if (text[i] === "\\") [b, i] = escapeAt(text, i);
+    else if (text[i] === ".") {
       flush();
-      if (i === text.length - 1) absolute = true;
-    } else {
-      const code = text.charCodeAt(i);
-      if (code > 0x7e) throw new Error(`non-ASCII character in "${text}"`);
-      label.push(code >= 0x41 && code <= 0x5a ? code | 0x20 : code);
-    }
+      if (++i === text.length) absolute = true;
+      continue;
+    } else b = byteAt(text, i++);
+    label.push(b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
   }
   if (label.length) flush();
   const out = absolute ? [...bytes, 0] : [...bytes, ...origin];
@@ -88,10 +114,10 @@ function u32(n: number): number[] {
   return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
 }
 
-
-function charString(s: string): number[] {
-  const b = [...Buffer.from(s, "latin1")];
-  if (b.length > 255) throw new Error("character-string longer than 255 bytes");
+/** A <character-string> (RFC 1035 3.3): a length byte and at most 255 bytes. */
+function charString(text: string): number[] {
+  const b = unescapeBytes(text);
+  if (b.length > 255) throw new Error(`character-string of ${b.length} bytes is longer than 255: "${text}"`);
   return [b.length, ...b];
 }
 
@@ -108,8 +134,8 @@ function base64(parts: string[], what: string): number[] {
 }
 
 /**
- * RDATA for `type` from its presentation tokens (quoted strings already unquoted, with `quoted` marking them).
- * Throws an Error saying what is wrong.
+ * RDATA for `type` from its presentation tokens as written (escapes intact; quoted strings without their
+ * quotes, `quoted` marking them). Throws an Error saying what is wrong.
  */
 export function rdataToWire(type: number, t: string[], quoted: boolean[], origin: Uint8Array): Uint8Array {
   const name = (v: string | undefined, what: string) => {
@@ -119,7 +145,7 @@ export function rdataToWire(type: number, t: string[], quoted: boolean[], origin
   const need = (n: number, shape: string) => {
     if (t.length !== n) throw new Error(`expected ${shape}, got ${t.length} field(s)`);
   };
-  if (t[0] === "\\#") {
+  if (t[0] === "\\#" && !quoted[0]) {
     const len = Number(t[1]);
     if (!/^\d+$/.test(t[1] ?? "") || len > 65535) throw new Error("RFC 3597 form needs '\\# LENGTH HEX'");
     const data = hex(t.slice(2), "RFC 3597 data");
@@ -157,9 +183,9 @@ export function rdataToWire(type: number, t: string[], quoted: boolean[], origin
       return new Uint8Array(t.flatMap((s) => charString(s)));
     case 257: {
       need(3, 'FLAGS TAG "VALUE"');
-      const tag = [...Buffer.from(t[1]!, "latin1")];
       if (!/^[A-Za-z0-9]{1,15}$/.test(t[1]!)) throw new Error(`CAA tag "${t[1]}" must be 1-15 letters or digits`);
-      return new Uint8Array([...u8(t[0], "CAA flags"), tag.length, ...tag, ...Buffer.from(t[2]!, "latin1")]);
+      // The value runs to the end of the RDATA, with no length byte, so the 255-byte limit does not apply (RFC 8659 4.1).
+      return new Uint8Array([...u8(t[0], "CAA flags"), t[1]!.length, ...unescapeBytes(t[1]!), ...unescapeBytes(t[2]!)]);
     }
     case 43: {
       if (t.length < 4) throw new Error("expected KEYTAG ALGORITHM DIGESTTYPE DIGEST");
@@ -172,7 +198,6 @@ export function rdataToWire(type: number, t: string[], quoted: boolean[], origin
       if (t.length < 4) throw new Error("expected FLAGS PROTOCOL ALGORITHM KEY");
       return new Uint8Array([...u16(t[0], "DNSKEY flags"), ...u8(t[1], "DNSKEY protocol"), ...u8(t[2], "DNSKEY algorithm"), ...base64(t.slice(3), "DNSKEY key")]);
     default:
-      void quoted;
       throw new Error(`type ${TYPE_NAMES[type] ?? `TYPE${type}`} needs the RFC 3597 form '\\# LENGTH HEX'`);
   }
 }
