@@ -1,7 +1,8 @@
 // Building answers in place, in the request's own slot: the query bytes already hold the header and the
 // client's spelling of the question, so an answer is "patch header, cut after the question, append".
 import { EDNS_UDP, Flag, HEADER_LEN, QType, Rcode } from "./constants";
-import type { QueryInfo } from "./query";
+import { Cookie, COOKIE_OPTION_LEN, writeCookieOption } from "./cookie";
+import { Verdict, type QueryInfo } from "./query";
 
 function put16(buf: Uint8Array, off: number, v: number): void {
   buf[off] = v >> 8;
@@ -12,11 +13,25 @@ export function get16(buf: Uint8Array, off: number): number {
   return (buf[off]! << 8) | buf[off + 1]!;
 }
 
-/** Bytes an OPT record of ours takes (root name, no options). */
+/** Bytes an OPT record of ours takes with no options. */
 export const OPT_LEN = 11;
 
-/** Writes our OPT record (size 1232, version 0, DO echoed, extended rcode bits) at `off`; returns the new end. */
-export function writeOpt(buf: Uint8Array, off: number, rcode: number, dnssecOk: boolean): number {
+/** Bytes our OPT takes in the answer to `q`: OPT_LEN, plus the COOKIE option when the client sent a cookie. */
+export function optLen(q: QueryInfo): number {
+  return q.cookie === Cookie.NONE ? OPT_LEN : OPT_LEN + COOKIE_OPTION_LEN;
+}
+
+/** Where an answer's records must end in `buf` so that our OPT still fits after them. */
+export function recordsEnd(buf: Uint8Array, q: QueryInfo): number {
+  return q.edns ? buf.length - optLen(q) : buf.length;
+}
+
+/**
+ * Writes our OPT record (size 1232, version 0, DO echoed, extended rcode bits) at `off`; returns the new end.
+ * Given the query `q` whose answer this is, it carries the client's cookie and a fresh server cookie (RFC 7873
+ * 5.2): the room it needs is optLen(q). Without `q` (our own upstream queries) it has no options.
+ */
+export function writeOpt(buf: Uint8Array, off: number, rcode: number, dnssecOk: boolean, q?: QueryInfo): number {
   buf[off] = 0; // root owner
   put16(buf, off + 1, QType.OPT);
   put16(buf, off + 3, EDNS_UDP);
@@ -24,8 +39,12 @@ export function writeOpt(buf: Uint8Array, off: number, rcode: number, dnssecOk: 
   buf[off + 6] = 0; // version 0
   buf[off + 7] = dnssecOk ? 0x80 : 0;
   buf[off + 8] = 0;
-  put16(buf, off + 9, 0); // rdlen
-  return off + OPT_LEN;
+  if (q === undefined || q.cookie === Cookie.NONE) {
+    put16(buf, off + 9, 0); // rdlen
+    return off + OPT_LEN;
+  }
+  put16(buf, off + 9, COOKIE_OPTION_LEN);
+  return writeCookieOption(buf, off + OPT_LEN, q);
 }
 
 /**
@@ -48,14 +67,16 @@ export function finishResponse(buf: Uint8Array, off: number, q: QueryInfo, rcode
   put16(buf, 8, ns);
   if (!q.edns) return off;
   put16(buf, 10, 1);
-  return writeOpt(buf, off, rcode, q.dnssecOk);
+  return writeOpt(buf, off, rcode, q.dnssecOk, q);
 }
 
 /**
  * An error answer (FORMERR, SERVFAIL, REFUSED, NOTIMP, BADVERS) built from the query bytes: echoes the ID
- * and, when it parsed, the question. BADVERS carries version 0 in its OPT (RFC 6891 6.1.3).
+ * and, when it parsed, the question. BADVERS carries version 0 in its OPT (RFC 6891 6.1.3). Also the answer
+ * to Verdict.COOKIE_ONLY (taken as NOERROR): no question, the cookies in the OPT.
  */
 export function errorResponse(buf: Uint8Array, q: QueryInfo, rcode: number): number {
+  if (rcode === Verdict.COOKIE_ONLY) rcode = Rcode.NOERROR;
   const off = beginResponse(buf, q, rcode, false);
   if (rcode === Rcode.BADVERS && !q.edns) return finishResponse(buf, off, q, Rcode.SERVFAIL, 0, 0);
   return finishResponse(buf, off, q, rcode, 0, 0);
@@ -72,5 +93,5 @@ export function truncateTo(buf: Uint8Array, len: number, q: QueryInfo, max: numb
   put16(buf, 6, 0);
   put16(buf, 8, 0);
   put16(buf, 10, 0);
-  return finishResponse(buf, q.questionEnd, q, rcode, 0, 0);
+  return finishResponse(buf, q.hasQuestion ? q.questionEnd : HEADER_LEN, q, rcode, 0, 0);
 }

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import * as packet from "dns-packet";
-import { parseQuery, QueryInfo, Verdict } from "../../src/wire/query";
+import { Cookie, parseQuery, QueryInfo, Verdict } from "../../src/wire/query";
 import { hashName, toWire } from "../../src/wire/name";
 import { makeQuery } from "../helpers/dns";
+import { cookieOption, option, queryWithOpt, slotWith, toHex } from "./edns";
 
 function parse(bytes: Uint8Array): [number, QueryInfo] {
   const q = new QueryInfo();
@@ -141,5 +142,105 @@ describe("malformed input (RELIABILITY.md)", () => {
       if (n > 5 && i % 2) b[4] = 0, b[5] = 1; // often a plausible QDCOUNT
       expect(() => parseQuery(b, n, q)).not.toThrow();
     }
+  });
+});
+
+describe("EDNS options (RFC 6891 6.1.2)", () => {
+  test("an option whose length runs past the OPT RDATA is FORMERR", () => {
+    expect(parse(queryWithOpt(option(65001, [1, 2, 3], 4)))[0]).toBe(1);
+  });
+
+  test("an option whose length runs past the message is FORMERR", () => {
+    const bytes = queryWithOpt(option(65001, [1, 2, 3]));
+    expect(parse(bytes.subarray(0, bytes.length - 1))[0]).toBe(1);
+  });
+
+  test("bytes after the last option that cannot hold an option header are FORMERR", () => {
+    expect(parse(queryWithOpt([...option(65001, [1]), 0, 3, 0]))[0]).toBe(1);
+    expect(parse(queryWithOpt([0]))[0]).toBe(1);
+  });
+
+  test("unknown and empty options that fill the RDATA exactly are skipped", () => {
+    const [v, q] = parse(queryWithOpt([...option(65001, [1, 2, 3]), ...option(3, []), ...option(12, [0, 0])]));
+    expect(v).toBe(Verdict.OK);
+    expect(q.edns).toBe(true);
+    expect(q.cookie).toBe(Cookie.NONE);
+  });
+});
+
+describe("the COOKIE option (RFC 7873 5.2.2)", () => {
+  const bytesOf = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+  test("a COOKIE of 0, 7, 9, 15 or 41 bytes is FORMERR", () => {
+    for (const n of [0, 7, 9, 15, 41]) expect(`${n}: ${parse(queryWithOpt(option(10, bytesOf(n))))[0]}`).toBe(`${n}: 1`);
+  });
+
+  test("a COOKIE of 8 bytes, or of 16 to 40 bytes, is accepted", () => {
+    for (const n of [8, 16, 17, 24, 39, 40]) expect(`${n}: ${parse(queryWithOpt(option(10, bytesOf(n))))[0]}`).toBe(`${n}: ${Verdict.OK}`);
+  });
+
+  test("two COOKIE options are FORMERR", () => {
+    expect(parse(queryWithOpt([...cookieOption("0102030405060708"), ...cookieOption("0102030405060708")]))[0]).toBe(1);
+  });
+
+  test("a client cookie alone reads as Cookie.CLIENT, with the cookie copied", () => {
+    const [v, q] = parse(queryWithOpt([...option(65001, [9]), ...cookieOption("2464c4abcf10c957")]));
+    expect(v).toBe(Verdict.OK);
+    expect(q.cookie).toBe(Cookie.CLIENT);
+    expect(toHex(q.cookieData.subarray(0, 8))).toBe("2464c4abcf10c957");
+    expect(q.serverCookieLen).toBe(0);
+  });
+
+  test("the cookies are copied out of the query, so they outlive the answer written over it", () => {
+    const msg = queryWithOpt(cookieOption("2464c4abcf10c957 0100000011223344 aabbccddeeff0011"));
+    const slot = slotWith(msg);
+    const q = new QueryInfo();
+    parseQuery(slot, msg.length, q);
+    slot.fill(0);
+    expect(q.cookie).toBe(Cookie.BAD);
+    expect(toHex(q.cookieData.subarray(0, 8))).toBe("2464c4abcf10c957");
+    expect(toHex(q.cookieData.subarray(8, 8 + q.serverCookieLen))).toBe("0100000011223344aabbccddeeff0011");
+  });
+
+  test("a malformed OPT leaves no cookie to answer with", () => {
+    const [v, q] = parse(queryWithOpt([...cookieOption("2464c4abcf10c957"), ...option(65001, [1], 2)]));
+    expect(v).toBe(1);
+    expect(q.cookie).toBe(Cookie.NONE);
+  });
+
+  test("QDCOUNT=0 with a COOKIE is a request for a server cookie (RFC 7873 5.4)", () => {
+    const [v, q] = parse(queryWithOpt(cookieOption("2464c4abcf10c957"), { qd: 0 }));
+    expect(v).toBe(Verdict.COOKIE_ONLY);
+    expect(q.hasQuestion).toBe(false);
+    expect(q.cookie).toBe(Cookie.CLIENT);
+  });
+
+  test("QDCOUNT=0 with an OPT but no COOKIE is FORMERR", () => {
+    expect(parse(queryWithOpt(option(65001, [1]), { qd: 0 }))[0]).toBe(1);
+    expect(parse(queryWithOpt([], { qd: 0 }))[0]).toBe(1);
+  });
+
+  test("QDCOUNT=0 with a COOKIE in EDNS version 1 is BADVERS", () => {
+    expect(parse(queryWithOpt(cookieOption("2464c4abcf10c957"), { qd: 0, version: 1 }))[0]).toBe(16);
+  });
+
+  test("reset() keeps the peer the transport set, and clears the cookie", () => {
+    const q = new QueryInfo();
+    q.peer = "192.0.2.1";
+    const msg = queryWithOpt(cookieOption("2464c4abcf10c957"));
+    parseQuery(msg, msg.length, q);
+    q.reset();
+    expect(q.peer).toBe("192.0.2.1");
+    expect(q.cookie).toBe(Cookie.NONE);
+  });
+
+  test("copyFrom carries the peer and the cookies", () => {
+    const [, q] = parse(queryWithOpt(cookieOption("2464c4abcf10c957 0100000011223344 aabbccddeeff0011")));
+    q.peer = "2001:db8::1";
+    const c = new QueryInfo().copyFrom(q);
+    expect(c.peer).toBe("2001:db8::1");
+    expect(c.cookie).toBe(q.cookie);
+    expect(c.serverCookieLen).toBe(16);
+    expect(toHex(c.cookieData.subarray(0, 24))).toBe("2464c4abcf10c9570100000011223344aabbccddeeff0011");
   });
 });
