@@ -15,6 +15,7 @@ import { answerHook } from "../src/app";
 import { ClientTracker } from "../src/clients/tracker";
 import type { ClientStore } from "../src/clients/store";
 import type { DatagramSocket } from "../src/server/datagram";
+import { Requests } from "../src/server/request";
 
 const NAMES = 1000;
 const TYPES = ["A", "AAAA", "TXT"] as const;
@@ -25,7 +26,9 @@ const records = Array.from({ length: NAMES }, (_, i) => [
 ]).flat();
 const { pipeline } = makePipeline(records);
 const ring = new Ring(4096, 4096);
-const udp = new UdpServer("127.0.0.1", 0, ring, pipeline, new ServerCounters(), () => 2500);
+const counters = new ServerCounters();
+const requests = new Requests(pipeline, counters, 4096, () => ({ queryTimeoutMs: 2500, whenFull: "drop_oldest" }));
+const udp = new UdpServer("127.0.0.1", 0, ring, requests, counters);
 const observer = new Observer();
 const store = { request: async () => [] } as unknown as ClientStore;
 const tracker = new ClientTracker(
@@ -37,7 +40,7 @@ const tracker = new ClientTracker(
 // The app's own hook (or only the part the mode names).
 const mode = process.argv[2] ?? "full";
 const part = (name: string) => mode === "full" || mode === name;
-if (mode !== "bare") udp.onAnswered = answerHook(part("stats") ? observer.stats : null, part("qlog") ? observer.log : null, part("queue") ? tracker.queue : null);
+if (mode !== "bare") requests.onAnswered = answerHook(part("stats") ? observer.stats : null, part("qlog") ? observer.log : null, part("queue") ? tracker.queue : null);
 
 // Queries as dnsperf sends them: 1000 names × A/AAAA/TXT, RD set, no EDNS; 16 client ports per address.
 const CLIENTS = Number(process.argv[3] ?? 1);

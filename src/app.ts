@@ -12,6 +12,9 @@ import { HeavyLane } from "./jobs/lane";
 import { ZoneManager } from "./jobs/zones";
 import { hostsRecords } from "./zones/hosts";
 import { statSync } from "node:fs";
+import { join } from "node:path";
+import { setCookieSecret } from "./wire/cookie";
+import { loadOrCreateSecret } from "./lifecycle/secret";
 import type { ClientStore } from "./clients/store";
 import type { ClientTracker } from "./clients/tracker";
 import type { DiscoveryPool } from "./discovery/pool";
@@ -20,7 +23,8 @@ import type { QueryLog, QueryStats } from "./metrics/querystats";
 import { Observer } from "./metrics/observer";
 import { LiveFeed } from "./http/live";
 import { toWire } from "./wire/name";
-import { UdpServer, type AnswerHook } from "./server/udp";
+import { UdpServer } from "./server/udp";
+import { Requests, type AnswerHook } from "./server/request";
 import { assertUdpPortFree, chooseBackend } from "./server/datagram";
 import { Forwarder } from "./upstream/forwarder";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
@@ -127,6 +131,8 @@ export class App {
   readonly udpRing: Ring;
   readonly tcpRing: Ring;
   readonly pipeline: Pipeline;
+  /** The request entry every transport hands queries to, with the pending misses. */
+  readonly requests: Requests;
   readonly udp: UdpServer[] = [];
   readonly tcp: TcpServer[] = [];
   private http: Server<undefined> | null = null;
@@ -158,6 +164,10 @@ export class App {
       this.counters,
       this.cacheCounters,
     );
+    this.requests = new Requests(this.pipeline, this.counters, cfg.pending.max_queries, () => ({
+      queryTimeoutMs: this.cfg.timeouts.query_ms,
+      whenFull: this.cfg.pending.when_full,
+    }));
     this.hostsMtimes = mtimes(cfg.hosts);
   }
 
@@ -168,6 +178,7 @@ export class App {
   /** Binds every listener (UDP and TCP on each address, then HTTP) and starts background tasks. */
   static async start(cfg: ResolvedConfig, role: Role = "primary"): Promise<App> {
     setLogLevel(cfg.log_level);
+    setCookieSecret(loadOrCreateSecret(join(cfg.data_dir, "cookie.secret")));
     const app = new App(cfg, role);
     // Zones load in the heavy lane. Small ones are ready before we answer; a large one keeps loading after
     // start-up, and until it is in, its names get SERVFAIL (never an upstream's answer). A zone that fails to
@@ -262,9 +273,7 @@ export class App {
 
   /** One hook per answered query: metrics, the recent-query log, and (when on) client tracking. */
   private installAnswerHook(): void {
-    const hook = answerHook(this.observer.stats, this.observer.log, this.tracker?.queue ?? this.forwardQueue);
-    for (const u of this.udp) u.onAnswered = hook;
-    for (const t of this.tcp) t.onAnswered = hook;
+    this.requests.onAnswered = answerHook(this.observer.stats, this.observer.log, this.tracker?.queue ?? this.forwardQueue);
   }
 
 
@@ -272,10 +281,10 @@ export class App {
   private async listen(): Promise<void> {
     const limits = (): TcpLimits => ({
       idleTimeoutMs: this.cfg.timeouts.tcp_idle_ms,
+      messageTimeoutMs: this.cfg.timeouts.tcp_message_ms,
       maxConnections: this.cfg.tcp.max_connections,
       maxInflightPerConnection: this.cfg.tcp.max_inflight_per_connection,
     });
-    const queryTimeout = () => this.cfg.timeouts.query_ms;
     // processes = N: every process binds with SO_REUSEPORT, which Bun.udpSocket cannot; "dgram" and "mmsg" can.
     const reusePort = this.role === "serve" || this.cfg.processes > 1;
     const backend = chooseBackend(this.cfg.udp.backend, reusePort);
@@ -287,7 +296,7 @@ export class App {
       // Port 0 means "any": TCP takes the port UDP got, so one ADDR:PORT serves both. That TCP port may
       // be taken already; then try another pair.
       for (let attempt = 0; ; attempt++) {
-        const udp = new UdpServer(host, port, this.udpRing, this.pipeline, this.counters, queryTimeout, {
+        const udp = new UdpServer(host, port, this.udpRing, this.requests, this.counters, {
           backend,
           receiveBufferBytes: this.cfg.udp.receive_buffer_bytes,
           reusePort,
@@ -296,7 +305,7 @@ export class App {
           otherWork: () => this.pipeline.inflight > 0 || this.tcp.some((t) => t.connections > 0),
         });
         await udp.start();
-        const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.pipeline, this.counters, limits, queryTimeout, this.transfer);
+        const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.requests, this.counters, limits, this.transfer);
         try {
           tcp.start(reusePort);
         } catch (err) {

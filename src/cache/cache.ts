@@ -20,7 +20,7 @@
 import { HEADER_LEN, Rcode } from "../wire/constants";
 import { copyBytes, nameEqualsAt } from "../wire/name";
 import type { QueryInfo } from "../wire/query";
-import { finishResponse } from "../wire/response";
+import { finishResponse, optLen } from "../wire/response";
 import type { Scan } from "../wire/scan";
 import type { CacheCounters } from "../metrics/counters";
 import { relayedByte2, relayedByte3 } from "../wire/relay";
@@ -190,7 +190,7 @@ export class PacketCache {
     const d = big ? this.large[i]! : this.slots;
     const base = big ? 0 : i * SLOT;
     const wl = this.wireLen[i]!;
-    if (wl + 11 > buf.length) return -1;
+    if (wl + optLen(q) > buf.length) return -1;
     buf[0] = q.id >> 8;
     buf[1] = q.id & 0xff;
     buf[2] = (d[base + 2]! & 0xfe) | ((q.flags >> 8) & 0x01);

@@ -63,6 +63,8 @@ export const configSchema = z
         /** On SIGTERM, how long in-flight queries get to finish. */
         drain_ms: ms(5000, 0, 120_000),
         tcp_idle_ms: ms(10_000, 1000, 600_000),
+        /** A TCP message must arrive whole within this long of its first byte, however slowly it trickles in. */
+        tcp_message_ms: ms(5000, 100, 120_000),
       })
       .strict()
       .prefault({}),
@@ -219,6 +221,19 @@ export const configSchema = z
          * answers leave in bigger batches — fewer wake-ups per query for at most this much latency. 0 = off.
          */
         coalesce_us: z.number().int().min(0).max(500).default(0),
+      })
+      .strict()
+      .prefault({}),
+    /** Misses waiting for upstreams, UDP and TCP together: each holds a small fixed record, not a ring slot. */
+    pending: z
+      .object({
+        /** How many may wait at once. */
+        max_queries: z.number().int().min(16).max(1_000_000).default(4096),
+        /**
+         * When that many wait: "drop_oldest" answers the oldest now (stale data, else SERVFAIL) to admit the new
+         * one; "servfail" answers the new one now (stale data, else SERVFAIL).
+         */
+        when_full: z.enum(["drop_oldest", "servfail"]).default("drop_oldest"),
       })
       .strict()
       .prefault({}),

@@ -4,6 +4,10 @@ export class ServerCounters {
   udpQueries = 0;
   tcpQueries = 0;
   dropped = 0; // too short, QR=1, or arriving while draining
+  /** Malformed messages whose question did not parse, dropped past the error-answer rate limit. */
+  garbage = 0;
+  /** Queries with only a COOKIE option, answered with a server cookie (RFC 7873 5.4). */
+  cookieOnly = 0;
   ringExhausted = 0;
   formerr = 0;
   notimp = 0;
@@ -19,6 +23,12 @@ export class ServerCounters {
   tcpConnections = 0;
   tcpRejected = 0;
   tcpIdleClosed = 0;
+  /** TCP connections closed because a message did not arrive whole within timeouts.tcp_message_ms (slowloris). */
+  tcpMessageTimeouts = 0;
+  /** Pending misses answered early (stale or SERVFAIL) to make room for a new one: pending.when_full = "drop_oldest". */
+  pendingEvicted = 0;
+  /** Misses answered at once (stale or SERVFAIL) because the pending table was full: pending.when_full = "servfail". */
+  pendingRefused = 0;
 }
 
 export class UpstreamCounters {

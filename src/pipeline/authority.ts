@@ -8,7 +8,7 @@
 import { Flag, HEADER_LEN, QType, Rcode } from "../wire/constants";
 import { hashName, lower } from "../wire/name";
 import type { QueryInfo } from "../wire/query";
-import { beginResponse, finishResponse } from "../wire/response";
+import { beginResponse, finishResponse, recordsEnd } from "../wire/response";
 import { NodeFlag } from "../zones/build";
 import type { ZoneSnapshot } from "../zones/snapshot";
 
@@ -31,17 +31,20 @@ class Writer {
   readonly proofs: number[] = [];
   /** A zone cut whose referral ends the answer. */
   cut = -1;
+  /** Records end here, so that our OPT fits after them. */
+  private readonly end: number;
   constructor(
     readonly buf: Uint8Array,
     readonly q: QueryInfo,
     readonly z: ZoneSnapshot,
   ) {
     this.off = beginResponse(buf, q, Rcode.NOERROR, true);
+    this.end = recordsEnd(buf, q);
   }
 
   put(bytes: Uint8Array): boolean {
     if (this.off < 0) return false;
-    if (this.off + bytes.length > this.buf.length) {
+    if (this.off + bytes.length > this.end) {
       this.off = -1;
       return false;
     }

@@ -1,17 +1,19 @@
 // One request's journey: parse → local data → cache → upstream. Works only on the bytes of the request's own
 // slot; returns the length of the answer written there. The synchronous part (answerNow) is the cheap path
 // (local data and cache hits, answered before the receive callback returns); only a miss goes async
-// (resolve), with the client's deadline, coalesced with identical misses, and with stale data as the
+// (miss, then finish), with the client's deadline, coalesced with identical misses, and with stale data as the
 // fallback (RFC 8767).
 import { HEADER_LEN, QClass, QType, Rcode } from "../wire/constants";
 import { parseQuery, QueryInfo, Verdict } from "../wire/query";
-import { errorResponse, OPT_LEN, truncateTo, writeOpt } from "../wire/response";
+import { errorResponse, optLen, truncateTo, writeOpt } from "../wire/response";
 import type { LocalData } from "../zones/local";
 import type { Forwarded, Forwarder } from "../upstream/forwarder";
 import { Coalescer } from "../upstream/coalesce";
 import { NONE, variantOf, type PacketCache } from "../cache/cache";
 import type { CacheCounters, ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
+import { rcodeOf } from "../wire/message";
+import { Outcome, type RequestHandler, type Waiting } from "./handler";
 import { relayedByte2, relayedByte3 } from "../wire/relay";
 import { answerLocal } from "./local";
 import { answerAuthoritative } from "./authority";
@@ -28,10 +30,6 @@ export interface Snapshot {
   prefetch: boolean;
 }
 
-/** answerNow's "not answered yet: call resolve()" result. */
-export const PENDING = -1;
-/** answerNow's "a zone transfer (AXFR over TCP) was asked for a served zone" result. */
-export const TRANSFER = -2;
 
 /** Key of identical questions for coalescing: lowercased qname, type, class, DO/CD. Miss path only. */
 function flightKey(buf: Uint8Array, q: QueryInfo): string {
@@ -43,9 +41,14 @@ function flightKey(buf: Uint8Array, q: QueryInfo): string {
   return `${s}/${q.qtype}/${q.qclass}/${variantOf(q)}`;
 }
 
-export class Pipeline {
+/** Error answers a second for messages whose question did not parse (the rest are dropped). */
+const ERRORS_WITHOUT_QUESTION = 100;
+
+export class Pipeline implements RequestHandler<Forwarded> {
   /** Requests waiting on upstreams right now. */
   inflight = 0;
+  private errorSecond = 0;
+  private errorsThisSecond = 0;
   private readonly active = new Set<AbortController>();
   readonly flights = new Coalescer<Forwarded | null>();
 
@@ -59,14 +62,18 @@ export class Pipeline {
 
   /**
    * Parses the query in buf[0..len) into `q` and answers what needs no I/O, in place. `udp` selects the
-   * size limit (UDP: the client's; TCP: the slot). Returns the answer length, 0 to drop the message, or
-   * PENDING when upstreams must be asked.
+   * size limit (UDP: the client's; TCP: the slot). Returns the answer length, or an Outcome: DROP, PENDING
+   * when upstreams must be asked (miss()), TRANSFER for an AXFR.
    */
   answerNow(buf: Uint8Array, len: number, q: QueryInfo, udp: boolean): number {
     const verdict = parseQuery(buf, len, q);
     if (verdict === Verdict.DROP) {
       this.counters.dropped++;
-      return 0;
+      return Outcome.DROP;
+    }
+    if (verdict === Verdict.COOKIE_ONLY) {
+      this.counters.cookieOnly++;
+      return errorResponse(buf, q, Verdict.COOKIE_ONLY);
     }
     if (verdict !== Verdict.OK) return this.error(buf, q, verdict);
     const snap = this.snapshot;
@@ -81,7 +88,7 @@ export class Pipeline {
     if (zone?.loading) return this.error(buf, q, Rcode.SERVFAIL); // configured, not loaded yet: never guess
     if (q.qtype === QType.AXFR || q.qtype === QType.IXFR) {
       // Transfers only over TCP and only of zones we serve (RFC 5936 4.2); IXFR falls back to AXFR (RFC 1995 4).
-      return zone && !udp ? TRANSFER : this.error(buf, q, Rcode.REFUSED);
+      return zone && !udp ? Outcome.TRANSFER : this.error(buf, q, Rcode.REFUSED);
     }
     if (zone) {
       this.counters.authoritative++;
@@ -108,41 +115,62 @@ export class Pipeline {
       if (e !== NONE && snap.serveStale) return this.serveStale(buf, q, e, udp);
       return this.error(buf, q, Rcode.SERVFAIL);
     }
-    return PENDING;
+    return Outcome.PENDING;
   }
 
   /**
-   * Gets an answer from upstreams for a query answerNow() returned PENDING for, by `deadline` (ms since
-   * epoch). Never rejects: when upstreams fail or the deadline passes, stale data if there is some, else SERVFAIL.
+   * Starts getting an answer from upstreams for a query answerNow() returned PENDING for, by `deadline` (ms
+   * since epoch); with stale data at hand, for at most stale_client_timeout_ms (RFC 8767 4). Settles with the
+   * upstream's answer, or null when upstreams failed, the wait ran out or cancel() was called; never rejects.
+   * `query` holds the query's header and question (any buffer: it is read before this returns).
    */
-  async resolve(buf: Uint8Array, q: QueryInfo, udp: boolean, deadline: number): Promise<number> {
+  miss(query: Uint8Array, q: QueryInfo, deadline: number): Waiting<Forwarded> {
     const snap = this.snapshot;
     this.inflight++;
     this.counters.forwarded++;
-    const hadStale = snap.serveStale && this.cache.lookup(buf, q) !== NONE;
-    const flight = this.join(buf, q);
+    const hadStale = snap.serveStale && this.cache.lookup(query, q) !== NONE;
+    const flight = this.join(query, q);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      const waitMs = Math.max(0, Math.min(deadline - Date.now(), hadStale ? snap.staleClientTimeoutMs : Infinity));
-      const result = await Promise.race([flight.promise, new Promise<null>((r) => (timer = setTimeout(() => r(null), waitMs)))]);
-      if (result && !(hadStale && result.resp[3]! % 16 === Rcode.SERVFAIL)) {
-        return this.fit(buf, this.copyAnswer(buf, q, result), q, udp);
-      }
-      // Looked up again: entries are indexes, and the one seen before the await may have been replaced since.
-      const stale = hadStale ? this.cache.lookup(buf, q) : NONE;
-      if (stale !== NONE) {
-        this.refresh(buf, q, stale); // keeps the upstream query alive for the cache after we stop waiting
-        return this.serveStale(buf, q, stale, udp);
-      }
-      return this.error(buf, q, Rcode.SERVFAIL);
-    } catch (err) {
-      log.warn("resolve failed", { err });
-      return this.error(buf, q, Rcode.SERVFAIL);
-    } finally {
+    let stop!: () => void;
+    const waitMs = Math.max(0, Math.min(deadline - Date.now(), hadStale ? snap.staleClientTimeoutMs : Infinity));
+    const gaveUp = new Promise<null>((r) => {
+      stop = () => r(null);
+      timer = setTimeout(stop, waitMs);
+    });
+    const promise = Promise.race([flight.promise, gaveUp]).then(
+      (result) => result,
+      (err) => {
+        log.warn("resolve failed", { err });
+        return null;
+      },
+    ).finally(() => {
       clearTimeout(timer);
       flight.leave();
       this.inflight--;
+    });
+    return { promise, cancel: stop };
+  }
+
+  /**
+   * Writes what a miss came to into `buf` (holding the query's header and question): the upstream's answer,
+   * unless it is a SERVFAIL and stale data is at hand; else stale data (refreshed in the background); else SERVFAIL.
+   */
+  finish(buf: Uint8Array, q: QueryInfo, udp: boolean, result: Forwarded | null): number {
+    const serveStale = this.snapshot.serveStale;
+    // Looked up now: entries are indexes, and one seen before the wait may have been replaced since.
+    const stale = serveStale && (!result || rcodeOf(result.resp) === Rcode.SERVFAIL) ? this.cache.lookup(buf, q) : NONE;
+    if (result && stale === NONE) return this.fit(buf, this.copyAnswer(buf, q, result), q, udp);
+    if (stale !== NONE) {
+      this.refresh(buf, q, stale); // keeps the upstream query alive for the cache after we stop waiting
+      return this.serveStale(buf, q, stale, udp);
     }
+    return this.error(buf, q, Rcode.SERVFAIL);
+  }
+
+  /** miss() then finish() into the same buffer: for callers that hold the request's slot throughout (tests). */
+  async resolve(buf: Uint8Array, q: QueryInfo, udp: boolean, deadline: number): Promise<number> {
+    const result = await this.miss(buf, q, deadline).promise;
+    return this.finish(buf, q, udp, result);
   }
 
   /** Cancels every upstream query (drain timeout): waiting requests answer at once. */
@@ -213,7 +241,7 @@ export class Pipeline {
     const body = resp.length - cut;
     buf[2] = relayedByte2(resp[2]!) | ((q.flags >> 8) & 0x01);
     buf[3] = relayedByte3(resp[3]!, q.flags);
-    if (body + OPT_LEN > buf.length) {
+    if (body + optLen(q) > buf.length) {
       buf[2]! |= 0x02; // TC: the client retries over TCP, where the slot is large enough
       return truncateTo(buf, Number.MAX_SAFE_INTEGER, q, 0);
     }
@@ -225,7 +253,7 @@ export class Pipeline {
     } else buf.set(resp.subarray(q.qnameEnd), q.qnameEnd);
     let n = body;
     if (q.edns) {
-      n = writeOpt(buf, n, resp[3]! & 0xf, q.dnssecOk);
+      n = writeOpt(buf, n, resp[3]! & 0xf, q.dnssecOk, q);
       ar++;
     }
     buf[10] = ar >> 8;
@@ -240,7 +268,23 @@ export class Pipeline {
     return out;
   }
 
+  /**
+   * An error answer. One that cannot echo a question (the message did not parse that far: mostly random
+   * bytes) is a reflection without a purpose: at most ERRORS_WITHOUT_QUESTION a second get one, like
+   * Unbound's error rate limit; the rest are dropped, counted.
+   */
   private error(buf: Uint8Array, q: QueryInfo, rcode: number): number {
+    if (!q.hasQuestion) {
+      const second = Math.floor(this.cache.now() / 1000);
+      if (second !== this.errorSecond) {
+        this.errorSecond = second;
+        this.errorsThisSecond = 0;
+      }
+      if (++this.errorsThisSecond > ERRORS_WITHOUT_QUESTION) {
+        this.counters.garbage++;
+        return Outcome.DROP;
+      }
+    }
     switch (rcode) {
       case Rcode.FORMERR: this.counters.formerr++; break;
       case Rcode.NOTIMP: this.counters.notimp++; break;
@@ -252,4 +296,4 @@ export class Pipeline {
   }
 }
 
-export { QueryInfo };
+export { QueryInfo, Outcome };

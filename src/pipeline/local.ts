@@ -2,15 +2,15 @@
 import { Flag, HEADER_LEN, QClass, QType, Rcode } from "../wire/constants";
 import { copyBytes, hashName } from "../wire/name";
 import type { QueryInfo } from "../wire/query";
-import { beginResponse, finishResponse } from "../wire/response";
+import { beginResponse, finishResponse, recordsEnd } from "../wire/response";
 import { NO_NAME, PACKED_SET_HEADER, type LocalData, type LocalZone, type RRSet } from "../zones/local";
 
 const MAX_CHAIN = 8;
 
-/** Appends bytes if they fit; returns the new offset or -1 when the slot is full. */
-function append(buf: Uint8Array, off: number, bytes: Uint8Array): number {
+/** Appends bytes if they fit before `end`; returns the new offset or -1 when the slot is full. */
+function append(buf: Uint8Array, off: number, bytes: Uint8Array, end: number): number {
   const n = bytes.length;
-  if (off < 0 || off + n > buf.length) return -1;
+  if (off < 0 || off + n > end) return -1;
   copyBytes(buf, off, bytes, 0, n);
   return off + n;
 }
@@ -18,14 +18,14 @@ function append(buf: Uint8Array, off: number, bytes: Uint8Array): number {
 /** NOERROR/NODATA or NXDOMAIN with the zone's SOA in authority, so the negative answer is cacheable. */
 function negative(buf: Uint8Array, q: QueryInfo, rcode: number, zone: LocalZone | undefined): number {
   let off = beginResponse(buf, q, rcode, true);
-  const withSoa = zone ? append(buf, off, zone.soa) : off;
+  const withSoa = zone ? append(buf, off, zone.soa, recordsEnd(buf, q)) : off;
   if (withSoa >= 0) off = withSoa;
   return finishResponse(buf, off, q, rcode, 0, zone && withSoa >= 0 ? 1 : 0);
 }
 
 /** One RRset at the question name: the cheap path, no allocation. */
 function positive(buf: Uint8Array, q: QueryInfo, set: RRSet): number {
-  const off = append(buf, beginResponse(buf, q, Rcode.NOERROR, true), set.atQuestion);
+  const off = append(buf, beginResponse(buf, q, Rcode.NOERROR, true), set.atQuestion, recordsEnd(buf, q));
   if (off < 0) return truncatedAnswer(buf, q);
   return finishResponse(buf, off, q, Rcode.NOERROR, set.count, 0);
 }
@@ -35,7 +35,7 @@ function positivePacked(buf: Uint8Array, q: QueryInfo, bytes: Uint8Array, set: n
   const count = (bytes[set + 2]! << 8) | bytes[set + 3]!;
   const len = (bytes[set + 4]! << 8) | bytes[set + 5]!;
   const off = beginResponse(buf, q, Rcode.NOERROR, true);
-  if (off + len > buf.length) return truncatedAnswer(buf, q);
+  if (off + len > recordsEnd(buf, q)) return truncatedAnswer(buf, q);
   copyBytes(buf, off, bytes, set + PACKED_SET_HEADER, len);
   return finishResponse(buf, off + len, q, Rcode.NOERROR, count, 0);
 }
@@ -44,8 +44,9 @@ function positivePacked(buf: Uint8Array, q: QueryInfo, bytes: Uint8Array, set: n
 function positiveAll(buf: Uint8Array, q: QueryInfo, sets: Iterable<RRSet>): number {
   let off = beginResponse(buf, q, Rcode.NOERROR, true);
   let an = 0;
+  const end = recordsEnd(buf, q);
   for (const s of sets) {
-    const next = append(buf, off, s.atQuestion);
+    const next = append(buf, off, s.atQuestion, end);
     if (next < 0) return truncatedAnswer(buf, q);
     off = next;
     an += s.count;
@@ -91,7 +92,8 @@ export function answerLocal(buf: Uint8Array, q: QueryInfo, data: LocalData): num
 /** CNAME at the question name: answer it, then follow the chain through local data (bounded, loop-safe). */
 function chase(buf: Uint8Array, q: QueryInfo, data: LocalData, first: RRSet): number {
   let off = beginResponse(buf, q, Rcode.NOERROR, true);
-  off = append(buf, off, first.atQuestion);
+  const end = recordsEnd(buf, q);
+  off = append(buf, off, first.atQuestion, end);
   let an = 1;
   let target = first.target;
   for (let hop = 0; target && hop < MAX_CHAIN && off >= 0; hop++) {
@@ -99,13 +101,13 @@ function chase(buf: Uint8Array, q: QueryInfo, data: LocalData, first: RRSet): nu
     if (!node) break;
     const set = node.sets.get(q.qtype);
     if (set) {
-      off = append(buf, off, set.full);
+      off = append(buf, off, set.full, end);
       an += set.count;
       break;
     }
     const next = node.sets.get(QType.CNAME);
     if (!next) break;
-    off = append(buf, off, next.full);
+    off = append(buf, off, next.full, end);
     an++;
     target = next.target;
   }

@@ -1,21 +1,29 @@
 // DNS over TCP (RFC 7766): 2-byte length framing across arbitrary chunk boundaries, pipelined queries
-// answered as they complete (out of order), idle timeout, per-connection in-flight cap (reading pauses at
-// the cap), global connection cap, 65535-byte messages. Each message gets its own ring slot; its answer is
-// framed in the slot's 2-byte headroom so it leaves in one write.
+// answered as they complete (out of order), a per-connection in-flight cap (reading pauses at the cap), a
+// global connection cap, 65535-byte messages. Each message is handed to the request entry in a ring slot of
+// its own; a miss leaves the ring for the pending table, so slots are only held while an answer is written.
+//
+// Under pressure (RFC 7766 6.2.3): the idle timeout shrinks as the connection table fills, a full table closes
+// its longest-idle connection to admit a new one, and a message must arrive whole within timeouts.tcp_message_ms
+// of its first byte however slowly it trickles in (slowloris). A client that half-closes after its queries
+// (RFC 7766 6.1, RFC 1035 4.2.2) gets every answer before we close.
 import type { Socket, TCPSocketListener } from "bun";
-import { Pipeline, PENDING, QueryInfo, TRANSFER } from "../pipeline";
+import { Outcome } from "../pipeline/handler";
 import { Rcode } from "../wire/constants";
+import { QueryInfo } from "../wire/query";
 import { errorResponse } from "../wire/response";
 import type { ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import type { Ring } from "./ring";
-import type { AnswerHook } from "./udp";
+import type { Requests, Sink } from "./request";
 
 /** Produces a zone transfer: the messages to send, "refused" (ACL), or null (failed). */
 export type TransferFn = (query: Uint8Array, q: QueryInfo, peer: string) => Promise<Uint8Array[] | "refused" | null>;
 
 export interface TcpLimits {
   idleTimeoutMs: number;
+  /** From a message's first byte to its last. */
+  messageTimeoutMs: number;
   maxConnections: number;
   maxInflightPerConnection: number;
 }
@@ -24,6 +32,8 @@ export interface TcpLimits {
 const MAX_INBUF = 256 * 1024;
 /** Bytes of unsent answers one connection may queue before we give up on a client that does not read. */
 const MAX_PENDING_WRITE = 1 << 20;
+/** The shortest the idle timeout gets when the table is (nearly) full. */
+const MIN_IDLE_MS = 500;
 
 interface Conn {
   inbuf: Uint8Array;
@@ -31,34 +41,40 @@ interface Conn {
   inflight: number;
   paused: boolean;
   closed: boolean;
+  /** The client sent FIN: answer what it asked, then close. */
+  readClosed: boolean;
   pending: Uint8Array[];
   pendingBytes: number;
   /** performance.now() of the last byte read or answer written: the idle sweep reads it. */
   lastActive: number;
+  /** performance.now() when the first byte of the message still incomplete in inbuf arrived; 0 when none. */
+  messageStart: number;
   /** A zone transfer being written, message by message, as the socket drains. */
   stream: { messages: Uint8Array[]; next: number; done: () => void } | null;
 }
 
-export class TcpServer {
+const closedConn = (): Conn => ({
+  inbuf: new Uint8Array(0), inlen: 0, inflight: 0, paused: false, closed: true, readClosed: true, pending: [], pendingBytes: 0, lastActive: 0, messageStart: 0, stream: null,
+});
+
+export class TcpServer implements Sink {
+  readonly tcp = true;
   private listener: TCPSocketListener<Conn> | null = null;
   private readonly conns = new Set<Socket<Conn>>();
   private readonly waitingForSlot = new Set<Socket<Conn>>();
   private draining = false;
   private idle: (() => void) | null = null;
   private readonly q = new QueryInfo();
-  /** Called for every answered query with a question (client tracking); must not block. */
-  onAnswered: AnswerHook | null = null;
   /** Messages of this listener not yet answered. */
   inflight = 0;
 
   constructor(
     readonly host: string,
     readonly port: number,
-    private readonly ring: Ring,
-    private readonly pipeline: Pipeline,
+    readonly ring: Ring,
+    private readonly requests: Requests,
     private readonly counters: ServerCounters,
     private readonly limits: () => TcpLimits,
-    private readonly queryTimeoutMs: () => number,
     private readonly transfer: TransferFn | null = null,
   ) {}
 
@@ -67,6 +83,7 @@ export class TcpServer {
     this.listener = Bun.listen<Conn>({
       hostname: this.host,
       port: this.port,
+      allowHalfOpen: true,
       // Bun.listen sets SO_REUSEPORT with this (checked across processes); bun-types lists it for connect only.
       ...({ reusePort } as object),
       socket: {
@@ -74,6 +91,7 @@ export class TcpServer {
         open: (s) => this.onOpen(s),
         data: (s, chunk) => this.onData(s, chunk),
         drain: (s) => this.flush(s),
+        end: (s) => this.onEnd(s),
         close: (s) => this.onClose(s),
         error: (s, err) => {
           log.debug("tcp connection error", { err });
@@ -92,32 +110,60 @@ export class TcpServer {
   }
 
   private onOpen(s: Socket<Conn>): void {
-    if (this.draining || this.conns.size >= this.limits().maxConnections) {
+    if (this.draining || (this.conns.size >= this.limits().maxConnections && !this.closeLongestIdle())) {
       this.counters.tcpRejected++;
-      s.data = { inbuf: new Uint8Array(0), inlen: 0, inflight: 0, paused: false, closed: true, pending: [], pendingBytes: 0, lastActive: 0, stream: null };
+      s.data = closedConn();
       s.terminate();
       return;
     }
     this.counters.tcpConnections++;
-    s.data = { inbuf: new Uint8Array(514), inlen: 0, inflight: 0, paused: false, closed: false, pending: [], pendingBytes: 0, lastActive: performance.now(), stream: null };
+    s.data = { ...closedConn(), inbuf: new Uint8Array(514), closed: false, readClosed: false, lastActive: performance.now() };
     this.conns.add(s);
+  }
+
+  /** The table is full: the connection idle the longest (nothing in flight or unsent) makes room, if there is one. */
+  private closeLongestIdle(): boolean {
+    let victim: Socket<Conn> | null = null;
+    for (const s of this.conns) {
+      const c = s.data;
+      if (c.inflight === 0 && c.pending.length === 0 && !c.stream && (!victim || c.lastActive < victim.data.lastActive)) victim = s;
+    }
+    if (!victim) return false;
+    this.counters.tcpIdleClosed++;
+    this.closeConn(victim);
+    return true;
   }
 
   private touch(s: Socket<Conn>): void {
     s.data.lastActive = performance.now();
   }
 
+  /** The idle timeout now: the configured one up to a half-full table, then shorter, down to MIN_IDLE_MS when full. */
+  idleLimitMs(): number {
+    const { idleTimeoutMs, maxConnections } = this.limits();
+    const fill = this.conns.size / maxConnections;
+    if (fill <= 0.5) return idleTimeoutMs;
+    const floor = Math.min(MIN_IDLE_MS, idleTimeoutMs);
+    return Math.max(floor, idleTimeoutMs - (idleTimeoutMs - floor) * Math.min(1, (fill - 0.5) * 2));
+  }
+
   /**
-   * Closes connections idle for longer than the idle timeout: nothing read or written and nothing in flight
-   * (a slowloris that sent part of a length prefix and went quiet included). One sweep for all connections,
-   * run by the task manager, instead of a timer per connection (seed 002).
+   * Closes connections idle for longer than the idle timeout (nothing read or written and nothing in flight:
+   * a client that stops reading its answers included), and connections whose message has been arriving for
+   * longer than the message timeout. One sweep for all
+   * connections, run by the task manager, instead of a timer per connection (seed 002).
    */
   sweepIdle(now = performance.now()): number {
-    const limit = this.limits().idleTimeoutMs;
+    const idle = this.idleLimitMs();
+    const message = this.limits().messageTimeoutMs;
     let closed = 0;
     for (const s of [...this.conns]) {
       const c = s.data;
-      if (c.inflight === 0 && now - c.lastActive >= limit) {
+      if (c.messageStart > 0 && now - c.messageStart >= message) {
+        this.counters.tcpMessageTimeouts++;
+        this.closeConn(s);
+        closed++;
+      } else if (c.inflight === 0 && now - c.lastActive >= idle) {
         this.counters.tcpIdleClosed++;
         this.closeConn(s);
         closed++;
@@ -128,7 +174,7 @@ export class TcpServer {
 
   private onData(s: Socket<Conn>, chunk: Uint8Array): void {
     const c = s.data;
-    if (!c || c.closed) return;
+    if (!c || c.closed || c.readClosed) return;
     this.touch(s);
     const need = c.inlen + chunk.length;
     if (need > c.inbuf.length) {
@@ -142,6 +188,14 @@ export class TcpServer {
     c.inbuf.set(chunk, c.inlen);
     c.inlen = need;
     this.process(s);
+  }
+
+  /** The client sent FIN: it will send nothing more, but gets the answers to what it sent (RFC 7766 6.1). */
+  private onEnd(s: Socket<Conn>): void {
+    const c = s.data;
+    if (!c || c.closed) return;
+    c.readClosed = true;
+    this.finishIfDone(s);
   }
 
   /** Takes every complete message out of the connection's buffer, up to the in-flight cap. */
@@ -158,8 +212,8 @@ export class TcpServer {
         break;
       }
       if (this.ring.inUse === this.ring.slots) {
-        // No slot free: a TCP client must not lose a query silently, so hold this connection back until
-        // an answer somewhere frees a slot.
+        // No slot free (zone transfers hold theirs): a TCP client must not lose a query silently, so hold this
+        // connection back until a slot is released.
         this.pause(s);
         this.waitingForSlot.add(s);
         break;
@@ -171,6 +225,11 @@ export class TcpServer {
       c.inbuf.copyWithin(0, off, c.inlen);
       c.inlen -= off;
     }
+    // A message deadline runs from the first byte of a message that is not complete yet, and only then: a
+    // whole message held back by the in-flight cap is waiting on us, not on the client.
+    const waiting = c.inlen >= 2 && c.inlen >= 2 + ((c.inbuf[0]! << 8) | c.inbuf[1]!);
+    if (c.inlen === 0 || waiting) c.messageStart = 0;
+    else if (off > 0 || c.messageStart === 0) c.messageStart = performance.now();
   }
 
   private handle(s: Socket<Conn>, msg: Uint8Array): void {
@@ -188,34 +247,28 @@ export class TcpServer {
       return;
     }
     buf.set(msg);
-    const q = this.q;
-    const n = this.pipeline.answerNow(buf, msg.length, q, false);
-    if (n === TRANSFER) return this.startTransfer(s, h, msg.length, q);
-    if (n !== PENDING) {
-      if (n > 0) {
-        this.write(s, h, n);
-        if (this.onAnswered && q.hasQuestion) this.onAnswered(s.remoteAddress, buf, q, true, 0);
-      }
+    const n = this.requests.receive(this, buf, msg.length, this.q, s, 0, s.remoteAddress);
+    if (n === Outcome.TRANSFER) return this.startTransfer(s, h, msg.length, this.q);
+    if (n === Outcome.PENDING) {
+      c.inflight++;
+      this.inflight++;
+    } else if (n > 0) this.write(s, h, n);
+    this.ring.release(h);
+  }
+
+  deliver(target: unknown, _port: number, h: number, n: number): void {
+    const s = target as Socket<Conn>;
+    if (h >= 0) {
+      if (n > 0 && !s.data.closed) this.write(s, h, n);
       this.ring.release(h);
-      return;
     }
-    const own = new QueryInfo().copyFrom(q);
-    const deadline = Date.now() + this.queryTimeoutMs();
-    const arrived = performance.now();
-    c.inflight++;
-    this.inflight++;
-    this.pipeline.resolve(buf, own, false, deadline).then(
-      (len) => {
-        if (len > 0 && this.onAnswered && !c.closed) this.onAnswered(s.remoteAddress, buf, own, true, (performance.now() - arrived) / 1000);
-        this.complete(s, h, len);
-      },
-      () => this.complete(s, h, 0),
-    );
+    this.completed(s);
   }
 
   /**
    * AXFR (RFC 5936): the heavy lane builds the messages; they are written one at a time as the socket drains,
-   * so a large zone never piles up in memory here. The request counts as in flight until the last is written.
+   * so a large zone never piles up in memory here. The request counts as in flight until the last is written,
+   * and keeps its slot until then.
    */
   private startTransfer(s: Socket<Conn>, h: number, len: number, q: QueryInfo): void {
     const c = s.data;
@@ -224,17 +277,22 @@ export class TcpServer {
     c.inflight++;
     this.inflight++;
     this.counters.transfers++;
+    const end = (n: number) => {
+      if (n > 0 && !c.closed) this.write(s, h, n);
+      this.ring.release(h);
+      this.completed(s);
+    };
     const fail = (rcode: number) => {
       const buf = this.ring.payload(h);
       buf.set(query);
-      this.complete(s, h, errorResponse(buf, own, rcode));
+      end(errorResponse(buf, own, rcode));
     };
     if (!this.transfer) return fail(Rcode.REFUSED);
     this.transfer(query, own, s.remoteAddress).then(
       (result) => {
         if (result === "refused") return fail(Rcode.REFUSED);
         if (!result || c.closed) return fail(Rcode.SERVFAIL);
-        c.stream = { messages: result, next: 0, done: () => this.complete(s, h, 0) };
+        c.stream = { messages: result, next: 0, done: () => end(0) };
         this.pumpStream(s);
       },
       () => fail(Rcode.SERVFAIL),
@@ -263,10 +321,9 @@ export class TcpServer {
     }
   }
 
-  private complete(s: Socket<Conn>, h: number, len: number): void {
+  /** One of the connection's requests is done (answered or not). */
+  private completed(s: Socket<Conn>): void {
     const c = s.data;
-    if (len > 0 && !c.closed) this.write(s, h, len);
-    this.ring.release(h);
     c.inflight--;
     this.inflight--;
     if (c.paused && !c.closed && c.inflight < this.limits().maxInflightPerConnection && !this.waitingForSlot.has(s)) {
@@ -280,10 +337,17 @@ export class TcpServer {
         break;
       }
     }
-    if (this.draining) {
-      if (c.inflight === 0) this.closeConn(s);
-      if (this.inflight === 0 && this.idle) this.idle();
-    }
+    this.finishIfDone(s);
+    if (this.draining && this.inflight === 0 && this.idle) this.idle();
+  }
+
+  /** Closes a connection that will get no more work once everything it asked is answered and written. */
+  private finishIfDone(s: Socket<Conn>): void {
+    const c = s.data;
+    if (c.closed || !(c.readClosed || this.draining) || c.inflight > 0 || c.stream) return;
+    if (c.readClosed && c.inlen >= 2 && !this.draining) this.process(s); // queries still buffered behind the cap
+    if (c.inflight > 0 || c.pending.length > 0) return;
+    this.closeConn(s, true);
   }
 
   private pause(s: Socket<Conn>): void {
@@ -337,15 +401,17 @@ export class TcpServer {
       c.pending.shift();
     }
     if (c && !c.closed && c.pending.length === 0 && c.stream) this.pumpStream(s);
-    if (c && this.draining && c.inflight === 0 && c.pending.length === 0) this.closeConn(s);
+    if (c) this.finishIfDone(s);
   }
 
-  private closeConn(s: Socket<Conn>): void {
+  /** @param graceful end() (FIN after what was written) instead of a reset. */
+  private closeConn(s: Socket<Conn>, graceful = false): void {
     const c = s.data;
     if (c) c.closed = true;
     this.conns.delete(s);
     this.waitingForSlot.delete(s);
-    s.terminate();
+    if (graceful) s.end();
+    else s.terminate();
   }
 
   private onClose(s: Socket<Conn>): void {
@@ -359,7 +425,7 @@ export class TcpServer {
   drain(): Promise<void> {
     this.draining = true;
     this.listener?.stop(false);
-    for (const s of [...this.conns]) if (s.data.inflight === 0 && s.data.pending.length === 0) s.end();
+    for (const s of [...this.conns]) this.finishIfDone(s);
     if (this.inflight === 0) return Promise.resolve();
     return new Promise((resolve) => (this.idle = resolve));
   }

@@ -1,25 +1,20 @@
 // DNS over UDP. The receive callback copies the datagram into a ring slot at once (Bun reuses its buffer
-// after the callback), answers cheap queries before returning, and hands misses to the pipeline with the
-// slot; the slot is released exactly once, after the answer is sent or the query is dropped.
-import { Pipeline, PENDING, QueryInfo } from "../pipeline";
+// after the callback) and hands it to the request entry (request.ts): cheap queries are answered before the
+// callback returns, a miss leaves the ring for the pending table. A slot is released exactly once, after its
+// answer is sent or its query dropped.
+import { Outcome } from "../pipeline/handler";
 import type { ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import type { Ring } from "./ring";
 import { copyBytes } from "../wire/name";
+import { QueryInfo } from "../wire/query";
 import { openDatagram, SendBatch, type DatagramOptions, type DatagramSocket } from "./datagram";
+import type { Requests, Sink } from "./request";
 
-/**
- * Called once per answered query: the client's address, the answer (question still in the slot, rcode in
- * byte 3), the transport, and the seconds from arrival to answer (0 for answers given before the receive
- * callback returned). For tracking and metrics; it must not block.
- */
-export type AnswerHook = (ip: string, buf: Uint8Array, q: QueryInfo, tcp: boolean, seconds: number) => void;
-
-export class UdpServer {
+export class UdpServer implements Sink {
+  readonly tcp = false;
   private socket: DatagramSocket | null = null;
   private draining = false;
-  /** Called for every answered query with a question (client tracking); must not block. */
-  onAnswered: AnswerHook | null = null;
   /** Requests of this listener not yet answered. */
   inflight = 0;
   /** Answers handed to an asynchronous socket ("dgram") and not yet sent. */
@@ -33,10 +28,9 @@ export class UdpServer {
   constructor(
     readonly host: string,
     readonly port: number,
-    private readonly ring: Ring,
-    private readonly pipeline: Pipeline,
+    readonly ring: Ring,
+    private readonly requests: Requests,
     private readonly counters: ServerCounters,
-    private readonly queryTimeoutMs: () => number,
     private readonly socketOptions: DatagramOptions = { backend: "bun", receiveBufferBytes: 4 << 20, reusePort: false },
   ) {}
 
@@ -74,33 +68,20 @@ export class UdpServer {
       return;
     }
     copyBytes(buf, 0, data, off, len);
-    const q = this.q;
-    const n = this.pipeline.answerNow(buf, len, q, true);
-    if (n !== PENDING) {
-      if (n > 0) {
-        if (this.onAnswered && q.hasQuestion) this.onAnswered(address, buf, q, false, 0);
-        this.queueSend(sock, h, buf, n, port, address);
-      } else this.ring.release(h);
-      return;
+    const n = this.requests.receive(this, buf, len, this.q, address, port, address);
+    if (n > 0) this.queueSend(sock, h, buf, n, port, address);
+    else {
+      if (n === Outcome.PENDING) this.inflight++;
+      this.ring.release(h);
     }
-    // A miss: the slot travels with the request; QueryInfo is copied because this.q is reused next datagram.
-    const own = new QueryInfo().copyFrom(q);
-    const deadline = Date.now() + this.queryTimeoutMs();
-    const arrived = performance.now();
-    this.inflight++;
-    this.pipeline.resolve(buf, own, true, deadline).then(
-      (len) => this.complete(h, len, port, address, own, arrived),
-      () => this.complete(h, 0, port, address, own, arrived),
-    );
   }
 
-  private complete(h: number, len: number, port: number, address: string, q: QueryInfo, arrived: number): void {
+  deliver(target: unknown, port: number, h: number, n: number): void {
     this.inflight--;
-    if (len > 0 && this.socket && !this.socket.closed) {
-      const buf = this.ring.payload(h);
-      if (this.onAnswered) this.onAnswered(address, buf, q, false, (performance.now() - arrived) / 1000);
-      this.send(this.socket, h, buf, len, port, address);
-    } else this.ring.release(h);
+    if (h >= 0) {
+      if (n > 0 && this.socket && !this.socket.closed) this.send(this.socket, h, this.ring.payload(h), n, port, target as string);
+      else this.ring.release(h);
+    }
     this.checkIdle();
   }
 

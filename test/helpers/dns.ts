@@ -84,6 +84,7 @@ export class TcpClient {
     const sock = await Bun.connect({
       hostname: host,
       port,
+      allowHalfOpen: true,
       socket: {
         binaryType: "uint8array",
         data: (_s, chunk: Uint8Array) => client.onData(chunk),
@@ -142,6 +143,11 @@ export class TcpClient {
   async waitClosed(timeoutMs = 5000): Promise<boolean> {
     await this.waitFor(Number.MAX_SAFE_INTEGER, timeoutMs);
     return this.closed;
+  }
+
+  /** Sends FIN: nothing more to ask, answers still welcome (RFC 7766 6.1). */
+  shutdownWrite(): void {
+    this.sock.shutdown();
   }
 
   close(): void {

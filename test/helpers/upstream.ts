@@ -148,7 +148,11 @@ export class StandIn {
     const delay = this.opts.delayMs?.(q.name) ?? (this.opts.spoof ? 30 : 0);
     const reply = this.respond(query, this.opts.truncateUdp ?? false);
     this.later(delay, () => {
-      if (!this.udp.closed) sock.send(reply, port, address);
+      try {
+        if (!this.udp.closed) sock.send(reply, port, address);
+      } catch {
+        // The asker gave up and closed its socket (ECONNREFUSED from an earlier ICMP): as a real server, carry on.
+      }
     });
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { PENDING, QueryInfo, TRANSFER } from "../../src/pipeline";
+import { Outcome, QueryInfo } from "../../src/pipeline";
 import { decode, makeQuery } from "../helpers/dns";
 import { makePipeline } from "../helpers/pipeline";
 import { fixture, loadZone, tableWith } from "../helpers/zones";
@@ -70,10 +70,10 @@ describe("authoritative answers", () => {
     expect(ask("host.inc.example.lan").msg!.answers[0]!.data).toBe("10.0.0.50");
   });
   test("names outside every zone go on to the cache and upstreams", () => {
-    expect(ask("www.example.org").n).toBe(PENDING);
+    expect(ask("www.example.org").n).toBe(Outcome.PENDING);
   });
   test("AXFR: over TCP it is a transfer; over UDP, or of a zone we do not serve, REFUSED", () => {
-    expect(ask("example.lan", "AXFR").n).toBe(TRANSFER);
+    expect(ask("example.lan", "AXFR").n).toBe(Outcome.TRANSFER);
     expect(ask("example.lan", "AXFR", { udp: true }).msg!.rcode).toBe("REFUSED");
     expect(ask("example.org", "AXFR").msg!.rcode).toBe("REFUSED");
     expect(counters.authoritative).toBeGreaterThan(10);

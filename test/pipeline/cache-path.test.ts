@@ -1,6 +1,6 @@
 // The cache in the request path, against stand-in upstreams on loopback.
 import { afterEach, describe, expect, test } from "bun:test";
-import { PENDING, QueryInfo, type Pipeline } from "../../src/pipeline";
+import { Outcome, QueryInfo, type Pipeline } from "../../src/pipeline";
 import { sleep } from "../../src/lifecycle/tasks";
 import { addrFor, decode, makeQuery } from "../helpers/dns";
 import { makePipeline, makePool } from "../helpers/pipeline";
@@ -24,7 +24,7 @@ async function ask(p: Pipeline, name: string, type = "A", o: { deadlineMs?: numb
   slot.set(bytes);
   const q = new QueryInfo();
   let n = p.answerNow(slot, bytes.length, q, true);
-  const sync = n !== PENDING;
+  const sync = n !== Outcome.PENDING;
   if (!sync) n = await p.resolve(slot, new QueryInfo().copyFrom(q), true, Date.now() + (o.deadlineMs ?? 1000));
   return { msg: decode(slot.subarray(0, n)), sync };
 }
@@ -221,8 +221,8 @@ describe("relayed headers", () => {
       slot.set(bytes);
       const q = new QueryInfo();
       let n = pipeline.answerNow(slot, bytes.length, q, true);
-      expect(n === PENDING).toBe(!expectSync);
-      if (n === PENDING) n = await pipeline.resolve(slot, new QueryInfo().copyFrom(q), true, Date.now() + 1000);
+      expect(n === Outcome.PENDING).toBe(!expectSync);
+      if (n === Outcome.PENDING) n = await pipeline.resolve(slot, new QueryInfo().copyFrom(q), true, Date.now() + 1000);
       const flags = (slot[2]! << 8) | slot[3]!;
       expect(flags & 0x8000).toBe(0x8000); // QR
       expect(flags & 0x0400).toBe(0); // AA
@@ -240,7 +240,7 @@ describe("relayed headers", () => {
     const slot = new Uint8Array(4096);
     slot.set(bytes);
     const q = new QueryInfo();
-    expect(pipeline.answerNow(slot, bytes.length, q, true)).toBe(PENDING);
+    expect(pipeline.answerNow(slot, bytes.length, q, true)).toBe(Outcome.PENDING);
     await pipeline.resolve(slot, new QueryInfo().copyFrom(q), true, Date.now() + 1000);
     expect(slot[3]! & 0x90).toBe(0x90);
   });

@@ -67,24 +67,95 @@ describe("DNS over TCP (RFC 7766)", () => {
     expect(await c.waitClosed(2000)).toBe(true);
   });
 
-  test("a slowloris (partial length prefix, then silence) is cut at the idle timeout, UDP unaffected", async () => {
-    const { app } = await setup((cfg) => (cfg.timeouts.tcp_idle_ms = 1000));
+  test("a slowloris (partial length prefix, then silence) is cut at the message deadline, UDP unaffected", async () => {
+    const { app } = await setup((cfg) => (cfg.timeouts.tcp_message_ms = 500));
     const c = await client(app);
     c.write(new Uint8Array([0]));
     const t0 = Date.now();
     const r = await udpAsk(app.port, makeQuery("a.lan"));
     expect(decode(r!).answers![0]!.data).toBe("10.0.0.5");
     expect(await c.waitClosed(4000)).toBe(true);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
-    expect(app.counters.tcpIdleClosed).toBe(1);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
+    expect(app.counters.tcpMessageTimeouts).toBe(1);
   });
 
-  test("connections over the global cap are refused", async () => {
+  test("a message trickling in a byte at a time is cut at the message deadline, though each byte resets the idle timer", async () => {
+    const { app } = await setup((cfg) => {
+      cfg.timeouts.tcp_message_ms = 600;
+      cfg.timeouts.tcp_idle_ms = 10_000;
+    });
+    const c = await client(app);
+    const bytes = frame(makeQuery("a.lan", "A", { id: 1 }));
+    const t0 = Date.now();
+    for (let i = 0; i < bytes.length - 1 && !c.closed; i++) {
+      c.write(bytes.subarray(i, i + 1));
+      await sleep(100);
+    }
+    expect(c.closed).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(app.counters.tcpMessageTimeouts).toBe(1);
+    expect(c.messages.length).toBe(0);
+  });
+
+  test("whole messages held back by the in-flight cap are not cut by the message deadline", async () => {
+    const { app } = await setup((cfg) => {
+      cfg.timeouts.tcp_message_ms = 200;
+      cfg.tcp.max_inflight_per_connection = 1;
+    }, { delayMs: () => 300 });
+    const c = await client(app);
+    c.write(new Uint8Array([...frame(makeQuery("h1.example", "A", { id: 1 })), ...frame(makeQuery("h2.example", "A", { id: 2 }))]));
+    await c.waitFor(2, 3000);
+    expect(c.messages.map((m) => decode(m).id)).toEqual([1, 2]);
+    expect(app.counters.tcpMessageTimeouts).toBe(0);
+  });
+
+  test("a client that half-closes after its query still gets the answer of a miss, then the connection closes", async () => {
+    const { app } = await setup(() => {}, { delayMs: () => 200 });
+    const c = await client(app);
+    c.write(frame(makeQuery("late.example", "A", { id: 42 })));
+    c.shutdownWrite();
+    await c.waitFor(1, 3000);
+    expect(decode(c.messages[0]!).answers[0]!.data).toBe(addrFor("late.example"));
+    expect(await c.waitClosed(2000)).toBe(true);
+  });
+
+  test("the idle timeout shrinks as the connection table fills", async () => {
+    const { app } = await setup((cfg) => {
+      cfg.tcp.max_connections = 10;
+      cfg.timeouts.tcp_idle_ms = 10_000;
+    });
+    const tcp = app.tcp[0]!;
+    for (let i = 0; i < 5; i++) await client(app);
+    await sleep(50);
+    expect(tcp.idleLimitMs()).toBe(10_000);
+    for (let i = 0; i < 5; i++) await client(app);
+    await sleep(50);
+    expect(tcp.idleLimitMs()).toBe(500);
+  });
+
+  test("a full connection table closes its longest-idle connection to admit a new one (RFC 7766 6.2.3)", async () => {
     const { app } = await setup((cfg) => (cfg.tcp.max_connections = 3));
-    const cs = await Promise.all([0, 1, 2, 3, 4].map(() => client(app)));
+    const cs: TcpClient[] = [];
+    for (let i = 0; i < 5; i++) {
+      cs.push(await client(app));
+      await sleep(20); // an order of idleness
+    }
     await sleep(100);
-    expect(cs.filter((c) => c.closed).length).toBe(2);
-    expect(app.counters.tcpRejected).toBe(2);
+    expect(cs.map((c) => c.closed)).toEqual([true, true, false, false, false]);
+    expect(app.counters.tcpIdleClosed).toBe(2);
+    expect(app.counters.tcpRejected).toBe(0);
+    cs[4]!.write(frame(makeQuery("a.lan", "A", { id: 5 })));
+    await cs[4]!.waitFor(1);
+    expect(decode(cs[4]!.messages[0]!).answers[0]!.data).toBe("10.0.0.5");
+  });
+
+  test("a full table of busy connections (queries in flight) refuses a new one", async () => {
+    const { app } = await setup((cfg) => (cfg.tcp.max_connections = 2), { silent: true });
+    for (let i = 0; i < 2; i++) (await client(app)).write(frame(makeQuery(`busy${i}.example`)));
+    await sleep(50);
+    const late = await client(app);
+    expect(await late.waitClosed(1000)).toBe(true);
+    expect(app.counters.tcpRejected).toBe(1);
   });
 
   test("the per-connection in-flight cap holds back further queries until answers go out", async () => {

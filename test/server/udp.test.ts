@@ -6,6 +6,7 @@ import { startApp } from "../helpers/app";
 import { makePipeline } from "../helpers/pipeline";
 import { Ring } from "../../src/server/ring";
 import { UdpServer } from "../../src/server/udp";
+import { Requests } from "../../src/server/request";
 import { ServerCounters } from "../../src/metrics/counters";
 import type { DatagramSocket, SendBatch } from "../../src/server/datagram";
 import { StandIn, type StandInOptions } from "../helpers/upstream";
@@ -64,13 +65,45 @@ describe.each(["bun", "dgram", "mmsg"] as const)("DNS over UDP (%s backend)", (b
     expect(app.udpRing.inUse).toBe(0);
   });
 
-  test("when the ring is exhausted, further queries are dropped and counted, and every slot comes back", async () => {
+  test("misses do not hold ring slots: with 16 slots, 30 concurrent misses are all answered and every slot comes back", async () => {
     const { app } = await setup((c) => (c.ring.udp_slots = 16), { delayMs: () => 300 });
     const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => udpAsk(app.port, makeQuery(`r${i}.example`), 1500)));
-    expect(answers.filter((a) => a !== null).length).toBe(16);
-    expect(app.counters.ringExhausted).toBe(14);
+    expect(answers.filter((a) => a !== null && decode(a).rcode === "NOERROR").length).toBe(30);
+    expect(app.counters.ringExhausted).toBe(0);
     expect(app.udpRing.inUse).toBe(0);
     expect(app.udpRing.violations).toBe(0);
+  });
+
+  test("a full pending table answers its oldest miss with SERVFAIL to admit a new one (drop_oldest)", async () => {
+    const { app } = await setup((c) => (c.pending.max_queries = 16), { delayMs: () => 300 });
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        await sleep(i * 3); // in order: the first 14 are the oldest when the table fills
+        return udpAsk(app.port, makeQuery(`p${i}.example`), 1500);
+      }),
+    );
+    const rcodes = answers.map((a) => (a ? decode(a).rcode : "none"));
+    expect(rcodes.slice(0, 14)).toEqual(Array(14).fill("SERVFAIL"));
+    expect(rcodes.slice(14)).toEqual(Array(16).fill("NOERROR"));
+    expect(app.counters.pendingEvicted).toBe(14);
+    expect(app.requests.pending).toBe(0);
+  });
+
+  test("a full pending table answers the new miss with SERVFAIL at once (servfail)", async () => {
+    const { app } = await setup((c) => {
+      c.pending.max_queries = 16;
+      c.pending.when_full = "servfail";
+    }, { delayMs: () => 300 });
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        await sleep(i * 3);
+        return udpAsk(app.port, makeQuery(`s${i}.example`), 1500);
+      }),
+    );
+    const rcodes = answers.map((a) => (a ? decode(a).rcode : "none"));
+    expect(rcodes.slice(0, 16)).toEqual(Array(16).fill("NOERROR"));
+    expect(rcodes.slice(16)).toEqual(Array(14).fill("SERVFAIL"));
+    expect(app.counters.pendingRefused).toBe(14);
   });
 
   test("an answer larger than the client's UDP size is truncated; the client's EDNS size is honoured up to 1232", async () => {
@@ -118,7 +151,8 @@ describe("UDP send batches", () => {
   test("answers given in one receive turn leave in batches of at most 64, each slot released once, none lost", () => {
     const { pipeline } = makePipeline(["a.lan 300 A 10.0.0.1"]);
     const ring = new Ring(256, 4096, 0, true); // strict: a double release or stale use throws
-    const udp = new UdpServer("127.0.0.1", 0, ring, pipeline, new ServerCounters(), () => 2500);
+    const counters = new ServerCounters();
+    const udp = new UdpServer("127.0.0.1", 0, ring, new Requests(pipeline, counters, 64, () => ({ queryTimeoutMs: 2500, whenFull: "drop_oldest" })), counters);
     const sizes: number[] = [];
     const ids: number[] = [];
     const sock: DatagramSocket = {
