@@ -34,6 +34,7 @@ export class ServerCounters {
 export class UpstreamCounters {
   queries = 0;
   timeouts = 0;
+  /** Attempts charged to an upstream as failed, of any kind (timeouts too): the sum of the per-upstream figure. */
   failures = 0;
   tcpRetries = 0;
   /** Responses thrown away for not matching address, port, ID or question (RFC 5452). */
@@ -41,6 +42,18 @@ export class UpstreamCounters {
   cancelled = 0;
   /** Responses refused for a CNAME chain that loops or is longer than upstream.max_cname_chain. */
   badChains = 0;
+  /** Attempts refused by the upstream's host: ICMP port unreachable, ECONNREFUSED. */
+  refused = 0;
+  /** Attempts ended by any other socket error, or a TCP connection closed before the answer. */
+  networkErrors = 0;
+  /** Answers to our question whose records do not parse. */
+  malformed = 0;
+  /** Answers with SERVFAIL, REFUSED, NOTIMP or FORMERR: that upstream could not help. */
+  badRcodes = 0;
+  /** Records removed from relayed answers for lying outside the question's zone or chain (RFC 2181 5.4.1). */
+  scrubbedRecords = 0;
+  /** Relayed answers that had at least one record removed. */
+  scrubbedResponses = 0;
 }
 
 export class CacheCounters {

@@ -1,14 +1,18 @@
-// Forwarding a question to upstreams: the pool picks the order (health, strategy, forward zones); each
-// attempt has a random ID, a fresh socket, optional 0x20 case randomisation, TCP retry on TC, and ends inside
-// the request's deadline. A response with a looping or overlong CNAME chain counts as a failure.
+// Forwarding a question to upstreams: the pool picks the route (forward zone or defaults) and the order (health,
+// strategy); each attempt has a random ID, a fresh socket, optional 0x20 case randomisation, TCP retry on TC, and
+// ends inside the request's deadline. Every attempt ends as an answer or a named failure charged to the upstream
+// that had it (failure.ts); every answer is scrubbed to the route's zone before anyone sees or caches it.
 import { Flag, HEADER_LEN, Rcode } from "../wire/constants";
 import { isTruncated, rcodeOf } from "../wire/message";
 import type { QueryInfo } from "../wire/query";
 import { writeOpt, OPT_LEN } from "../wire/response";
 import { scanResponse, type Scan } from "../wire/scan";
+import { scrubResponse } from "../wire/scrub";
+import type { WireName } from "../wire/name";
 import type { UpstreamCounters } from "../metrics/counters";
-import { tcpExchange, udpExchange } from "./transport";
-import type { UpstreamPool } from "./pool";
+import { tcpExchange, udpExchange, type Ask, type Exchange } from "./transport";
+import { charge, type Failure } from "./failure";
+import type { UpstreamPool, UpstreamState } from "./pool";
 
 const ids = new Uint16Array(256);
 let idPos = ids.length;
@@ -40,9 +44,13 @@ export interface ForwarderOptions {
 }
 
 export interface Forwarded {
+  /** The upstream's answer as scrubbed for the route's zone (its own copy). */
   resp: Uint8Array;
   scan: Scan;
 }
+
+/** An attempt's end: an answer to use, one to keep in case no upstream does better, or a failure. */
+type Outcome = { ok: true; answer: Forwarded } | { ok: false; failure: Failure; rcode?: number; answer?: Forwarded };
 
 export class Forwarder {
   constructor(
@@ -56,11 +64,13 @@ export class Forwarder {
 
   /**
    * Asks upstreams the question of the query in `query` until one answers, the attempts run out, or
-   * `signal` aborts (the deadline). Resolves to the upstream's wire response (its own copy) or null.
+   * `signal` aborts (the deadline). Resolves to the upstream's scrubbed response, else the last answer that
+   * said SERVFAIL/REFUSED/NOTIMP/FORMERR, else null.
    */
   async forward(query: Uint8Array, q: QueryInfo, deadline: number, signal: AbortSignal): Promise<Forwarded | null> {
     const pool = this.opts.pool;
-    const list = pool.order(pool.candidates(query, HEADER_LEN, q.qnameEnd));
+    const route = pool.route(query, HEADER_LEN, q.qnameEnd);
+    const list = pool.order(route.states);
     if (list.length === 0) return null;
     const nameLen = q.qnameEnd - HEADER_LEN;
     const question = query.slice(HEADER_LEN, q.questionEnd);
@@ -86,35 +96,46 @@ export class Forwarder {
       this.counters.queries++;
       up.begin();
       const t0 = performance.now();
-      const timeoutsBefore = this.counters.timeouts;
-      const exact = this.opts.randomizeCase;
-      let resp = await udpExchange(up.upstream, msg, id, question, Math.min(this.opts.attemptTimeoutMs, left), signal, this.counters, exact);
-      if (resp && isTruncated(resp)) {
-        this.counters.tcpRetries++;
-        resp = await tcpExchange(up.upstream, msg, id, question, Math.max(1, deadline - Date.now()), signal, this.counters, exact);
+      const ask: Ask = { msg, id, question, exactCase: this.opts.randomizeCase };
+      const outcome = this.judge(await this.exchange(up, ask, Math.min(this.opts.attemptTimeoutMs, left), deadline, signal), route.zone);
+      if (outcome.ok) {
+        up.success(performance.now() - t0);
+        return outcome.answer;
       }
-      if (!resp) {
-        if (signal.aborted) up.abandon();
-        else up.failure(this.counters.timeouts > timeoutsBefore); // a refusal is a failure, not a timeout
-        continue;
-      }
-      const scan = scanResponse(resp, resp.length);
-      if (scan.cnameChain < 0 || scan.cnameChain > this.opts.maxCnameChain) {
-        this.counters.badChains++;
-        up.failure(false);
-        continue;
-      }
-      const rc = rcodeOf(resp);
-      if (rc === Rcode.SERVFAIL || rc === Rcode.REFUSED || rc === Rcode.NOTIMP || rc === Rcode.FORMERR) {
-        // This upstream could not help; another may. Keep its answer in case none can.
-        this.counters.failures++;
-        up.failure(false);
-        fallback = { resp, scan };
-        continue;
-      }
-      up.success(performance.now() - t0);
-      return { resp, scan };
+      charge(up, outcome.failure, this.counters, outcome.rcode === undefined ? undefined : { rcode: outcome.rcode });
+      if (outcome.answer) fallback = outcome.answer;
     }
     return fallback;
+  }
+
+  /** One attempt with one upstream: over UDP, and over TCP when the UDP answer is truncated. */
+  private async exchange(up: UpstreamState, ask: Ask, timeoutMs: number, deadline: number, signal: AbortSignal): Promise<Exchange> {
+    const udp = await udpExchange(up.upstream, ask, timeoutMs, signal);
+    this.counters.mismatched += udp.mismatched;
+    if (!udp.ok || !isTruncated(udp.resp)) return udp;
+    this.counters.tcpRetries++;
+    const tcp = await tcpExchange(up.upstream, ask, Math.max(1, deadline - Date.now()), signal);
+    this.counters.mismatched += tcp.mismatched;
+    return tcp;
+  }
+
+  /** What an exchange's result is worth: scrubbed for the route's zone, then its CNAME chain and rcode checked. */
+  private judge(got: Exchange, zone: WireName): Outcome {
+    if (!got.ok) return got;
+    const scrubbed = scrubResponse(got.resp, zone);
+    if (!scrubbed.ok) return scrubbed;
+    if (scrubbed.removed > 0) {
+      this.counters.scrubbedRecords += scrubbed.removed;
+      this.counters.scrubbedResponses++;
+    }
+    const resp = scrubbed.msg;
+    const scan = scanResponse(resp, resp.length);
+    if (scan.cnameChain < 0 || scan.cnameChain > this.opts.maxCnameChain) return { ok: false, failure: "bad-chain" };
+    const rcode = rcodeOf(resp);
+    if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED || rcode === Rcode.NOTIMP || rcode === Rcode.FORMERR) {
+      // This upstream could not help; another may. Its answer is kept in case none can.
+      return { ok: false, failure: "rcode", rcode, answer: { resp, scan } };
+    }
+    return { ok: true, answer: { resp, scan } };
   }
 }

@@ -99,15 +99,20 @@ export interface PoolOptions {
   exploration: number;
 }
 
-interface Route {
+/** Where a question goes: its forward zone (the root for the default upstreams) and that zone's upstreams. */
+export interface Route {
+  /** The bailiwick of the answers: records outside it are scrubbed from what these upstreams say. */
   zone: WireName;
   states: UpstreamState[];
 }
+
+const ROOT = toWire(".");
 
 export class UpstreamPool {
   private rr = 0;
   private readonly routes = new Map<number, Route[]>();
   readonly defaults: UpstreamState[];
+  private readonly defaultRoute: Route;
 
   /**
    * @param registry states by address label, shared with earlier pools so health survives a reload.
@@ -128,6 +133,7 @@ export class UpstreamPool {
       return s;
     };
     this.defaults = upstreams.map(state);
+    this.defaultRoute = { zone: ROOT, states: this.defaults };
     for (const f of forwards) {
       const zone = toWire(f.zone);
       const route = { zone, states: f.upstreams.map(state) };
@@ -142,14 +148,18 @@ export class UpstreamPool {
     return this.defaults.length > 0 || this.routes.size > 0;
   }
 
-  /** The upstreams for the name at buf[off..end): the longest matching forward zone's, else the defaults. */
-  candidates(buf: Uint8Array, off: number, end: number): UpstreamState[] {
-    if (this.routes.size === 0) return this.defaults;
-    return closestSuffix(buf, off, end, this.routeAt) ?? this.defaults;
+  /** The route for the name at buf[off..end): the longest matching forward zone's, else the defaults at the root. */
+  route(buf: Uint8Array, off: number, end: number): Route {
+    if (this.routes.size === 0) return this.defaultRoute;
+    return closestSuffix(buf, off, end, this.routeAt) ?? this.defaultRoute;
   }
 
-  private readonly routeAt: SuffixLookup<UpstreamState[]> = (buf, o, end, hash) =>
-    this.routes.get(hash)?.find((r) => nameEquals(buf, o, end, r.zone))?.states;
+  /** The upstreams for the name at buf[off..end): the longest matching forward zone's, else the defaults. */
+  candidates(buf: Uint8Array, off: number, end: number): UpstreamState[] {
+    return this.route(buf, off, end).states;
+  }
+
+  private readonly routeAt: SuffixLookup<Route> = (buf, o, end, hash) => this.routes.get(hash)?.find((r) => nameEquals(buf, o, end, r.zone));
 
   /**
    * The order to try `list` in for one question: by strategy, upstreams with an open breaker left out.

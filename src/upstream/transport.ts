@@ -1,7 +1,7 @@
 // One exchange with one upstream, over UDP or TCP. Each exchange owns its socket and its timer and frees
 // both on every way out: answer, timeout, abort (the client's deadline), or error (seed 000, seed 001).
+// It reports how it ended as a value; what that means for the upstream's health is the forwarder's call.
 import { answersQuestion, wellFormed } from "../wire/message";
-import type { UpstreamCounters } from "../metrics/counters";
 
 export interface Upstream {
   host: string;
@@ -10,25 +10,54 @@ export interface Upstream {
   label: string;
 }
 
+/** One question as sent: the message, its ID, and the question bytes (qname+type+class) an answer must echo. */
+export interface Ask {
+  msg: Uint8Array;
+  id: number;
+  question: Uint8Array;
+  /** Compare the echoed qname byte for byte (0x20 randomisation) instead of case-insensitively. */
+  exactCase: boolean;
+}
+
+/**
+ * Why an exchange ended without an answer:
+ * - timeout: the attempt's timer fired first (also when only mismatched answers came in meanwhile);
+ * - refused: nothing listens there (ICMP port unreachable on UDP, ECONNREFUSED on TCP);
+ * - network: any other socket error (bind, send, reset, unreachable network);
+ * - closed: the TCP connection was closed before an answer came;
+ * - mismatch: over TCP, the upstream itself answered something that is not an answer to our question;
+ * - malformed: over TCP, our answer came but its records do not parse;
+ * - cancelled: the caller's signal aborted (the client's deadline, shutdown): says nothing about the upstream.
+ */
+export type ExchangeFailure = "timeout" | "refused" | "network" | "closed" | "mismatch" | "malformed" | "cancelled";
+
+/** How an exchange ended. `mismatched`: datagrams or frames thrown away before that (RFC 5452). */
+export type Exchange = { ok: true; resp: Uint8Array; mismatched: number } | { ok: false; failure: ExchangeFailure; mismatched: number };
+
 /** Open upstream sockets and timers right now: must return to 0 when nothing is in flight. */
 export const openExchanges = { udp: 0, tcp: 0 };
 
-type Finish = (value: Uint8Array | null) => void;
+/** What a transport reports to its exchange: an answer, a failure, or one more message thrown away. */
+interface Ending {
+  answer(resp: Uint8Array): void;
+  fail(failure: ExchangeFailure): void;
+  mismatch(): void;
+}
+
+/** A socket error's kind: a refusal by the peer's host, or anything else. */
+function socketFailure(err: unknown): ExchangeFailure {
+  return (err as { code?: string } | null)?.code === "ECONNREFUSED" ? "refused" : "network";
+}
 
 /**
- * Runs `start(finish)` until finish() is called, the timeout fires or the signal aborts; `cleanup` always
- * runs exactly once. Resolves to the accepted response or null.
+ * Runs `start(ending)` until it answers or fails, the timeout fires or the signal aborts; `cleanup` always runs
+ * exactly once, and the first ending wins.
  */
-function exchange(
-  timeoutMs: number,
-  signal: AbortSignal,
-  counters: UpstreamCounters,
-  start: (finish: Finish, fail: () => void) => void,
-  cleanup: () => void,
-): Promise<Uint8Array | null> {
+function exchange(timeoutMs: number, signal: AbortSignal, start: (ending: Ending) => void, cleanup: () => void): Promise<Exchange> {
   return new Promise((resolve) => {
     let done = false;
-    const finish: Finish = (value) => {
+    let mismatched = 0;
+    const end = (result: Exchange) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -36,50 +65,37 @@ function exchange(
       try {
         cleanup();
       } finally {
-        resolve(value);
+        resolve(result);
       }
     };
-    const onAbort = () => {
-      counters.cancelled++;
-      finish(null);
+    const ending: Ending = {
+      answer: (resp) => end({ ok: true, resp, mismatched }),
+      fail: (failure) => end({ ok: false, failure, mismatched }),
+      mismatch: () => {
+        mismatched++;
+      },
     };
-    const timer = setTimeout(() => {
-      counters.timeouts++;
-      finish(null);
-    }, Math.max(1, timeoutMs));
+    const onAbort = () => ending.fail("cancelled");
+    const timer = setTimeout(() => ending.fail("timeout"), Math.max(1, timeoutMs));
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
-    const fail = () => {
-      counters.failures++;
-      finish(null);
-    };
     try {
-      start(finish, fail);
-    } catch {
-      fail();
+      start(ending);
+    } catch (err) {
+      ending.fail(socketFailure(err));
     }
   });
 }
 
-/** Sends `msg` over UDP from a fresh socket on a kernel-chosen ephemeral port (RFC 5452 source-port randomness). */
-export function udpExchange(
-  up: Upstream,
-  msg: Uint8Array,
-  id: number,
-  question: Uint8Array,
-  timeoutMs: number,
-  signal: AbortSignal,
-  counters: UpstreamCounters,
-  exactCase = false,
-): Promise<Uint8Array | null> {
+/** Sends the question over UDP from a fresh socket on a kernel-chosen ephemeral port (RFC 5452 source-port randomness). */
+export function udpExchange(up: Upstream, ask: Ask, timeoutMs: number, signal: AbortSignal): Promise<Exchange> {
   let sock: { close(): void; send(d: Uint8Array): boolean } | null = null;
   let closed = false;
   openExchanges.udp++;
   return exchange(
     timeoutMs,
     signal,
-    counters,
-    (finish, fail) => {
+    (ending) => {
       Bun.udpSocket({
         hostname: up.family === 6 ? "::" : "0.0.0.0",
         port: 0,
@@ -87,27 +103,23 @@ export function udpExchange(
         socket: {
           data(_s, data, port, address) {
             // The socket is connected, so the kernel already filters by peer; check again, cheaply, anyway.
-            if (port !== up.port || address !== up.host || !answersQuestion(data, data.length, id, question, exactCase) || !wellFormed(data, data.length)) {
-              counters.mismatched++;
-              return;
+            // A datagram with our ID and question that does not parse may be a forgery too: also thrown away.
+            if (port !== up.port || address !== up.host || !answersQuestion(data, data.length, ask.id, ask.question, ask.exactCase) || !wellFormed(data, data.length)) {
+              return ending.mismatch();
             }
-            finish(data.slice()); // Bun reuses its receive buffer after this callback: copy
+            ending.answer(data.slice()); // Bun reuses its receive buffer after this callback: copy
           },
-          error() {
-            fail();
+          error(err) {
+            ending.fail(socketFailure(err));
           },
         },
       }).then(
         (s) => {
           if (closed) return s.close();
           sock = s;
-          if (!s.send(msg)) {
-            fail();
-          }
+          if (!s.send(ask.msg)) ending.fail("network");
         },
-        () => {
-          fail();
-        },
+        (err) => ending.fail(socketFailure(err)),
       );
     },
     () => {
@@ -120,31 +132,20 @@ export function udpExchange(
 }
 
 /** The same question over TCP (RFC 7766), after a truncated UDP answer. */
-export function tcpExchange(
-  up: Upstream,
-  msg: Uint8Array,
-  id: number,
-  question: Uint8Array,
-  timeoutMs: number,
-  signal: AbortSignal,
-  counters: UpstreamCounters,
-  exactCase = false,
-): Promise<Uint8Array | null> {
-  let sock: { terminate(): void; end(): void } | null = null;
+export function tcpExchange(up: Upstream, ask: Ask, timeoutMs: number, signal: AbortSignal): Promise<Exchange> {
+  let sock: { terminate(): void } | null = null;
   let closed = false;
   openExchanges.tcp++;
-  const framed = new Uint8Array(msg.length + 2);
-  framed[0] = msg.length >> 8;
-  framed[1] = msg.length & 0xff;
-  framed.set(msg, 2);
-  let inbuf = new Uint8Array(1024);
-  let inlen = 0;
+  const framed = new Uint8Array(ask.msg.length + 2);
+  framed[0] = ask.msg.length >> 8;
+  framed[1] = ask.msg.length & 0xff;
+  framed.set(ask.msg, 2);
   let unsent = framed;
+  const frames = new FrameReader();
   return exchange(
     timeoutMs,
     signal,
-    counters,
-    (finish, fail) => {
+    (ending) => {
       const flush = (s: { write(d: Uint8Array): number }) => {
         const n = s.write(unsent);
         if (n > 0) unsent = unsent.subarray(n);
@@ -160,34 +161,22 @@ export function tcpExchange(
             if (unsent.length) flush(s);
           },
           data(_s, chunk) {
-            if (inlen + chunk.length > inbuf.length) {
-              if (inlen + chunk.length > 65537) {
-                return fail();
-              }
-              const grown = new Uint8Array(Math.min(65537, Math.max(inbuf.length * 2, inlen + chunk.length)));
-              grown.set(inbuf.subarray(0, inlen));
-              inbuf = grown;
-            }
-            inbuf.set(chunk, inlen);
-            inlen += chunk.length;
-            while (inlen >= 2) {
-              const len = (inbuf[0]! << 8) | inbuf[1]!;
-              if (inlen < len + 2) return;
-              const m = inbuf.subarray(2, 2 + len);
-              if (answersQuestion(m, len, id, question, exactCase) && wellFormed(m, len)) return finish(m.slice());
-              counters.mismatched++;
-              inbuf.copyWithin(0, 2 + len, inlen);
-              inlen -= 2 + len;
-            }
+            frames.push(chunk);
+            const m = frames.next();
+            if (!m) return;
+            // One question per connection: whatever else comes back on it is the upstream's own mistake.
+            if (!answersQuestion(m, m.length, ask.id, ask.question, ask.exactCase)) return ending.fail("mismatch");
+            if (!wellFormed(m, m.length)) return ending.fail("malformed");
+            ending.answer(m.slice());
           },
           close() {
-            finish(null);
+            ending.fail("closed");
           },
-          error() {
-            fail();
+          error(_s, err) {
+            ending.fail(socketFailure(err));
           },
-          connectError() {
-            fail();
+          connectError(_s, err) {
+            ending.fail(socketFailure(err));
           },
         },
       }).then(
@@ -195,9 +184,7 @@ export function tcpExchange(
           if (closed) return s.terminate();
           sock = s;
         },
-        () => {
-          fail();
-        },
+        (err) => ending.fail(socketFailure(err)),
       );
     },
     () => {
@@ -207,4 +194,36 @@ export function tcpExchange(
       openExchanges.tcp--;
     },
   );
+}
+
+/** Splits a TCP byte stream into its 2-byte-length-prefixed messages (RFC 1035 4.2.2). */
+class FrameReader {
+  private buf = new Uint8Array(1024);
+  private len = 0;
+  private pos = 0;
+
+  push(chunk: Uint8Array): void {
+    if (this.pos > 0) {
+      this.buf.copyWithin(0, this.pos, this.len);
+      this.len -= this.pos;
+      this.pos = 0;
+    }
+    if (this.len + chunk.length > this.buf.length) {
+      const grown = new Uint8Array(Math.max(this.buf.length * 2, this.len + chunk.length));
+      grown.set(this.buf.subarray(0, this.len));
+      this.buf = grown;
+    }
+    this.buf.set(chunk, this.len);
+    this.len += chunk.length;
+  }
+
+  /** The next whole message (a view, valid until the next push), or null until more bytes arrive. */
+  next(): Uint8Array | null {
+    if (this.len - this.pos < 2) return null;
+    const n = (this.buf[this.pos]! << 8) | this.buf[this.pos + 1]!;
+    if (this.len - this.pos < 2 + n) return null;
+    const m = this.buf.subarray(this.pos + 2, this.pos + 2 + n);
+    this.pos += 2 + n;
+    return m;
+  }
 }
