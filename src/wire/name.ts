@@ -17,6 +17,7 @@ export function lower(b: number): number {
  * that is not strictly backwards (loops and forward/out-of-bounds pointers) within `end`.
  */
 export function skipName(buf: Uint8Array, off: number, end: number): number {
+  if (off < 0) return -1; // a failed skip passed on: never a read before the buffer
   let pos = off;
   let cursor = off;
   let total = 1;

@@ -1,6 +1,6 @@
 // Walking a whole upstream response once (slow path, on a cache miss): where every TTL is, where the OPT
 // record is, what negative-caching TTL the SOA allows (RFC 2308), and whether its CNAME chain is sane.
-import { HEADER_LEN, QType } from "./constants";
+import { HEADER_LEN, MAX_LABEL, MAX_NAME, QType } from "./constants";
 import { lower, skipName } from "./name";
 
 export interface Scan {
@@ -27,8 +27,9 @@ export function readName(buf: Uint8Array, off: number, end: number): string {
   let out = "";
   let cursor = off;
   let hops = 0;
+  let wire = 1;
   for (;;) {
-    if (cursor >= end) return "";
+    if (cursor < 0 || cursor >= end) return "";
     const len = buf[cursor]!;
     if (len === 0) return out || ".";
     if ((len & 0xc0) === 0xc0) {
@@ -36,7 +37,8 @@ export function readName(buf: Uint8Array, off: number, end: number): string {
       cursor = ((len & 0x3f) << 8) | buf[cursor + 1]!;
       continue;
     }
-    if (cursor + 1 + len > end) return "";
+    wire += len + 1;
+    if (len > MAX_LABEL || wire > MAX_NAME || cursor + 1 + len > end) return "";
     for (let i = cursor + 1; i <= cursor + len; i++) out += String.fromCharCode(lower(buf[i]!));
     out += ".";
     cursor += len + 1;
@@ -45,7 +47,10 @@ export function readName(buf: Uint8Array, off: number, end: number): string {
 
 const u32 = (b: Uint8Array, o: number) => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 
-/** Scans a response already known to be well formed (wellFormed()). */
+/**
+ * Scans a response already known to be well formed (wellFormed()). Names inside RDATA are not covered by that
+ * check, so they are read defensively: a SOA whose names do not parse gives no negative TTL.
+ */
 export function scanResponse(buf: Uint8Array, len: number): Scan {
   const an = (buf[6]! << 8) | buf[7]!;
   const ns = (buf[8]! << 8) | buf[9]!;
@@ -68,6 +73,7 @@ export function scanResponse(buf: Uint8Array, len: number): Scan {
   for (let i = 0; i < an + ns + ar; i++) {
     const start = off;
     off = skipName(buf, off, len);
+    if (off < 0 || off + 10 > len) break; // not well formed after all: what was read so far stands
     const type = (buf[off]! << 8) | buf[off + 1]!;
     const raw = u32(buf, off + 4);
     const ttl = raw > 0x7fffffff ? 0 : raw; // RFC 2181 8: a TTL with the top bit set means 0
@@ -83,10 +89,10 @@ export function scanResponse(buf: Uint8Array, len: number): Scan {
       if (i < an && (s.minAnswerTtl < 0 || ttl < s.minAnswerTtl)) s.minAnswerTtl = ttl;
       if (i < an && type === QType.CNAME) cnames.set(readName(buf, start, len), readName(buf, rdata, len));
       if (i >= an && i < an + ns && type === QType.SOA && s.negativeTtl < 0) {
-        const mnameEnd = skipName(buf, rdata, len);
-        const rnameEnd = skipName(buf, mnameEnd, len);
-        const minimum = u32(buf, rnameEnd + 16);
-        s.negativeTtl = Math.min(ttl, minimum);
+        const rdend = Math.min(rdata + rdlen, len);
+        const mnameEnd = skipName(buf, rdata, rdend);
+        const rnameEnd = mnameEnd < 0 ? -1 : skipName(buf, mnameEnd, rdend);
+        if (rnameEnd >= 0 && rnameEnd + 20 <= rdend) s.negativeTtl = Math.min(ttl, u32(buf, rnameEnd + 16));
       }
     }
     off = rdata + rdlen;
