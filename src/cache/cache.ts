@@ -227,7 +227,9 @@ export class PacketCache {
     const o = this.opts;
     if (resp[2]! & 0x02 || scan.cnameChain < 0) return this.skip(); // TC, or a looping chain
     let ttl: number;
-    let capped = false; // negative and SERVFAIL entries: no RR may outlive the entry
+    // Negative and SERVFAIL entries: no RR of the authority and additional sections (the SOA) may outlive the
+    // entry; the answer section's (a CNAME chain before the NXDOMAIN) keep their own TTLs, as Unbound shows them.
+    let capped = false;
     if (scan.rcode === Rcode.NOERROR && scan.answers > 0) {
       ttl = Math.min(Math.max(scan.minTtl, o.minTtl), o.maxTtl);
     } else if (scan.rcode === Rcode.NOERROR || scan.rcode === Rcode.NXDOMAIN) {
@@ -289,7 +291,7 @@ export class PacketCache {
       const off = scan.ttlOffsets[k]!;
       const at = cut && off > scan.optStart ? off - cut : off;
       const t = scan.ttls[k]!;
-      const v = capped ? Math.min(t, ttl) : Math.min(Math.max(t, o.minTtl), o.maxTtl);
+      const v = capped && k >= scan.answers ? Math.min(t, ttl) : Math.min(Math.max(t, o.minTtl), o.maxTtl);
       d[r] = at >> 8;
       d[r + 1] = at & 0xff;
       d[r + 2] = v >>> 24;

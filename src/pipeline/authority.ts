@@ -5,7 +5,7 @@
 // of the last name, RFC 6604), at a delegation (its referral is added), outside the zone, or at a name seen
 // before (a loop: each RR once). Negative answers carry the SOA with the negative TTL (RFC 2308 3); DO
 // queries get RRSIGs and the NSEC proofs (RFC 4035 3.1.3), with names compared canonically in any case.
-import { Flag, HEADER_LEN, QType, Rcode } from "../wire/constants";
+import { Flag, HEADER_LEN, QClass, QType, Rcode } from "../wire/constants";
 import { hashName, lower } from "../wire/name";
 import type { QueryInfo } from "../wire/query";
 import { beginResponse, finishResponse, recordsEnd } from "../wire/response";
@@ -111,7 +111,7 @@ class Writer {
       const ns = z.set(cut, QType.NS);
       this.put(z.full(ns));
       this.ns += z.count(ns);
-      if (q.dnssecOk) {
+      if (q.dnssecOk && z.p.signed) {
         const ds = z.set(cut, QType.DS);
         if (ds >= 0) this.addSet(ds, "ns");
         else this.proof(cut); // RFC 4035 3.1.4: NSEC proving there is no DS
@@ -144,6 +144,18 @@ class Writer {
       this.putAt(z.sigAtQuestion(set), owner, ownerEnd);
       this.an += z.sigCount(set);
     }
+  }
+
+  /** Every RRSIG at `node` into the answer section, owned by the name at `owner`; false when there is none. */
+  signatures(node: number, owner: number, ownerEnd: number): boolean {
+    const z = this.z;
+    const an = this.an;
+    for (const set of z.setsOf(node)) {
+      if (z.sigCount(set) === 0) continue;
+      this.putAt(z.sigAtQuestion(set), owner, ownerEnd);
+      this.an += z.sigCount(set);
+    }
+    return this.an > an;
   }
 
   /** Glue: addresses of a cut's NS targets that live in this zone. */
@@ -209,6 +221,8 @@ function cutAbove(buf: Uint8Array, off: number, end: number, z: ZoneSnapshot, qt
 /** Answers the query in buf from zone `z` (the closest enclosing served zone of the qname). */
 export function answerAuthoritative(buf: Uint8Array, q: QueryInfo, z: ZoneSnapshot): number {
   const w = new Writer(buf, q, z);
+  // QCLASS ANY: the IN data, but not authoritatively, as other classes are not in it (RFC 1035 6.2, as NSD).
+  if (q.qclass === QClass.ANY) w.aa = false;
   let off = HEADER_LEN;
   let end = q.qnameEnd;
   const seen: number[] = [];
@@ -248,6 +262,14 @@ export function answerAuthoritative(buf: Uint8Array, q: QueryInfo, z: ZoneSnapsh
       // RFC 8482: one RRset is enough.
       const first = z.setsOf(node).find((s) => z.typeOf(s) !== NSEC) ?? -1;
       if (first >= 0) w.addAnswer(first, off, end);
+      break;
+    }
+    if (q.qtype === QType.RRSIG) {
+      // The name's signatures, whatever DO says (as NSD); an unsigned name has none: NODATA.
+      if (!w.signatures(node, off, end)) {
+        w.soa = true;
+        w.proof(node);
+      }
       break;
     }
     const s = z.set(node, q.qtype);
