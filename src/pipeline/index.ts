@@ -17,6 +17,7 @@ import { Outcome, type RequestHandler, type Waiting } from "./handler";
 import { relayedByte2, relayedByte3 } from "../wire/relay";
 import { answerLocal } from "./local";
 import { answerAuthoritative } from "./authority";
+import { chase } from "./chase";
 import type { ZoneTable } from "../zones/snapshot";
 
 /** Everything a request needs from configuration, swapped as one reference on reload. */
@@ -40,6 +41,8 @@ function flightKey(buf: Uint8Array, q: QueryInfo): string {
   }
   return `${s}/${q.qtype}/${q.qclass}/${variantOf(q)}`;
 }
+
+const MAX_MESSAGE = 65535;
 
 /** Error answers a second for messages whose question did not parse (the rest are dropped). */
 const ERRORS_WITHOUT_QUESTION = 100;
@@ -209,8 +212,10 @@ export class Pipeline implements RequestHandler<Forwarded> {
     const timer = setTimeout(onAbort, snap.queryTimeoutMs);
     this.active.add(controller);
     try {
-      const result = await snap.forwarder.forward(query, q, deadline, controller.signal);
-      if (result) this.cache.insert(query, q, result.resp, result.scan);
+      let result = await snap.forwarder.forward(query, q, deadline, controller.signal);
+      if (result?.tail) result = await chase(result, q, query, (tq) => this.lookup(tq, deadline, controller.signal), snap.forwarder.opts.maxCnameChain);
+      // A chain left unfinished (too long, a loop across zones) is answered as it is, not kept.
+      if (result && !result.tail) this.cache.insert(query, q, result.resp, result.scan);
       return result;
     } catch (err) {
       log.warn("upstream query failed", { err });
@@ -220,6 +225,22 @@ export class Pipeline implements RequestHandler<Forwarded> {
       signal.removeEventListener("abort", onAbort);
       this.active.delete(controller);
     }
+  }
+
+  /**
+   * The answer to a query of our own (a chased CNAME target): from local data, a served zone or the cache as a
+   * client's would be, else from its route's upstreams, cached when complete.
+   */
+  private async lookup(query: Uint8Array, deadline: number, signal: AbortSignal): Promise<{ resp: Uint8Array; tail: Uint8Array | null } | null> {
+    const buf = new Uint8Array(MAX_MESSAGE);
+    buf.set(query);
+    const q = new QueryInfo();
+    const n = this.answerNow(buf, query.length, q, false);
+    if (n > 0) return { resp: buf.slice(0, n), tail: null };
+    if (n !== Outcome.PENDING) return null;
+    const got = await this.snapshot.forwarder.forward(query, q, deadline, signal);
+    if (got && !got.tail) this.cache.insert(query, q, got.resp, got.scan);
+    return got;
   }
 
   private serveStale(buf: Uint8Array, q: QueryInfo, e: number, udp: boolean): number {

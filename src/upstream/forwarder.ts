@@ -47,6 +47,11 @@ export interface Forwarded {
   /** The upstream's answer as scrubbed for the route's zone (its own copy). */
   resp: Uint8Array;
   scan: Scan;
+  /**
+   * Where the answer's CNAME chain left the route's zone, unanswered (lowercased wire name), or null: the rest
+   * is to be asked for on its own (the pipeline chases it).
+   */
+  tail: Uint8Array | null;
 }
 
 /** An attempt's end: an answer to use, one to keep in case no upstream does better, or a failure. */
@@ -134,8 +139,8 @@ export class Forwarder {
     const rcode = rcodeOf(resp);
     if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED || rcode === Rcode.NOTIMP || rcode === Rcode.FORMERR) {
       // This upstream could not help; another may. Its answer is kept in case none can.
-      return { ok: false, failure: "rcode", rcode, answer: { resp, scan } };
+      return { ok: false, failure: "rcode", rcode, answer: { resp, scan, tail: null } };
     }
-    return { ok: true, answer: { resp, scan } };
+    return { ok: true, answer: { resp, scan, tail: scrubbed.tail } };
   }
 }

@@ -32,6 +32,8 @@ export interface Rec {
   rdata: number;
   rdlen: number;
   parts: Part[];
+  /** The message the offsets are in, when it is not the one being written from (answers joined by appendChain). */
+  src?: Uint8Array;
 }
 
 export interface Message {
@@ -242,14 +244,15 @@ export function writeMessage(src: Uint8Array, m: Message, sections: [Rec[], Rec[
   w.u16(m.qclass);
   for (const recs of sections) {
     for (const r of recs) {
+      const from = r.src ?? src;
       w.name(r.owner, true);
-      w.copy(src, r.ttlAt - 4, 8); // type, class, TTL
+      w.copy(from, r.ttlAt - 4, 8); // type, class, TTL
       const lenAt = w.len;
       w.u16(0);
       const compress = COMPRESSIBLE.has(r.type);
       for (const p of r.parts) {
         if ("key" in p) w.name(p, compress);
-        else w.copy(src, p.from, p.len);
+        else w.copy(from, p.from, p.len);
       }
       const rdlen = w.len - lenAt - 2;
       if (rdlen > 0xffff) return null;
@@ -258,4 +261,53 @@ export function writeMessage(src: Uint8Array, m: Message, sections: [Rec[], Rec[
     }
   }
   return w.len > 0xffff ? null : w.buf.slice(0, w.len);
+}
+
+const OPT = 41;
+const SOA = 6;
+const CNAME = 5;
+
+/**
+ * `first` (an answer whose CNAME chain ends at a name it has no data for) with `second` (the answer for that
+ * name) joined: first's header, question and answer records, then second's answer, authority and additional
+ * records and its rcode (RFC 6604: the rcode of the last name). No OPT: the caller writes its own. Null when
+ * either does not parse or the result would not fit a message.
+ */
+export function appendChain(first: Uint8Array, second: Uint8Array): Uint8Array | null {
+  const a = readMessage(first, first.length);
+  const b = readMessage(second, second.length);
+  if (!a || !b) return null;
+  for (const r of b.records) r.src = second;
+  const of = (m: Message, s: Section) => m.records.filter((r) => r.section === s && r.type !== OPT);
+  const out = writeMessage(first, a, [[...of(a, Section.Answer), ...of(b, Section.Answer)], of(b, Section.Authority), of(b, Section.Additional)]);
+  if (out) out[3] = (out[3]! & 0xf0) | (second[3]! & 0x0f);
+  return out;
+}
+
+/**
+ * The name an answer's CNAME chain ends at without data for it, when the answer is not a negative one (no SOA in
+ * authority) and the chain left the question name: lowercased wire, or null. Such an answer is not complete.
+ */
+export function unansweredTail(buf: Uint8Array): Uint8Array | null {
+  const m = readMessage(buf, buf.length);
+  if (!m || m.qtype === CNAME || m.qtype === 255) return null;
+  if (m.records.some((r) => r.section === Section.Authority && r.type === SOA)) return null;
+  const seen = new Set<string>();
+  let name = m.qname.key;
+  let target: Name | null = null;
+  for (;;) {
+    if (seen.has(name)) return null;
+    seen.add(name);
+    const here = m.records.filter((r) => r.section === Section.Answer && r.owner.key === name);
+    if (here.some((r) => r.type === m.qtype)) return null;
+    const cname = here.find((r) => r.type === CNAME);
+    if (!cname) break;
+    target = firstName(cname);
+    if (!target) return null;
+    name = target.key;
+  }
+  if (!target) return null;
+  const out = new Uint8Array(name.length);
+  for (let i = 0; i < name.length; i++) out[i] = name.charCodeAt(i);
+  return out;
 }

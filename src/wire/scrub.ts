@@ -14,8 +14,12 @@
 import { MAX_NAME, QType } from "./constants";
 import { firstName, keyOf, readMessage, Section, writeMessage, type Message, type Rec } from "./records";
 
-/** What scrubbing made of a response: the message to use (the same object when nothing went), or malformed. */
-export type Scrub = { ok: true; msg: Uint8Array; removed: number } | { ok: false; failure: "malformed" };
+/**
+ * What scrubbing made of a response: the message to use (the same object when nothing went), and `tail`, the
+ * name outside the bailiwick where the answer's chain went (lowercased wire; its data is not this upstream's to
+ * give, so it is to be asked for on its own); or malformed.
+ */
+export type Scrub = { ok: true; msg: Uint8Array; removed: number; tail: Uint8Array | null } | { ok: false; failure: "malformed" };
 
 const DNAME = 39;
 const NSEC = 47;
@@ -50,15 +54,22 @@ export function scrubResponse(resp: Uint8Array, zone: Uint8Array): Scrub {
   keepAuthority(m, keep, zoneKey, last);
   keepAdditional(m, keep, zoneKey);
   keepSignatures(resp, m, keep);
+  const tail = within(last, zoneKey) ? null : fromKey(last);
   let removed = 0;
   for (const k of keep) if (!k) removed++;
-  if (removed === 0) return { ok: true, msg: resp, removed };
+  if (removed === 0) return { ok: true, msg: resp, removed, tail };
   const sections: [Rec[], Rec[], Rec[]] = [[], [], []];
   m.records.forEach((r, i) => keep[i] && r.type !== QType.OPT && sections[r.section].push(r));
   // The OPT goes last: the pipeline cuts it out, and no name after it may be pointed at.
   m.records.forEach((r, i) => keep[i] && r.type === QType.OPT && sections[r.section].push(r));
   const msg = writeMessage(resp, m, sections);
-  return msg ? { ok: true, msg, removed } : { ok: false, failure: "malformed" };
+  return msg ? { ok: true, msg, removed, tail } : { ok: false, failure: "malformed" };
+}
+
+function fromKey(key: string): Uint8Array {
+  const out = new Uint8Array(key.length);
+  for (let i = 0; i < key.length; i++) out[i] = key.charCodeAt(i);
+  return out;
 }
 
 /** Marks the answer chain from the question name; returns the chain's last name. */

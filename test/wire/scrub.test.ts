@@ -176,7 +176,7 @@ describe("what a forward zone's upstream may say", () => {
       additionals: [a("ns1.corp.example", "192.0.2.53"), { type: "OPT", name: ".", udpPayloadSize: 1232, options: [] } as never],
     });
     const r = scrubResponse(resp, CORP);
-    expect(r).toEqual({ ok: true, msg: resp, removed: 0 });
+    expect(r).toEqual({ ok: true, msg: resp, removed: 0, tail: null });
     expect(r.ok && r.msg).toBe(resp);
   });
 
