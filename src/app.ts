@@ -25,6 +25,7 @@ import { LiveFeed } from "./http/live";
 import { toWire } from "./wire/name";
 import { UdpServer } from "./server/udp";
 import { Requests, type AnswerHook } from "./server/request";
+import { RateLimit } from "./server/ratelimit";
 import { assertUdpPortFree, chooseBackend } from "./server/datagram";
 import { Forwarder } from "./upstream/forwarder";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
@@ -81,6 +82,10 @@ function cacheOptions(cfg: ResolvedConfig): CacheOptions {
   };
 }
 
+function rateLimit(cfg: ResolvedConfig): RateLimit | null {
+  return cfg.rate_limit.udp_per_ip > 0 ? new RateLimit(cfg.rate_limit.udp_per_ip, cfg.rate_limit.slip) : null;
+}
+
 function mtimes(files: string[]): Map<string, number> {
   return new Map(files.map((f) => [f, (() => {
     try {
@@ -106,7 +111,7 @@ export function answerHook(stats: QueryStats | null, qlog: QueryLog | null, queu
 }
 
 /** Settings a reload cannot apply (sockets, rings, processes, threads): they keep their values until a restart. */
-const RESTART_KEYS = ["listen", "http", "ring", "data_dir", "udp", "processes", "background_nice"] as const;
+const RESTART_KEYS = ["listen", "http", "ring", "pending", "data_dir", "udp", "processes", "background_nice"] as const;
 type RestartKey = (typeof RESTART_KEYS)[number];
 
 export class App {
@@ -168,6 +173,7 @@ export class App {
       queryTimeoutMs: this.cfg.timeouts.query_ms,
       whenFull: this.cfg.pending.when_full,
     }));
+    this.requests.limit = rateLimit(cfg);
     this.hostsMtimes = mtimes(cfg.hosts);
   }
 
@@ -384,6 +390,7 @@ export class App {
     const needsRestart = RESTART_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
     this.pipeline.snapshot = snapshot;
     this.cache.opts = cacheOptions(next);
+    if (JSON.stringify(next.rate_limit) !== JSON.stringify(this.cfg.rate_limit)) this.requests.limit = rateLimit(next);
     this.processes?.reload(); // each serving process reloads from the same sources
     const kept = { ...next };
     for (const k of RESTART_KEYS) (kept as Record<RestartKey, unknown>)[k] = this.cfg[k]; // running with the old ones

@@ -224,6 +224,16 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Answers per client address over UDP, against reflection; TCP and clients with a good DNS cookie are exempt. */
+    rate_limit: z
+      .object({
+        /** Answers a second to one address (a burst of one second's worth); 0 = no limit. */
+        udp_per_ip: z.number().int().min(0).max(1_000_000).default(0),
+        /** Every Nth limited answer goes out truncated (TC=1) so a real client retries over TCP; 0 = drop them all. */
+        slip: z.number().int().min(0).max(100).default(2),
+      })
+      .strict()
+      .prefault({}),
     /** Misses waiting for upstreams, UDP and TCP together: each holds a small fixed record, not a ring slot. */
     pending: z
       .object({

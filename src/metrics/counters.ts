@@ -23,6 +23,8 @@ export class ServerCounters {
   tcpConnections = 0;
   tcpRejected = 0;
   tcpIdleClosed = 0;
+  /** UDP answers dropped or truncated by rate_limit.udp_per_ip. */
+  rateLimited = 0;
   /** TCP connections closed because a message did not arrive whole within timeouts.tcp_message_ms (slowloris). */
   tcpMessageTimeouts = 0;
   /** Pending misses answered early (stale or SERVFAIL) to make room for a new one: pending.when_full = "drop_oldest". */

@@ -10,6 +10,9 @@ import type { ServerCounters } from "../metrics/counters";
 import { copyBytes } from "../wire/name";
 import { QueryInfo } from "../wire/query";
 import type { Ring } from "./ring";
+import type { RateLimit } from "./ratelimit";
+import { Cookie } from "../wire/cookie";
+import { truncatedAnswer } from "../wire/response";
 
 /**
  * Called once per answered query: the client's address, the answer (question still in the slot, rcode in
@@ -44,6 +47,8 @@ const NONE = -1;
 export class Requests {
   /** Called for every answered query with a question (client tracking); must not block. */
   onAnswered: AnswerHook | null = null;
+  /** Answers per client address over UDP (rate_limit); null when off. */
+  limit: RateLimit | null = null;
   private readonly queries: Uint8Array;
   private readonly info: QueryInfo[];
   private readonly lens: Uint16Array;
@@ -99,6 +104,13 @@ export class Requests {
     const udp = !sink.tcp;
     q.peer = ip; // the server cookie is bound to it (RFC 9018)
     let n = this.handler.answerNow(buf, len, q, udp);
+    if (this.limit && udp && (n > 0 || n === Outcome.PENDING) && q.cookie !== Cookie.GOOD) {
+      const verdict = this.limit.check(ip);
+      if (verdict !== "ok") {
+        this.counters.rateLimited++;
+        return verdict === "slip" ? truncatedAnswer(buf, q) : Outcome.DROP;
+      }
+    }
     if (n === Outcome.PENDING) {
       if (this.freeTop === 0 && this.options().whenFull === "servfail") {
         this.counters.pendingRefused++;

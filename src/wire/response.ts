@@ -95,3 +95,10 @@ export function truncateTo(buf: Uint8Array, len: number, q: QueryInfo, max: numb
   put16(buf, 10, 0);
   return finishResponse(buf, q.hasQuestion ? q.questionEnd : HEADER_LEN, q, rcode, 0, 0);
 }
+
+/** A NOERROR answer with TC set and no records (and our OPT for EDNS clients): "ask again over TCP". */
+export function truncatedAnswer(buf: Uint8Array, q: QueryInfo): number {
+  const off = beginResponse(buf, q, Rcode.NOERROR, false);
+  buf[2]! |= Flag.TC >> 8;
+  return finishResponse(buf, off, q, Rcode.NOERROR, 0, 0);
+}
