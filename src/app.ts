@@ -172,6 +172,7 @@ export class App {
     this.requests = new Requests(this.pipeline, this.counters, cfg.pending.max_queries, () => ({
       queryTimeoutMs: this.cfg.timeouts.query_ms,
       whenFull: this.cfg.pending.when_full,
+      jostleMs: this.cfg.pending.jostle_ms,
     }));
     this.requests.limit = rateLimit(cfg);
     this.hostsMtimes = mtimes(cfg.hosts);

@@ -108,9 +108,14 @@ export class Status {
       discovery: this.discoveryStats(),
       zones: this.app.zones.status(),
       inflight: t.inflight,
+      pending: this.pending(),
       tcpConnections: this.app.tcp.reduce((n, t) => n + t.connections, 0),
       processes: this.processList(),
     };
+  }
+
+  private pending(): { waiting: number; capacity: number } {
+    return { waiting: this.app.requests.pending, capacity: this.app.requests.capacity };
   }
 
   /** Ready: listeners up, not stopping, and some way to answer beyond local data (an upstream or a loaded zone). */
@@ -134,6 +139,7 @@ export class Status {
       ring: { udp: this.app.udpRing.stats(), tcp: this.app.tcpRing.stats() },
       tcpConnections: this.app.tcp.reduce((n, t) => n + t.connections, 0),
       inflight: t.inflight,
+      pending: this.pending(),
       jobs: { ...this.app.lane.counters, queued: this.app.lane.depth },
       zones: this.app.zones.status(),
       clients: this.clientStats() as { queue: Record<string, number> } | null,

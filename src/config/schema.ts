@@ -237,13 +237,15 @@ export const configSchema = z
     /** Misses waiting for upstreams, UDP and TCP together: each holds a small fixed record, not a ring slot. */
     pending: z
       .object({
-        /** How many may wait at once. */
-        max_queries: z.number().int().min(16).max(1_000_000).default(4096),
+        /** How many may wait at once (each costs about 9 KB while it waits). */
+        max_queries: z.number().int().min(16).max(1_000_000).default(2048),
         /**
          * When that many wait: "drop_oldest" answers the oldest now (stale data, else SERVFAIL) to admit the new
-         * one; "servfail" answers the new one now (stale data, else SERVFAIL).
+         * one, if it has waited jostle_ms or more, else the new one; "servfail" always answers the new one now.
          */
         when_full: z.enum(["drop_oldest", "servfail"]).default("drop_oldest"),
+        /** "drop_oldest": how long the oldest must have waited to be pushed out (Unbound's jostle-timeout). */
+        jostle_ms: z.number().int().min(0).max(60_000).default(200),
       })
       .strict()
       .prefault({}),

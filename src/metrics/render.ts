@@ -10,6 +10,7 @@ export interface MetricsInput {
   ring: Record<"udp" | "tcp", { slots: number; inUse: number; exhausted: number; violations: number }>;
   tcpConnections: number;
   inflight: number;
+  pending: { waiting: number; capacity: number };
   jobs: Record<string, number | boolean>;
   zones: Array<{ name: string; serial: number | null; records: number }>;
   clients: { queue: Record<string, number> } | null;
@@ -43,7 +44,14 @@ export function renderPrometheus(m: MetricsInput): string {
   e.gauge("bunbound_tcp_connections", "Open client TCP connections.", m.tcpConnections);
   e.counter("bunbound_tcp_connections_total", "Client TCP connections accepted.", s.tcpConnections!);
   e.counter("bunbound_tcp_rejected_total", "Client TCP connections refused at the cap.", s.tcpRejected!);
-  e.counter("bunbound_tcp_idle_closed_total", "Client TCP connections closed idle.", s.tcpIdleClosed!);
+  e.counter("bunbound_tcp_idle_closed_total", "Client TCP connections closed idle (or the longest idle, to admit a new one).", s.tcpIdleClosed!);
+  e.counter("bunbound_tcp_message_timeouts_total", "Client TCP connections closed because a message did not arrive whole in time.", s.tcpMessageTimeouts!);
+  e.gauge("bunbound_pending_queries", "Misses waiting for upstreams in the pending table.", m.pending.waiting);
+  e.gauge("bunbound_pending_capacity", "Misses the pending table can hold (pending.max_queries).", m.pending.capacity);
+  e.counter("bunbound_pending_full_total", "Misses answered early because the pending table was full, by policy.", [[{ policy: "drop_oldest" }, s.pendingEvicted!], [{ policy: "servfail" }, s.pendingRefused!]]);
+  e.counter("bunbound_garbage_dropped_total", "Malformed messages whose question did not parse, dropped past the error-answer limit.", s.garbage!);
+  e.counter("bunbound_rate_limited_total", "UDP answers dropped or truncated by rate_limit.udp_per_ip.", s.rateLimited!);
+  e.counter("bunbound_cookie_only_total", "Queries with only a DNS cookie, answered with a server cookie.", s.cookieOnly!);
 
   const c = m.cache;
   e.counter("bunbound_cache_hits_total", "Cache hits.", c.hits!);
@@ -59,6 +67,12 @@ export function renderPrometheus(m: MetricsInput): string {
   const u = m.upstream;
   e.counter("bunbound_upstream_mismatched_total", "Upstream responses refused (address, port, ID or question mismatch).", u.mismatched!);
   e.counter("bunbound_upstream_tcp_retries_total", "Upstream queries retried over TCP after TC.", u.tcpRetries!);
+  e.counter(
+    "bunbound_upstream_attempt_failures_total",
+    "Failed upstream attempts, by kind.",
+    [["timeout", u.timeouts!], ["refused", u.refused!], ["network", u.networkErrors!], ["malformed", u.malformed!], ["rcode", u.badRcodes!], ["bad_chain", u.badChains!], ["cancelled", u.cancelled!]].map(([k, v]) => [{ kind: k as string }, v as number]),
+  );
+  e.counter("bunbound_upstream_scrubbed_records_total", "Records removed from relayed answers for lying outside the question's zone or chain.", u.scrubbedRecords!);
   e.counter("bunbound_upstream_queries_total", "Queries sent, by upstream.", m.upstreams.map((x) => [{ upstream: x.upstream }, x.queries]));
   e.counter("bunbound_upstream_failures_total", "Failed attempts, by upstream.", m.upstreams.map((x) => [{ upstream: x.upstream }, x.failures]));
   e.counter("bunbound_upstream_timeouts_total", "Attempts without any answer in time, by upstream.", m.upstreams.map((x) => [{ upstream: x.upstream }, x.timeouts]));

@@ -52,7 +52,6 @@ export class Pipeline implements RequestHandler<Forwarded> {
   inflight = 0;
   private errorSecond = 0;
   private errorsThisSecond = 0;
-  private readonly active = new Set<AbortController>();
   readonly flights = new Coalescer<Forwarded | null>();
 
   constructor(
@@ -133,25 +132,24 @@ export class Pipeline implements RequestHandler<Forwarded> {
     this.counters.forwarded++;
     const hadStale = snap.serveStale && this.cache.lookup(query, q) !== NONE;
     const flight = this.join(query, q);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let stop!: () => void;
-    const waitMs = Math.max(0, Math.min(deadline - Date.now(), hadStale ? snap.staleClientTimeoutMs : Infinity));
-    const gaveUp = new Promise<null>((r) => {
-      stop = () => r(null);
-      timer = setTimeout(stop, waitMs);
-    });
-    const promise = Promise.race([flight.promise, gaveUp]).then(
-      (result) => result,
-      (err) => {
-        log.warn("resolve failed", { err });
-        return null;
-      },
-    ).finally(() => {
+    // One promise, one timer and one reaction per waiting miss: a flood of misses is paid for in these.
+    let settle!: (r: Forwarded | null) => void;
+    const promise = new Promise<Forwarded | null>((r) => (settle = r));
+    let done = false;
+    const end = (result: Forwarded | null) => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
       flight.leave();
       this.inflight--;
+      settle(result);
+    };
+    const timer = setTimeout(end, Math.max(0, Math.min(deadline - Date.now(), hadStale ? snap.staleClientTimeoutMs : Infinity)), null);
+    flight.promise.then(end, (err) => {
+      log.warn("resolve failed", { err });
+      end(null);
     });
-    return { promise, cancel: stop };
+    return { promise, cancel: () => end(null) };
   }
 
   /**
@@ -178,7 +176,6 @@ export class Pipeline implements RequestHandler<Forwarded> {
 
   /** Cancels every upstream query (drain timeout): waiting requests answer at once. */
   cancelAll(): void {
-    for (const c of this.active) c.abort();
     this.flights.abortAll();
   }
 
@@ -202,28 +199,22 @@ export class Pipeline implements RequestHandler<Forwarded> {
     });
   }
 
-  /** One upstream query with its own deadline; the answer goes into the cache. Never rejects. */
+  /**
+   * One upstream query, within queryTimeoutMs (every attempt the forwarder makes ends by the deadline), until
+   * `signal` aborts (every waiter gave up, or cancelAll); the answer goes into the cache. Never rejects.
+   */
   private async fetch(query: Uint8Array, q: QueryInfo, signal: AbortSignal): Promise<Forwarded | null> {
     const snap = this.snapshot;
-    const controller = new AbortController();
     const deadline = Date.now() + snap.queryTimeoutMs;
-    const onAbort = () => controller.abort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    const timer = setTimeout(onAbort, snap.queryTimeoutMs);
-    this.active.add(controller);
     try {
-      let result = await snap.forwarder.forward(query, q, deadline, controller.signal);
-      if (result?.tail) result = await chase(result, q, query, (tq) => this.lookup(tq, deadline, controller.signal), snap.forwarder.opts.maxCnameChain);
+      let result = await snap.forwarder.forward(query, q, deadline, signal);
+      if (result?.tail) result = await chase(result, q, query, (tq) => this.lookup(tq, deadline, signal), snap.forwarder.opts.maxCnameChain);
       // A chain left unfinished (too long, a loop across zones) is answered as it is, not kept.
       if (result && !result.tail) this.cache.insert(query, q, result.resp, result.scan);
       return result;
     } catch (err) {
       log.warn("upstream query failed", { err });
       return null;
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      this.active.delete(controller);
     }
   }
 

@@ -4,7 +4,7 @@
 // cheap path keeps its slots whatever the misses do. A pending miss costs a fixed record here (its header and
 // question, its QueryInfo, where the answer goes) and, when it settles, borrows a slot of its transport's ring
 // for as long as it takes to write and send the answer. The table is bounded: when it is full, the oldest miss
-// is answered now (stale data or SERVFAIL) to make room, or the new one is ("drop_oldest" / "servfail").
+// is answered now (stale data or SERVFAIL) to make room if it has waited long enough, else the new one is.
 import { Outcome, type RequestHandler, type Waiting } from "../pipeline/handler";
 import type { ServerCounters } from "../metrics/counters";
 import { copyBytes } from "../wire/name";
@@ -38,6 +38,8 @@ export interface RequestOptions {
   /** A client's deadline, ms from arrival. */
   queryTimeoutMs: number;
   whenFull: WhenFull;
+  /** "drop_oldest": how long the oldest miss must have waited to be pushed out. */
+  jostleMs: number;
 }
 
 /** Bytes kept per pending miss for its header and question (12 + a 255-byte name + type and class). */
@@ -112,20 +114,28 @@ export class Requests {
       }
     }
     if (n === Outcome.PENDING) {
-      if (this.freeTop === 0 && this.options().whenFull === "servfail") {
+      if (this.freeTop === 0 && !this.makeRoom()) {
         this.counters.pendingRefused++;
         n = this.handler.finish(buf, q, udp, null);
       } else {
-        if (this.freeTop === 0) {
-          this.counters.pendingEvicted++;
-          this.settle(this.oldest, null);
-        }
         this.admit(sink, buf, q, target, port, ip);
         return Outcome.PENDING;
       }
     }
     if (n > 0 && this.onAnswered && q.hasQuestion) this.onAnswered(ip, buf, q, sink.tcp, 0);
     return n;
+  }
+
+  /**
+   * The table is full: "drop_oldest" answers the oldest miss now if it has waited jostleMs or more (Unbound's
+   * jostle: a flood pushes out what it has stalled, not what is about to be answered); true when there is room.
+   */
+  private makeRoom(): boolean {
+    const o = this.options();
+    if (o.whenFull !== "drop_oldest" || performance.now() - this.arrived[this.oldest]! < o.jostleMs) return false;
+    this.counters.pendingEvicted++;
+    this.settle(this.oldest, null);
+    return true;
   }
 
   private admit(sink: Sink, buf: Uint8Array, q: QueryInfo, target: unknown, port: number, ip: string): void {

@@ -46,7 +46,7 @@ describe("rate_limit in the server", () => {
   /** Sends `n` queries from one socket and collects what comes back within 300 ms. */
   async function burst(port: number, query: (i: number) => Uint8Array, n: number) {
     const got: Uint8Array[] = [];
-    const sock = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array", socket: { data: (_s, d) => got.push(d.slice()) } });
+    const sock = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array", socket: { data: (_s, d) => void got.push(d.slice()) } });
     for (let i = 0; i < n; i++) sock.send(query(i), port, "127.0.0.1");
     await sleep(300);
     sock.close();

@@ -75,7 +75,10 @@ describe.each(["bun", "dgram", "mmsg"] as const)("DNS over UDP (%s backend)", (b
   });
 
   test("a full pending table answers its oldest miss with SERVFAIL to admit a new one (drop_oldest)", async () => {
-    const { app } = await setup((c) => (c.pending.max_queries = 16), { delayMs: () => 300 });
+    const { app } = await setup((c) => {
+      c.pending.max_queries = 16;
+      c.pending.jostle_ms = 0;
+    }, { delayMs: () => 300 });
     const answers = await Promise.all(
       Array.from({ length: 30 }, async (_, i) => {
         await sleep(i * 3); // in order: the first 14 are the oldest when the table fills
@@ -87,6 +90,24 @@ describe.each(["bun", "dgram", "mmsg"] as const)("DNS over UDP (%s backend)", (b
     expect(rcodes.slice(14)).toEqual(Array(16).fill("NOERROR"));
     expect(app.counters.pendingEvicted).toBe(14);
     expect(app.requests.pending).toBe(0);
+  });
+
+  test("drop_oldest pushes out only a miss that has waited jostle_ms; until then the new one is answered at once", async () => {
+    const { app } = await setup((c) => {
+      c.pending.max_queries = 16;
+      c.pending.jostle_ms = 150;
+    }, { delayMs: () => 400 });
+    const first = Array.from({ length: 16 }, (_, i) => udpAsk(app.port, makeQuery(`j${i}.example`), 1500));
+    await sleep(30);
+    const early = decode((await udpAsk(app.port, makeQuery("early.example"), 1500))!); // the oldest waited 30 ms
+    await sleep(200);
+    const late = udpAsk(app.port, makeQuery("late.example"), 1500); // the oldest has waited 230 ms
+    const rcodes = (await Promise.all(first)).map((a) => decode(a!).rcode);
+    expect(early.rcode).toBe("SERVFAIL");
+    expect(rcodes.filter((r) => r === "SERVFAIL").length).toBe(1); // j0, pushed out by late.example
+    expect(decode((await late)!).rcode).toBe("NOERROR");
+    expect(app.counters.pendingRefused).toBe(1);
+    expect(app.counters.pendingEvicted).toBe(1);
   });
 
   test("a full pending table answers the new miss with SERVFAIL at once (servfail)", async () => {
@@ -152,7 +173,7 @@ describe("UDP send batches", () => {
     const { pipeline } = makePipeline(["a.lan 300 A 10.0.0.1"]);
     const ring = new Ring(256, 4096, 0, true); // strict: a double release or stale use throws
     const counters = new ServerCounters();
-    const udp = new UdpServer("127.0.0.1", 0, ring, new Requests(pipeline, counters, 64, () => ({ queryTimeoutMs: 2500, whenFull: "drop_oldest" })), counters);
+    const udp = new UdpServer("127.0.0.1", 0, ring, new Requests(pipeline, counters, 64, () => ({ queryTimeoutMs: 2500, whenFull: "drop_oldest", jostleMs: 200 })), counters);
     const sizes: number[] = [];
     const ids: number[] = [];
     const sock: DatagramSocket = {
