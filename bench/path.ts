@@ -27,7 +27,7 @@ const records = Array.from({ length: NAMES }, (_, i) => [
 const { pipeline } = makePipeline(records);
 const ring = new Ring(4096, 4096);
 const counters = new ServerCounters();
-const requests = new Requests(pipeline, counters, 4096, () => ({ queryTimeoutMs: 2500, whenFull: "drop_oldest" }));
+const requests = new Requests(pipeline, counters, 4096, () => ({ queryTimeoutMs: 2500, whenFull: "drop_oldest", jostleMs: 200 }));
 const udp = new UdpServer("127.0.0.1", 0, ring, requests, counters);
 const observer = new Observer();
 const store = { request: async () => [] } as unknown as ClientStore;
