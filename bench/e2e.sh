@@ -11,6 +11,7 @@
 #   MODE=coalesce  Unbound vs bunbound on local data with udp.coalesce_us = each of WINDOWS (default "0 50 100 200")
 #   MODE=ab        Unbound vs bunbound from BASE (another checkout, e.g. `git worktree add /tmp/base main`) vs this
 #               tree, local data: a change measured against its baseline in one run
+#   MODE=abcache   the same, on the cache-hit path (all three forward to the MODE=cache backend)
 #   MODE=env       Unbound vs bunbound vs bunbound with environment variables per VARIANTS, local data, e.g.
 #               VARIANTS="gc-timer-off=BUN_GC_TIMER_DISABLE=1 one-marker=BUN_JSC_numberOfGCMarkers=1,BUN_JSC_useConcurrentGC=0"
 #               (name=VAR=value[,VAR=value...], space-separated): runtime settings measured side by side
@@ -84,11 +85,15 @@ with open(f"{out}/queries-cache.txt", "w") as f:
         f.write(f"{random.choice(cnames)} {random.choice(['A','AAAA','TXT'])}\n")
 PY
 
-if [ "$MODE" = cache ]; then
+if [ "$MODE" = cache ] || [ "$MODE" = abcache ]; then
   taskset -c 0 unbound -d -c "$gen/backend.conf" >"$gen/backend.log" 2>&1 & backend=$!
   trap 'kill $backend 2>/dev/null' EXIT
   for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p 5310 h1.cachebench.net A >/dev/null 2>&1 && break; sleep 0.2; done
   specs=("unbound=unbound -d -c $gen/unbound-cache.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-cache.toml:5302")
+  if [ "$MODE" = abcache ]; then
+    [ -f "${BASE:-}/src/cli.ts" ] || { echo "MODE=abcache needs BASE=<a checkout of bunbound>"; exit 2; }
+    specs=("unbound=unbound -d -c $gen/unbound-cache.conf:5301" "base=bun $BASE/src/cli.ts --config $gen/bunbound-cache.toml --listen 127.0.0.1:5342 --data-dir $gen/data-cbase:5342" "this=bun $root/src/cli.ts --config $gen/bunbound-cache.toml --listen 127.0.0.1:5343 --data-dir $gen/data-cthis:5343")
+  fi
   qfile="$gen/queries-cache.txt"; probe=h1.cachebench.net
 elif [ "$MODE" = backend ]; then
   specs=("bun-socket=bun $root/src/cli.ts --config $gen/bunbound-bun.toml --data-dir $gen/data-bun:5302" "dgram-socket=bun $root/src/cli.ts --config $gen/bunbound-dgram.toml --data-dir $gen/data-dgram:5304" "mmsg-socket=bun $root/src/cli.ts --config $gen/bunbound-mmsg.toml --data-dir $gen/data-mmsg:5306")
