@@ -3,15 +3,14 @@
 // Usage: N=1000000 bun bench/cache-memory.ts
 import * as packet from "dns-packet";
 import { PacketCache } from "../src/cache/cache";
+import { configSchema } from "../src/config/schema";
 import { CacheCounters } from "../src/metrics/counters";
 import { QueryInfo, parseQuery } from "../src/wire/query";
 import { scanResponse } from "../src/wire/scan";
 
 const N = Number(process.env.N ?? 1_000_000);
-const cache = new PacketCache(
-  { maxEntries: N, maxBytes: 8 * 1024 ** 3, minTtl: 0, maxTtl: 86400, negativeMaxTtl: 3600, servfailTtl: 5, staleMaxAge: 86400, staleAnswerTtl: 30 },
-  new CacheCounters(),
-);
+const settings = { ...configSchema.parse({}).cache, max_entries: N, max_bytes: 8 * 1024 ** 3 };
+const cache = new PacketCache(() => settings, new CacheCounters());
 const q = new QueryInfo();
 const mb = (b: number) => Math.round(b / 1024 / 1024);
 Bun.gc(true);

@@ -6,7 +6,7 @@
 // The end-to-end figures (kernel included) come from bench/e2e.sh; this one is precise enough to judge a
 // change of 50 ns, which e2e runs on a noisy VM cannot.
 import * as packet from "dns-packet";
-import { makePipeline } from "../test/helpers/pipeline";
+import { defaults, makePipeline } from "../test/helpers/pipeline";
 import { UdpServer } from "../src/server/udp";
 import { Ring } from "../src/server/ring";
 import { ServerCounters } from "../src/metrics/counters";
@@ -27,7 +27,7 @@ const records = Array.from({ length: NAMES }, (_, i) => [
 const { pipeline } = makePipeline(records);
 const ring = new Ring(4096, 4096);
 const counters = new ServerCounters();
-const requests = new Requests(pipeline, counters, 4096, () => ({ queryTimeoutMs: 2500, whenFull: "drop_oldest", jostleMs: 200 }));
+const requests = new Requests(pipeline, counters, 4096, () => ({ config: defaults, limit: null }));
 const udp = new UdpServer("127.0.0.1", 0, ring, requests, counters);
 const observer = new Observer();
 const store = { request: async () => [] } as unknown as ClientStore;

@@ -1,13 +1,13 @@
 // Wires the parts together and owns the order of start, reload and stop.
 import type { Server } from "bun";
-import { formatHostPort, isLoopback, parseHostPort } from "./config/address";
+import { formatHostPort, isLoopback, parseHostPort } from "./net/address";
 import type { ResolvedConfig } from "./config/load";
 import { settleWithin, sleep, TaskManager } from "./lifecycle/tasks";
 import { CacheCounters, ServerCounters, UpstreamCounters } from "./metrics/counters";
 import { log, setLogLevel } from "./metrics/log";
 import { Pipeline, type Snapshot } from "./pipeline";
 import { Ring } from "./server/ring";
-import { TcpServer, type TcpLimits, type TransferFn } from "./server/tcp";
+import { TcpServer, type TransferFn } from "./server/tcp";
 import { HeavyLane } from "./jobs/lane";
 import { ZoneManager } from "./jobs/zones";
 import { hostsRecords } from "./zones/hosts";
@@ -29,7 +29,7 @@ import { RateLimit } from "./server/ratelimit";
 import { assertUdpPortFree, chooseBackend } from "./server/datagram";
 import { Forwarder } from "./upstream/forwarder";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
-import { PacketCache, type CacheOptions } from "./cache/cache";
+import { PacketCache } from "./cache/cache";
 import { LocalData } from "./zones/local";
 import { startHttp } from "./http/server";
 import { VERSION } from "./version";
@@ -42,48 +42,31 @@ import type { ClientQueue } from "./clients/queue";
 /** "primary": the whole app. "serve": one of the extra processes of `processes = N` (src/lifecycle/processes.ts). */
 export type Role = "primary" | "serve";
 
-/** Everything request handling reads from config, built off to the side and swapped in one assignment. */
-function buildSnapshot(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, registry: Map<string, UpstreamState>): Snapshot {
-  const u = cfg.upstream;
-  const pool = new UpstreamPool(
-    cfg.upstreams,
-    cfg.forward,
-    {
-      strategy: u.strategy,
-      exploration: u.exploration,
-      breaker: { failures: u.breaker_failures, openMs: u.breaker_open_ms, maxOpenMs: u.breaker_max_open_ms },
-    },
-    registry,
-  );
+/**
+ * Everything the running app reads from its configuration: the configuration itself (with the settings that need
+ * a restart kept at their running values), what requests read (local data, the forwarder) and the UDP rate limit.
+ * Built off to the side and swapped in one assignment on reload; components read it through getters.
+ */
+interface Runtime extends Snapshot {
+  readonly config: ResolvedConfig;
+  readonly limit: RateLimit | null;
+}
+
+/**
+ * The runtime for `cfg`. Upstream health (registry) carries over; so does the rate limiter's state while its
+ * settings stay the same. Throws, changing nothing, when the configuration cannot be built.
+ */
+function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, registry: Map<string, UpstreamState>, before: Runtime | null): Runtime {
+  const pool = new UpstreamPool(cfg.upstreams, cfg.forward, cfg.upstream, registry);
+  const sameLimit = before && JSON.stringify(before.config.rate_limit) === JSON.stringify(cfg.rate_limit);
   return {
+    config: cfg,
     local: new LocalData([...cfg.records, ...cfg.hosts.flatMap((f) => hostsRecords(f))], true, [...cfg.zone.map((z) => z.name), ...cfg.forward.map((f) => f.zone)]),
-    forwarder: new Forwarder(
-      { pool, attemptTimeoutMs: cfg.timeouts.upstream_ms, randomizeCase: u.randomize_case, maxCnameChain: u.max_cname_chain },
-      upstreamCounters,
-    ),
-    queryTimeoutMs: cfg.timeouts.query_ms,
-    serveStale: cfg.cache.serve_stale,
-    staleClientTimeoutMs: cfg.cache.stale_client_timeout_ms,
-    prefetch: cfg.cache.prefetch,
+    forwarder: new Forwarder({ pool, upstream: cfg.upstream, timeouts: cfg.timeouts }, upstreamCounters),
+    timeouts: cfg.timeouts,
+    cache: cfg.cache,
+    limit: sameLimit ? before.limit : cfg.rate_limit.udp_per_ip > 0 ? new RateLimit(cfg.rate_limit.udp_per_ip, cfg.rate_limit.slip) : null,
   };
-}
-
-function cacheOptions(cfg: ResolvedConfig): CacheOptions {
-  const c = cfg.cache;
-  return {
-    maxEntries: c.max_entries,
-    maxBytes: c.max_bytes,
-    minTtl: c.min_ttl,
-    maxTtl: c.max_ttl,
-    negativeMaxTtl: c.negative_max_ttl,
-    servfailTtl: c.servfail_ttl,
-    staleMaxAge: c.serve_stale ? c.stale_max_age : 0,
-    staleAnswerTtl: c.stale_answer_ttl,
-  };
-}
-
-function rateLimit(cfg: ResolvedConfig): RateLimit | null {
-  return cfg.rate_limit.udp_per_ip > 0 ? new RateLimit(cfg.rate_limit.udp_per_ip, cfg.rate_limit.slip) : null;
 }
 
 function mtimes(files: string[]): Map<string, number> {
@@ -151,35 +134,33 @@ export class App {
   readonly startedAt = Date.now();
   reloads = 0;
 
+  /** What everything reads from the configuration; a reload replaces it in one assignment. */
+  private runtime: Runtime;
+
   private constructor(
-    private cfg: ResolvedConfig,
+    cfg: ResolvedConfig,
     readonly role: Role,
   ) {
+    this.runtime = buildRuntime(cfg, this.upstreamCounters, this.upstreamStates, null);
     this.threads = new ThreadPriority(cfg.background_nice);
     const r = cfg.ring;
     this.udpRing = new Ring(r.udp_slots, r.udp_slot_size, 0, r.strict);
     this.tcpRing = new Ring(r.tcp_slots, r.tcp_slot_size, 2, r.strict);
-    this.cache = new PacketCache(cacheOptions(cfg), this.cacheCounters);
+    this.cache = new PacketCache(() => this.runtime.config.cache, this.cacheCounters);
     this.lane = new HeavyLane({ maxQueue: cfg.jobs.max_queue, jobTimeoutMs: cfg.jobs.job_timeout_ms });
     this.zones = new ZoneManager(this.lane, cfg.data_dir);
-    this.pipeline = new Pipeline(
-      buildSnapshot(cfg, this.upstreamCounters, this.upstreamStates),
-      this.cache,
-      this.zones.table,
-      this.counters,
-      this.cacheCounters,
-    );
-    this.requests = new Requests(this.pipeline, this.counters, cfg.pending.max_queries, () => ({
-      queryTimeoutMs: this.cfg.timeouts.query_ms,
-      whenFull: this.cfg.pending.when_full,
-      jostleMs: this.cfg.pending.jostle_ms,
-    }));
-    this.requests.limit = rateLimit(cfg);
+    this.pipeline = new Pipeline(() => this.runtime, this.cache, this.zones.table, this.counters, this.cacheCounters);
+    this.requests = new Requests(this.pipeline, this.counters, cfg.pending.max_queries, () => this.runtime);
     this.hostsMtimes = mtimes(cfg.hosts);
   }
 
   get config(): ResolvedConfig {
-    return this.cfg;
+    return this.runtime.config;
+  }
+
+  /** The configuration the app runs with. */
+  private get cfg(): ResolvedConfig {
+    return this.runtime.config;
   }
 
   /** Binds every listener (UDP and TCP on each address, then HTTP) and starts background tasks. */
@@ -241,7 +222,7 @@ export class App {
         if ([...now].some(([f, m]) => app.hostsMtimes.get(f) !== m)) {
           log.info("hosts file changed; reloading local data");
           app.hostsMtimes = now;
-          app.pipeline.snapshot = buildSnapshot(app.cfg, app.upstreamCounters, app.upstreamStates);
+          app.runtime = buildRuntime(app.cfg, app.upstreamCounters, app.upstreamStates, app.runtime);
         }
       });
     }
@@ -263,7 +244,7 @@ export class App {
       http: cfg.http === "off" ? "off" : `http://${app.httpAddress}`,
       upstreams: cfg.upstreams,
       upstreamsFrom: cfg.upstreamsFrom,
-      records: app.pipeline.snapshot.local.recordCount,
+      records: app.runtime.local.recordCount,
       config: cfg.source,
     });
     if (cfg.upstreams.length === 0) log.warn("no upstreams configured: names not answered locally get SERVFAIL");
@@ -286,12 +267,7 @@ export class App {
 
 
   private async listen(): Promise<void> {
-    const limits = (): TcpLimits => ({
-      idleTimeoutMs: this.cfg.timeouts.tcp_idle_ms,
-      messageTimeoutMs: this.cfg.timeouts.tcp_message_ms,
-      maxConnections: this.cfg.tcp.max_connections,
-      maxInflightPerConnection: this.cfg.tcp.max_inflight_per_connection,
-    });
+    const settings = () => this.runtime.config;
     // processes = N: every process binds with SO_REUSEPORT, which Bun.udpSocket cannot; "dgram" and "mmsg" can.
     const reusePort = this.role === "serve" || this.cfg.processes > 1;
     const backend = chooseBackend(this.cfg.udp.backend, reusePort);
@@ -312,7 +288,7 @@ export class App {
           otherWork: () => this.pipeline.inflight > 0 || this.tcp.some((t) => t.connections > 0),
         });
         await udp.start();
-        const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.requests, this.counters, limits, this.transfer);
+        const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.requests, this.counters, settings, this.transfer);
         try {
           tcp.start(reusePort);
         } catch (err) {
@@ -387,18 +363,15 @@ export class App {
 
   reload(next: ResolvedConfig): Promise<void> {
     if (this.stopping) throw new Error("shutting down");
-    const snapshot = buildSnapshot(next, this.upstreamCounters, this.upstreamStates); // may throw: nothing changed yet
-    const needsRestart = RESTART_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k]));
-    this.pipeline.snapshot = snapshot;
-    this.cache.opts = cacheOptions(next);
-    if (JSON.stringify(next.rate_limit) !== JSON.stringify(this.cfg.rate_limit)) this.requests.limit = rateLimit(next);
-    this.processes?.reload(); // each serving process reloads from the same sources
+    const before = this.runtime.config;
+    const needsRestart = RESTART_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(before[k]));
     const kept = { ...next };
-    for (const k of RESTART_KEYS) (kept as Record<RestartKey, unknown>)[k] = this.cfg[k]; // running with the old ones
-    this.cfg = kept;
+    for (const k of RESTART_KEYS) (kept as Record<RestartKey, unknown>)[k] = before[k]; // running with the old ones
+    this.runtime = buildRuntime(kept, this.upstreamCounters, this.upstreamStates, this.runtime); // may throw: nothing changed yet
+    this.processes?.reload(); // each serving process reloads from the same sources
     setLogLevel(next.log_level);
     this.reloads++;
-    log.info("configuration reloaded", { records: snapshot.local.recordCount, upstreams: next.upstreams, source: next.source });
+    log.info("configuration reloaded", { records: this.runtime.local.recordCount, upstreams: next.upstreams, source: next.source });
     if (needsRestart.length) log.warn("some changes take effect only after a restart", { fields: needsRestart });
     this.hostsMtimes = mtimes(next.hosts);
     return this.zones.apply(next.zone).then(() => undefined);

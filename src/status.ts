@@ -1,18 +1,60 @@
 // What the app reports about itself: /healthz, /readyz, /metrics, the JSON metric groups and the dashboard's
-// one-second snapshot. It only reads the parts App wires together.
-import type { App } from "./app";
+// one-second snapshot. It only reads the parts App wires together, named in StatusSource (App is one).
 import { renderPrometheus } from "./metrics/render";
+import type { CacheCounters, ServerCounters, UpstreamCounters } from "./metrics/counters";
+import type { PacketCache } from "./cache/cache";
+import type { ProcessGroup } from "./lifecycle/processes";
+import type { Observer } from "./metrics/observer";
+import type { DiscoveryPool } from "./discovery/pool";
+import type { ClientTracker } from "./clients/tracker";
+import type { ClientStore } from "./clients/store";
+import type { TaskManager } from "./lifecycle/tasks";
+import type { UpstreamState } from "./upstream/pool";
+import type { HeavyLane } from "./jobs/lane";
+import type { ZoneManager } from "./jobs/zones";
 import { LATENCY_BUCKETS_MS } from "./discovery/pool";
 import { openExchanges } from "./upstream/transport";
 import { VERSION } from "./version";
 import { sumCounters } from "./lifecycle/processes";
 import type { QueryStats } from "./metrics/querystats";
 
+/** A buffer ring as reported (server/ring.ts's Ring). */
+interface RingView {
+  stats(): { slots: number; slotSize: number; inUse: number; acquired: number; exhausted: number; violations: number };
+}
+
+/** The parts of the running app that Status reports on. */
+export interface StatusSource {
+  readonly counters: ServerCounters;
+  readonly upstreamCounters: UpstreamCounters;
+  readonly cacheCounters: CacheCounters;
+  readonly cache: PacketCache;
+  readonly processes: ProcessGroup | null;
+  readonly observer: Observer;
+  readonly inflight: number;
+  readonly discovery: DiscoveryPool | null;
+  readonly tracker: ClientTracker | null;
+  readonly store: ClientStore | null;
+  readonly tasks: TaskManager;
+  readonly startedAt: number;
+  readonly upstreamStates: ReadonlyMap<string, UpstreamState>;
+  readonly isStopping: boolean;
+  readonly reloads: number;
+  readonly pipeline: { readonly flights: { readonly inflight: number } };
+  readonly requests: { readonly pending: number; readonly capacity: number };
+  readonly udpRing: RingView;
+  readonly tcpRing: RingView;
+  readonly lane: HeavyLane;
+  readonly zones: ZoneManager;
+  readonly udp: readonly unknown[];
+  readonly tcp: ReadonlyArray<{ readonly connections: number }>;
+}
+
 export class Status {
   private topClients: Array<{ ip: string; queries: number; name: string | null }> = [];
   private lastDiscoveryTotal = 0;
 
-  constructor(private readonly app: App) {}
+  constructor(private readonly app: StatusSource) {}
 
   /**
    * Request-path figures over every process: this one's plus the serving processes' last reports

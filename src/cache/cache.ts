@@ -23,23 +23,8 @@ import type { QueryInfo } from "../wire/query";
 import { finishResponse, optLen } from "../wire/response";
 import type { Scan } from "../wire/scan";
 import type { CacheCounters } from "../metrics/counters";
+import type { CacheConfig } from "../config/types";
 import { relayedByte2, relayedByte3 } from "../wire/relay";
-
-export interface CacheOptions {
-  maxEntries: number;
-  maxBytes: number;
-  /** Clamp for positive TTLs, seconds. */
-  minTtl: number;
-  maxTtl: number;
-  /** Cap for negative answers (RFC 2308), seconds. */
-  negativeMaxTtl: number;
-  /** How long a SERVFAIL is kept, seconds (0 = not cached). */
-  servfailTtl: number;
-  /** How long past expiry an entry may still be served stale (RFC 8767), seconds (0 = never). */
-  staleMaxAge: number;
-  /** TTL written into stale answers, seconds (RFC 8767 recommends 30). */
-  staleAnswerTtl: number;
-}
 
 /** Bytes of an entry kept inline; larger entries get an array of their own. */
 export const SLOT = 128;
@@ -103,12 +88,13 @@ export class PacketCache {
   private count = 0;
   private bytes = 0;
 
+  /** @param settings the cache section of the running configuration (read on every use: a reload swaps it). */
   constructor(
-    public opts: CacheOptions,
+    private readonly settings: () => CacheConfig,
     private readonly counters: CacheCounters,
     readonly now: () => number = Date.now,
   ) {
-    this.grow(Math.min(INITIAL_CAPACITY, opts.maxEntries));
+    this.grow(Math.min(INITIAL_CAPACITY, settings().max_entries));
   }
 
   get entries(): number {
@@ -197,7 +183,7 @@ export class PacketCache {
     for (let k = 3; k < HEADER_LEN; k++) buf[k] = d[base + k]!;
     copyBytes(buf, q.qnameEnd, d, base + q.qnameEnd, wl - q.qnameEnd);
     const elapsed = Math.floor((now - this.storedAt[i]!) / 1000);
-    const staleTtl = this.opts.staleAnswerTtl;
+    const staleTtl = stale ? this.settings().stale_answer_ttl : 0;
     const end = base + this.dataLen[i]!;
     for (let r = base + wl + this.nameLen[i]!; r < end; r += 6) {
       const o = (d[r]! << 8) | d[r + 1]!;
@@ -224,20 +210,20 @@ export class PacketCache {
    * can still be served stale (RFC 8767: stale data beats a failure).
    */
   insert(query: Uint8Array, q: QueryInfo, resp: Uint8Array, scan: Scan): number {
-    const o = this.opts;
+    const o = this.settings();
     if (resp[2]! & 0x02 || scan.cnameChain < 0) return this.skip(); // TC, or a looping chain
     let ttl: number;
     // Negative and SERVFAIL entries: no RR of the authority and additional sections (the SOA) may outlive the
     // entry; the answer section's (a CNAME chain before the NXDOMAIN) keep their own TTLs, as Unbound shows them.
     let capped = false;
     if (scan.rcode === Rcode.NOERROR && scan.answers > 0) {
-      ttl = Math.min(Math.max(scan.minTtl, o.minTtl), o.maxTtl);
+      ttl = Math.min(Math.max(scan.minTtl, o.min_ttl), o.max_ttl);
     } else if (scan.rcode === Rcode.NOERROR || scan.rcode === Rcode.NXDOMAIN) {
       if (scan.negativeTtl < 0) return this.skip(); // no SOA: RFC 2308 section 5, do not cache
-      ttl = Math.min(scan.negativeTtl, o.negativeMaxTtl);
+      ttl = Math.min(scan.negativeTtl, o.negative_max_ttl);
       capped = true;
-    } else if (scan.rcode === Rcode.SERVFAIL && o.servfailTtl > 0) {
-      ttl = o.servfailTtl;
+    } else if (scan.rcode === Rcode.SERVFAIL && o.servfail_ttl > 0) {
+      ttl = o.servfail_ttl;
       capped = true;
     } else return this.skip();
     if (ttl <= 0) return this.skip();
@@ -249,7 +235,7 @@ export class PacketCache {
     const n = scan.ttlOffsets.length;
     const len = wireLen + nameLen + n * 6;
     const size = len <= SLOT ? SLOT + META : len + META + LARGE_OVERHEAD;
-    if (size > o.maxBytes) return this.skip();
+    if (size > o.max_bytes) return this.skip();
 
     const now = this.now();
     const variant = variantOf(q);
@@ -259,8 +245,8 @@ export class PacketCache {
       if (scan.rcode === Rcode.SERVFAIL && !(this.flags[old]! & SERVFAIL) && now <= this.staleUntilMs[old]!) return this.skip();
       this.remove(old);
     }
-    while (this.count > 0 && (this.count >= o.maxEntries || this.bytes + size > o.maxBytes)) this.evictOne();
-    if (this.freeTop === 0) this.grow(Math.min(Math.max(o.maxEntries, this.count + 1), this.capacity * 2));
+    while (this.count > 0 && (this.count >= o.max_entries || this.bytes + size > o.max_bytes)) this.evictOne();
+    if (this.freeTop === 0) this.grow(Math.min(Math.max(o.max_entries, this.count + 1), this.capacity * 2));
     const i = this.free[--this.freeTop]!;
 
     let d = this.slots;
@@ -291,7 +277,7 @@ export class PacketCache {
       const off = scan.ttlOffsets[k]!;
       const at = cut && off > scan.optStart ? off - cut : off;
       const t = scan.ttls[k]!;
-      const v = capped && k >= scan.answers ? Math.min(t, ttl) : Math.min(Math.max(t, o.minTtl), o.maxTtl);
+      const v = capped && k >= scan.answers ? Math.min(t, ttl) : Math.min(Math.max(t, o.min_ttl), o.max_ttl);
       d[r] = at >> 8;
       d[r + 1] = at & 0xff;
       d[r + 2] = v >>> 24;
@@ -299,7 +285,8 @@ export class PacketCache {
       d[r + 4] = (v >>> 8) & 0xff;
       d[r + 5] = v & 0xff;
     }
-    const staleFor = scan.rcode === Rcode.SERVFAIL ? 0 : o.staleMaxAge * 1000;
+    // RFC 8767: how long past its TTL an entry may still be served stale (never a SERVFAIL).
+    const staleFor = scan.rcode === Rcode.SERVFAIL || !o.serve_stale ? 0 : o.stale_max_age * 1000;
     this.hash[i] = h;
     this.qtype[i] = q.qtype;
     this.qclass[i] = q.qclass;

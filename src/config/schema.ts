@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { parseRecord } from "../zones/records";
 import { toWire } from "../wire/name";
-import { parseCidr, parseHostPort } from "./address";
+import { parseCidr, parseHostPort } from "../net/address";
 
 const hostPort = (defaultPort?: number) =>
   z.string().superRefine((v, ctx) => {

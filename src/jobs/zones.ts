@@ -3,7 +3,7 @@
 // serving its previous version, and the failure says file:line.
 import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { inAcl, parseCidr } from "../config/address";
+import { inAcl, parseCidr } from "../net/address";
 import { log } from "../metrics/log";
 import { LoadingZone, ZoneSnapshot, ZoneTable } from "../zones/snapshot";
 import { toWire } from "../wire/name";

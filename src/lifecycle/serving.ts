@@ -1,7 +1,9 @@
 // The serving-process end of `processes = N` (see processes.ts): its configuration, and its link to the
 // primary — reports once a second, clients seen every 100 ms through a bounded queue, and the primary's
 // requests (cache flush, zone reload). A serving process whose primary has gone away stops itself.
-import type { App } from "../app";
+import type { PacketCache } from "../cache/cache";
+import type { ZoneManager } from "../jobs/zones";
+import type { TaskManager } from "./tasks";
 import { ClientQueue, RawUpdate } from "../clients/queue";
 import type { ResolvedConfig } from "../config/load";
 import { log } from "../metrics/log";
@@ -28,8 +30,18 @@ export function forwardingQueue(cfg: ResolvedConfig): ClientQueue {
   return new ClientQueue(1, cfg.clients.low_queue, 0.5, () => false);
 }
 
+/** What a serving process's link to its primary works with (App is one). */
+export interface ServingApp {
+  readonly isStopping: boolean;
+  readonly cache: Pick<PacketCache, "flush">;
+  readonly zones: Pick<ZoneManager, "has" | "reload">;
+  readonly tasks: TaskManager;
+  /** This process's own figures: a serving process has no processes of its own. */
+  readonly status: { totals(): Pick<ProcessReport, "server" | "upstream" | "cache" | "inflight"> & { queries: { counts: ArrayLike<number>; latency: ArrayLike<number>; latencySum: number; total: number } } };
+}
+
 /** Wires a serving process to its primary. `send` is process.send (a parameter for tests). */
-export function linkToPrimary(app: App, queue: ClientQueue, send: (msg: ToPrimary) => boolean | void = (m) => process.send!(m)): void {
+export function linkToPrimary(app: ServingApp, queue: ClientQueue, send: (msg: ToPrimary) => boolean | void = (m) => process.send!(m)): void {
   const stop = (why: string) => {
     if (app.isStopping) return;
     log.warn(`${why}: stopping`);
@@ -69,8 +81,8 @@ export function linkToPrimary(app: App, queue: ClientQueue, send: (msg: ToPrimar
   });
 }
 
-function report(app: App, queue: ClientQueue): ProcessReport {
-  const t = app.status.totals(); // a serving process has no processes of its own: these are its figures
+function report(app: ServingApp, queue: ClientQueue): ProcessReport {
+  const t = app.status.totals();
   return {
     t: "report",
     server: t.server,

@@ -19,18 +19,17 @@ import { answerLocal } from "./local";
 import { answerAuthoritative } from "./authority";
 import { chase } from "./chase";
 import type { ZoneTable } from "../zones/snapshot";
+import type { CacheConfig, TimeoutsConfig } from "../config/types";
 
-/** Everything a request needs from configuration, swapped as one reference on reload. */
+/** Everything a request needs from configuration, part of the runtime a reload swaps in one assignment. */
 export interface Snapshot {
-  local: LocalData;
-  forwarder: Forwarder;
-  queryTimeoutMs: number;
-  serveStale: boolean;
-  /** With stale data at hand, how long a client waits for upstreams before getting it (RFC 8767 4). */
-  staleClientTimeoutMs: number;
-  prefetch: boolean;
+  readonly local: LocalData;
+  readonly forwarder: Forwarder;
+  /** query_ms: a client's deadline. */
+  readonly timeouts: Pick<TimeoutsConfig, "query_ms">;
+  /** serve_stale, stale_client_timeout_ms (RFC 8767 4), prefetch. */
+  readonly cache: Pick<CacheConfig, "serve_stale" | "stale_client_timeout_ms" | "prefetch">;
 }
-
 
 /** Key of identical questions for coalescing: lowercased qname, type, class, DO/CD. Miss path only. */
 function flightKey(buf: Uint8Array, q: QueryInfo): string {
@@ -54,8 +53,9 @@ export class Pipeline implements RequestHandler<Forwarded> {
   private errorsThisSecond = 0;
   readonly flights = new Coalescer<Forwarded | null>();
 
+  /** @param current the running snapshot (read once per request: a reload swaps it). */
   constructor(
-    public snapshot: Snapshot,
+    private readonly current: () => Snapshot,
     readonly cache: PacketCache,
     readonly zones: ZoneTable,
     private readonly counters: ServerCounters,
@@ -78,7 +78,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
       return errorResponse(buf, q, Verdict.COOKIE_ONLY);
     }
     if (verdict !== Verdict.OK) return this.error(buf, q, verdict);
-    const snap = this.snapshot;
+    const snap = this.current();
     const n = answerLocal(buf, q, snap.local);
     if (n >= 0) {
       this.counters.localAnswers++;
@@ -105,7 +105,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
       if (hit >= 0) {
         this.cacheCounters.hits++;
         // Prefetch (like Unbound's): a hit in the last 10% of the entry's life refreshes it in the background.
-        if (snap.prefetch && !cache.isRefreshing(e) && cache.remaining(e, now) * 10 < cache.ttl(e)) {
+        if (snap.cache.prefetch && !cache.isRefreshing(e) && cache.remaining(e, now) * 10 < cache.ttl(e)) {
           this.cacheCounters.prefetches++;
           this.refresh(buf, q, e);
         }
@@ -114,7 +114,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
     }
     this.cacheCounters.misses++;
     if (!snap.forwarder.usable) {
-      if (e !== NONE && snap.serveStale) return this.serveStale(buf, q, e, udp);
+      if (e !== NONE && snap.cache.serve_stale) return this.serveStale(buf, q, e, udp);
       return this.error(buf, q, Rcode.SERVFAIL);
     }
     return Outcome.PENDING;
@@ -127,10 +127,10 @@ export class Pipeline implements RequestHandler<Forwarded> {
    * `query` holds the query's header and question (any buffer: it is read before this returns).
    */
   miss(query: Uint8Array, q: QueryInfo, deadline: number): Waiting<Forwarded> {
-    const snap = this.snapshot;
+    const snap = this.current();
     this.inflight++;
     this.counters.forwarded++;
-    const hadStale = snap.serveStale && this.cache.lookup(query, q) !== NONE;
+    const hadStale = snap.cache.serve_stale && this.cache.lookup(query, q) !== NONE;
     const flight = this.join(query, q);
     // One promise, one timer and one reaction per waiting miss: a flood of misses is paid for in these.
     let settle!: (r: Forwarded | null) => void;
@@ -144,7 +144,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
       this.inflight--;
       settle(result);
     };
-    const timer = setTimeout(end, Math.max(0, Math.min(deadline - Date.now(), hadStale ? snap.staleClientTimeoutMs : Infinity)), null);
+    const timer = setTimeout(end, Math.max(0, Math.min(deadline - Date.now(), hadStale ? snap.cache.stale_client_timeout_ms : Infinity)), null);
     flight.promise.then(end, (err) => {
       log.warn("resolve failed", { err });
       end(null);
@@ -157,7 +157,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
    * unless it is a SERVFAIL and stale data is at hand; else stale data (refreshed in the background); else SERVFAIL.
    */
   finish(buf: Uint8Array, q: QueryInfo, udp: boolean, result: Forwarded | null): number {
-    const serveStale = this.snapshot.serveStale;
+    const serveStale = this.current().cache.serve_stale;
     // Looked up now: entries are indexes, and one seen before the wait may have been replaced since.
     const stale = serveStale && (!result || rcodeOf(result.resp) === Rcode.SERVFAIL) ? this.cache.lookup(buf, q) : NONE;
     if (result && stale === NONE) return this.fit(buf, this.copyAnswer(buf, q, result), q, udp);
@@ -200,15 +200,15 @@ export class Pipeline implements RequestHandler<Forwarded> {
   }
 
   /**
-   * One upstream query, within queryTimeoutMs (every attempt the forwarder makes ends by the deadline), until
+   * One upstream query, within timeouts.query_ms (every attempt the forwarder makes ends by the deadline), until
    * `signal` aborts (every waiter gave up, or cancelAll); the answer goes into the cache. Never rejects.
    */
   private async fetch(query: Uint8Array, q: QueryInfo, signal: AbortSignal): Promise<Forwarded | null> {
-    const snap = this.snapshot;
-    const deadline = Date.now() + snap.queryTimeoutMs;
+    const snap = this.current();
+    const deadline = Date.now() + snap.timeouts.query_ms;
     try {
       let result = await snap.forwarder.forward(query, q, deadline, signal);
-      if (result?.tail) result = await chase(result, q, query, (tq) => this.lookup(tq, deadline, signal), snap.forwarder.opts.maxCnameChain);
+      if (result?.tail) result = await chase(result, q, query, (tq) => this.lookup(tq, deadline, signal), snap.forwarder.opts.upstream.max_cname_chain);
       // A chain left unfinished (too long, a loop across zones) is answered as it is, not kept.
       if (result && !result.tail) this.cache.insert(query, q, result.resp, result.scan);
       return result;
@@ -229,7 +229,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
     const n = this.answerNow(buf, query.length, q, false);
     if (n > 0) return { resp: buf.slice(0, n), tail: null };
     if (n !== Outcome.PENDING) return null;
-    const got = await this.snapshot.forwarder.forward(query, q, deadline, signal);
+    const got = await this.current().forwarder.forward(query, q, deadline, signal);
     if (got && !got.tail) this.cache.insert(query, q, got.resp, got.scan);
     return got;
   }

@@ -11,7 +11,7 @@
 // sockets and wakes it, so an idle server does not spin through slices.
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import { isIP } from "node:net";
-import { ipv6FromBytes, ipv6ToBytes } from "../config/address";
+import { ipv6FromBytes, ipv6ToBytes } from "../net/address";
 import type { DatagramSocket, OnDatagram, SendBatch } from "./datagram";
 import { log } from "../metrics/log";
 

@@ -11,6 +11,7 @@ import { copyBytes } from "../wire/name";
 import { QueryInfo } from "../wire/query";
 import type { Ring } from "./ring";
 import type { RateLimit } from "./ratelimit";
+import type { PendingConfig, TimeoutsConfig } from "../config/types";
 import { Cookie } from "../wire/cookie";
 import { truncatedAnswer } from "../wire/response";
 
@@ -32,14 +33,16 @@ export interface Sink {
   deliver(target: unknown, port: number, h: number, n: number): void;
 }
 
-export type WhenFull = "drop_oldest" | "servfail";
-
-export interface RequestOptions {
-  /** A client's deadline, ms from arrival. */
-  queryTimeoutMs: number;
-  whenFull: WhenFull;
-  /** "drop_oldest": how long the oldest miss must have waited to be pushed out. */
-  jostleMs: number;
+/** What the entry reads from the running configuration (a reload swaps it). */
+export interface RequestSettings {
+  readonly config: {
+    /** when_full and jostle_ms. */
+    readonly pending: Pick<PendingConfig, "when_full" | "jostle_ms">;
+    /** query_ms: a client's deadline, from arrival. */
+    readonly timeouts: Pick<TimeoutsConfig, "query_ms">;
+  };
+  /** Answers per client address over UDP (rate_limit); null when off. */
+  readonly limit: RateLimit | null;
 }
 
 /** Bytes kept per pending miss for its header and question (12 + a 255-byte name + type and class). */
@@ -49,8 +52,6 @@ const NONE = -1;
 export class Requests {
   /** Called for every answered query with a question (client tracking); must not block. */
   onAnswered: AnswerHook | null = null;
-  /** Answers per client address over UDP (rate_limit); null when off. */
-  limit: RateLimit | null = null;
   private readonly queries: Uint8Array;
   private readonly info: QueryInfo[];
   private readonly lens: Uint16Array;
@@ -73,7 +74,7 @@ export class Requests {
     private readonly handler: RequestHandler,
     private readonly counters: ServerCounters,
     readonly capacity: number,
-    private readonly options: () => RequestOptions,
+    private readonly settings: () => RequestSettings,
   ) {
     this.queries = new Uint8Array(capacity * QUERY_BYTES);
     this.info = Array.from({ length: capacity }, () => new QueryInfo());
@@ -106,8 +107,9 @@ export class Requests {
     const udp = !sink.tcp;
     q.peer = ip; // the server cookie is bound to it (RFC 9018)
     let n = this.handler.answerNow(buf, len, q, udp);
-    if (this.limit && udp && (n > 0 || n === Outcome.PENDING) && q.cookie !== Cookie.GOOD) {
-      const verdict = this.limit.check(ip);
+    const limit = this.settings().limit;
+    if (limit && udp && (n > 0 || n === Outcome.PENDING) && q.cookie !== Cookie.GOOD) {
+      const verdict = limit.check(ip);
       if (verdict !== "ok") {
         this.counters.rateLimited++;
         return verdict === "slip" ? truncatedAnswer(buf, q) : Outcome.DROP;
@@ -127,12 +129,12 @@ export class Requests {
   }
 
   /**
-   * The table is full: "drop_oldest" answers the oldest miss now if it has waited jostleMs or more (Unbound's
+   * The table is full: "drop_oldest" answers the oldest miss now if it has waited jostle_ms or more (Unbound's
    * jostle: a flood pushes out what it has stalled, not what is about to be answered); true when there is room.
    */
   private makeRoom(): boolean {
-    const o = this.options();
-    if (o.whenFull !== "drop_oldest" || performance.now() - this.arrived[this.oldest]! < o.jostleMs) return false;
+    const o = this.settings().config.pending;
+    if (o.when_full !== "drop_oldest" || performance.now() - this.arrived[this.oldest]! < o.jostle_ms) return false;
     this.counters.pendingEvicted++;
     this.settle(this.oldest, null);
     return true;
@@ -151,7 +153,7 @@ export class Requests {
     this.arrived[i] = performance.now();
     this.link(i);
     const g = this.gen[i]!;
-    const w = this.handler.miss(this.query(i), own, Date.now() + this.options().queryTimeoutMs);
+    const w = this.handler.miss(this.query(i), own, Date.now() + this.settings().config.timeouts.query_ms);
     this.waits[i] = w;
     w.promise.then((result) => {
       if (this.gen[i] === g) this.settle(i, result);

@@ -16,16 +16,16 @@ import type { ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import type { Ring } from "./ring";
 import type { Requests, Sink } from "./request";
+import type { TcpConfig, TimeoutsConfig } from "../config/types";
 
 /** Produces a zone transfer: the messages to send, "refused" (ACL), or null (failed). */
 export type TransferFn = (query: Uint8Array, q: QueryInfo, peer: string) => Promise<Uint8Array[] | "refused" | null>;
 
-export interface TcpLimits {
-  idleTimeoutMs: number;
-  /** From a message's first byte to its last. */
-  messageTimeoutMs: number;
-  maxConnections: number;
-  maxInflightPerConnection: number;
+/** The settings TCP serving reads, from the running configuration (a reload swaps them). */
+export interface TcpSettings {
+  readonly tcp: TcpConfig;
+  /** tcp_idle_ms, and tcp_message_ms: from a message's first byte to its last. */
+  readonly timeouts: Pick<TimeoutsConfig, "tcp_idle_ms" | "tcp_message_ms">;
 }
 
 /** Received bytes one connection may buffer (pipelined queries waiting behind the in-flight cap). */
@@ -74,7 +74,7 @@ export class TcpServer implements Sink {
     readonly ring: Ring,
     private readonly requests: Requests,
     private readonly counters: ServerCounters,
-    private readonly limits: () => TcpLimits,
+    private readonly settings: () => TcpSettings,
     private readonly transfer: TransferFn | null = null,
   ) {}
 
@@ -110,7 +110,7 @@ export class TcpServer implements Sink {
   }
 
   private onOpen(s: Socket<Conn>): void {
-    if (this.draining || (this.conns.size >= this.limits().maxConnections && !this.closeLongestIdle())) {
+    if (this.draining || (this.conns.size >= this.settings().tcp.max_connections && !this.closeLongestIdle())) {
       this.counters.tcpRejected++;
       s.data = closedConn();
       s.terminate();
@@ -140,8 +140,9 @@ export class TcpServer implements Sink {
 
   /** The idle timeout now: the configured one up to a half-full table, then shorter, down to MIN_IDLE_MS when full. */
   idleLimitMs(): number {
-    const { idleTimeoutMs, maxConnections } = this.limits();
-    const fill = this.conns.size / maxConnections;
+    const { timeouts, tcp } = this.settings();
+    const idleTimeoutMs = timeouts.tcp_idle_ms;
+    const fill = this.conns.size / tcp.max_connections;
     if (fill <= 0.5) return idleTimeoutMs;
     const floor = Math.min(MIN_IDLE_MS, idleTimeoutMs);
     return Math.max(floor, idleTimeoutMs - (idleTimeoutMs - floor) * Math.min(1, (fill - 0.5) * 2));
@@ -155,7 +156,7 @@ export class TcpServer implements Sink {
    */
   sweepIdle(now = performance.now()): number {
     const idle = this.idleLimitMs();
-    const message = this.limits().messageTimeoutMs;
+    const message = this.settings().timeouts.tcp_message_ms;
     let closed = 0;
     for (const s of [...this.conns]) {
       const c = s.data;
@@ -201,7 +202,7 @@ export class TcpServer implements Sink {
   /** Takes every complete message out of the connection's buffer, up to the in-flight cap. */
   private process(s: Socket<Conn>): void {
     const c = s.data;
-    const cap = this.limits().maxInflightPerConnection;
+    const cap = this.settings().tcp.max_inflight_per_connection;
     let off = 0;
     while (!c.closed && !this.draining && c.inlen - off >= 2) {
       const len = (c.inbuf[off]! << 8) | c.inbuf[off + 1]!;
@@ -326,7 +327,7 @@ export class TcpServer implements Sink {
     const c = s.data;
     c.inflight--;
     this.inflight--;
-    if (c.paused && !c.closed && c.inflight < this.limits().maxInflightPerConnection && !this.waitingForSlot.has(s)) {
+    if (c.paused && !c.closed && c.inflight < this.settings().tcp.max_inflight_per_connection && !this.waitingForSlot.has(s)) {
       this.resume(s);
     }
     // A slot was freed: let one connection that waits for a slot continue.

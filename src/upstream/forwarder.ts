@@ -10,6 +10,7 @@ import { scanResponse, type Scan } from "../wire/scan";
 import { scrubResponse } from "../wire/scrub";
 import type { WireName } from "../wire/name";
 import type { UpstreamCounters } from "../metrics/counters";
+import type { TimeoutsConfig, UpstreamConfig } from "../config/types";
 import { tcpExchange, udpExchange, type Ask, type Exchange } from "./transport";
 import { charge, type Failure } from "./failure";
 import type { UpstreamPool, UpstreamState } from "./pool";
@@ -37,10 +38,10 @@ function randomizeCase(question: Uint8Array, nameLen: number): void {
 
 export interface ForwarderOptions {
   pool: UpstreamPool;
-  /** Longest wait for one upstream attempt. */
-  attemptTimeoutMs: number;
-  randomizeCase: boolean;
-  maxCnameChain: number;
+  /** randomize_case (0x20) and max_cname_chain. */
+  upstream: Pick<UpstreamConfig, "randomize_case" | "max_cname_chain">;
+  /** upstream_ms: the longest wait for one attempt. */
+  timeouts: Pick<TimeoutsConfig, "upstream_ms">;
 }
 
 export interface Forwarded {
@@ -96,13 +97,13 @@ export class Forwarder {
       const id = randomId();
       msg[0] = id >> 8;
       msg[1] = id & 0xff;
-      if (this.opts.randomizeCase) randomizeCase(question, nameLen);
+      if (this.opts.upstream.randomize_case) randomizeCase(question, nameLen);
       msg.set(question, HEADER_LEN);
       this.counters.queries++;
       up.begin();
       const t0 = performance.now();
-      const ask: Ask = { msg, id, question, exactCase: this.opts.randomizeCase };
-      const outcome = this.judge(await this.exchange(up, ask, Math.min(this.opts.attemptTimeoutMs, left), deadline, signal), route.zone);
+      const ask: Ask = { msg, id, question, exactCase: this.opts.upstream.randomize_case };
+      const outcome = this.judge(await this.exchange(up, ask, Math.min(this.opts.timeouts.upstream_ms, left), deadline, signal), route.zone);
       if (outcome.ok) {
         up.success(performance.now() - t0);
         return outcome.answer;
@@ -135,7 +136,7 @@ export class Forwarder {
     }
     const resp = scrubbed.msg;
     const scan = scanResponse(resp, resp.length);
-    if (scan.cnameChain < 0 || scan.cnameChain > this.opts.maxCnameChain) return { ok: false, failure: "bad-chain" };
+    if (scan.cnameChain < 0 || scan.cnameChain > this.opts.upstream.max_cname_chain) return { ok: false, failure: "bad-chain" };
     const rcode = rcodeOf(resp);
     if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED || rcode === Rcode.NOTIMP || rcode === Rcode.FORMERR) {
       // This upstream could not help; another may. Its answer is kept in case none can.

@@ -1,20 +1,14 @@
 // The upstream pool: per-upstream health (smoothed RTT, circuit breaker with exponential backoff — seed 003),
 // the choice of upstream per question (fastest / round robin / ordered), and per-domain forwarding where the
 // longest matching zone wins.
-import { formatHostPort, parseHostPort } from "../config/address";
+import { formatHostPort, parseHostPort } from "../net/address";
 import { hashName, nameEquals, toWire, type WireName, closestSuffix, type SuffixLookup } from "../wire/name";
 import type { Upstream } from "./transport";
+import type { ForwardConfig, UpstreamConfig } from "../config/types";
 import { CircuitBreaker, type BreakerState } from "../lifecycle/breaker";
 
-export type Strategy = "fastest" | "round_robin" | "ordered";
-
-export interface BreakerOptions {
-  /** Consecutive failures that open the breaker. */
-  failures: number;
-  /** First open period; doubles after each failed half-open probe, up to maxOpenMs. */
-  openMs: number;
-  maxOpenMs: number;
-}
+/** The breaker settings of the upstream section: breaker_failures, breaker_open_ms, breaker_max_open_ms. */
+export type BreakerOptions = Pick<UpstreamConfig, "breaker_failures" | "breaker_open_ms" | "breaker_max_open_ms">;
 
 /** Health and figures of one upstream; kept across config reloads while the address stays configured. */
 export class UpstreamState {
@@ -29,14 +23,14 @@ export class UpstreamState {
     opts: BreakerOptions,
     now: () => number = Date.now,
   ) {
-    this.breaker = new CircuitBreaker(opts.failures, opts.openMs, opts.maxOpenMs, now);
+    this.breaker = new CircuitBreaker(opts.breaker_failures, opts.breaker_open_ms, opts.breaker_max_open_ms, now);
   }
 
   /** New breaker settings from a reload; the current state is kept. */
   configure(opts: BreakerOptions): void {
-    this.breaker.failures = opts.failures;
-    this.breaker.openMs = opts.openMs;
-    this.breaker.maxOpenMs = opts.maxOpenMs;
+    this.breaker.failures = opts.breaker_failures;
+    this.breaker.openMs = opts.breaker_open_ms;
+    this.breaker.maxOpenMs = opts.breaker_max_open_ms;
   }
 
   get state(): BreakerState {
@@ -87,17 +81,11 @@ export class UpstreamState {
   }
 }
 
-export interface ForwardZone {
-  zone: string;
-  upstreams: string[];
-}
+/** A [[forward]] zone: its name and upstreams. */
+export type ForwardZone = ForwardConfig;
 
-export interface PoolOptions {
-  strategy: Strategy;
-  breaker: BreakerOptions;
-  /** Share of "fastest" choices that try another upstream instead, so a recovered one gets measured. */
-  exploration: number;
-}
+/** strategy, exploration and the breaker settings of the upstream section. */
+export type PoolOptions = Pick<UpstreamConfig, "strategy" | "exploration"> & BreakerOptions;
 
 /** Where a question goes: its forward zone (the root for the default upstreams) and that zone's upstreams. */
 export interface Route {
@@ -128,8 +116,8 @@ export class UpstreamPool {
       const hp = parseHostPort(addr, 53);
       const label = formatHostPort(hp);
       let s = registry.get(label);
-      if (!s) registry.set(label, (s = new UpstreamState({ ...hp, label }, opts.breaker, now)));
-      else s.configure(opts.breaker);
+      if (!s) registry.set(label, (s = new UpstreamState({ ...hp, label }, opts, now)));
+      else s.configure(opts);
       return s;
     };
     this.defaults = upstreams.map(state);

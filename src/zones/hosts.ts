@@ -1,7 +1,7 @@
 // /etc/hosts-format files as local data: each name gets A/AAAA, each address a PTR to its first name.
 import { readFileSync } from "node:fs";
 import { isIPv4, isIPv6 } from "node:net";
-import { ipv6ToBytes } from "../config/address";
+import { ipv6ToBytes } from "../net/address";
 
 const TTL = 300;
 

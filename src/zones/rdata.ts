@@ -1,7 +1,7 @@
 // Presentation → wire for the RR types bunbound serves from zone files (RFC 1035, 3596, 2782, 8659, 4034, 3597).
 // Names inside RDATA are written uncompressed and lowercased (the DNSSEC canonical form, RFC 4034 6.2).
 import { isIPv4 } from "node:net";
-import { ipv6ToBytes } from "../config/address";
+import { ipv6ToBytes } from "../net/address";
 
 export const TYPES: Record<string, number> = {
   A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, DS: 43, RRSIG: 46, NSEC: 47,

@@ -1,15 +1,17 @@
 import { describe, expect, test } from "bun:test";
-import { NONE, PacketCache, SLOT, type CacheOptions } from "../../src/cache/cache";
+import { NONE, PacketCache, SLOT } from "../../src/cache/cache";
+import type { CacheConfig } from "../../src/config/types";
 import { CacheCounters } from "../../src/metrics/counters";
 import { QueryInfo, parseQuery } from "../../src/wire/query";
 import { decode, makeQuery } from "../helpers/dns";
-import { defaultCacheOptions } from "../helpers/pipeline";
+import { cacheSettings } from "../helpers/pipeline";
 import { exchange, response, soa } from "../helpers/responses";
 
-function setup(opts: Partial<CacheOptions> = {}) {
+function setup(opts: Partial<CacheConfig> = {}) {
   let now = 1_000_000;
   const counters = new CacheCounters();
-  const cache = new PacketCache({ ...defaultCacheOptions, ...opts }, counters, () => now);
+  const settings = cacheSettings(opts);
+  const cache = new PacketCache(() => settings, counters, () => now);
   return { cache, counters, advance: (s: number) => (now += s * 1000) };
 }
 
@@ -77,7 +79,7 @@ describe("packet cache", () => {
   });
 
   test("RFC 2308: NODATA with an SOA is cached; negative TTLs are capped by negative_max_ttl", () => {
-    const { cache } = setup({ negativeMaxTtl: 60 });
+    const { cache } = setup({ negative_max_ttl: 60 });
     const x = exchange("nd.example", "AAAA", response("nd.example", "AAAA", { authorities: [soa("example", 3600, 3600)] }));
     expect(cache.ttl(cache.insert(x.query, x.q, x.resp, x.scan))).toBe(60);
     expect(hit(cache, "nd.example", "AAAA")!.msg.answers).toEqual([]);
@@ -94,7 +96,7 @@ describe("packet cache", () => {
   });
 
   test("truncated responses are not cached; SERVFAIL is kept only briefly and never served stale", () => {
-    const { cache, advance } = setup({ servfailTtl: 5 });
+    const { cache, advance } = setup({ servfail_ttl: 5 });
     const tc = exchange("tc.example", "A", response("tc.example", "A", { tc: true }));
     expect(cache.insert(tc.query, tc.q, tc.resp, tc.scan)).toBe(NONE);
     const sf = exchange("sf.example", "A", response("sf.example", "A", { rcode: "SERVFAIL" }));
@@ -105,7 +107,7 @@ describe("packet cache", () => {
   });
 
   test("TTLs are clamped to [min_ttl, max_ttl]", () => {
-    const { cache } = setup({ minTtl: 60, maxTtl: 3600 });
+    const { cache } = setup({ min_ttl: 60, max_ttl: 3600 });
     const low = exchange("low.example", "A", response("low.example", "A", { answers: [A("low.example", 5)] }));
     const high = exchange("high.example", "A", response("high.example", "A", { answers: [A("high.example", 999_999)] }));
     expect(cache.ttl(cache.insert(low.query, low.q, low.resp, low.scan))).toBe(60);
@@ -115,7 +117,7 @@ describe("packet cache", () => {
   });
 
   test("expired data is served stale with TTL 30 within the stale window, then swept", () => {
-    const { cache, advance } = setup({ staleMaxAge: 100, staleAnswerTtl: 30 });
+    const { cache, advance } = setup({ stale_max_age: 100, stale_answer_ttl: 30 });
     const x = exchange("st.example", "A", response("st.example", "A", { answers: [A("st.example", 10)] }));
     cache.insert(x.query, x.q, x.resp, x.scan);
     advance(50);
@@ -128,7 +130,7 @@ describe("packet cache", () => {
   });
 
   test("the byte limit is kept by eviction, and entries asked for again survive one-hit wonders (SIEVE)", () => {
-    const { cache, counters } = setup({ maxBytes: 64 * 1024 });
+    const { cache, counters } = setup({ max_bytes: 64 * 1024 });
     const insert = (n: string) => {
       const x = exchange(n, "A", response(n, "A", { answers: [A(n, 300)] }));
       cache.insert(x.query, x.q, x.resp, x.scan);
@@ -144,7 +146,7 @@ describe("packet cache", () => {
   });
 
   test("the entry limit is kept, and flush by name or in full empties it", () => {
-    const { cache } = setup({ maxEntries: 10 });
+    const { cache } = setup({ max_entries: 10 });
     for (let i = 0; i < 25; i++) {
       const n = `e${i}.example`;
       const x = exchange(n, "A", response(n, "A", { answers: [A(n, 300)] }));
@@ -204,7 +206,7 @@ describe("packet cache", () => {
   });
 
   test("a SERVFAIL does not replace an answer still inside its stale window", () => {
-    const { cache, advance } = setup({ servfailTtl: 5, staleMaxAge: 100 });
+    const { cache, advance } = setup({ servfail_ttl: 5, stale_max_age: 100 });
     const ok = exchange("sv.example", "A", response("sv.example", "A", { answers: [A("sv.example", 10)] }));
     cache.insert(ok.query, ok.q, ok.resp, ok.scan);
     advance(20);

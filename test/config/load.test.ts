@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "../../src/config/load";
-import { parseHostPort } from "../../src/config/address";
+import { parseHostPort } from "../../src/net/address";
 import { resolvConfNameservers } from "../../src/config/resolvconf";
 
 const dir = mkdtempSync(join(tmpdir(), "bunbound-config-"));

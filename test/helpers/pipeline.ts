@@ -1,63 +1,64 @@
-// In-process pipeline parts built from the real config defaults, for unit tests and micro-benchmarks.
-import { PacketCache, type CacheOptions } from "../../src/cache/cache";
+// In-process pipeline parts built from the real config defaults (the schema parsed from an empty config), for
+// unit tests and micro-benchmarks. Overrides use the schema's own names.
+import { PacketCache } from "../../src/cache/cache";
+import { configSchema, type Config } from "../../src/config/schema";
+import type { CacheConfig, TimeoutsConfig, UpstreamConfig } from "../../src/config/types";
 import { CacheCounters, ServerCounters, UpstreamCounters } from "../../src/metrics/counters";
 import { Pipeline, type Snapshot } from "../../src/pipeline";
-import { Forwarder, type ForwarderOptions } from "../../src/upstream/forwarder";
-import { UpstreamPool, UpstreamState, type ForwardZone, type PoolOptions } from "../../src/upstream/pool";
+import { Forwarder } from "../../src/upstream/forwarder";
+import { UpstreamPool, UpstreamState, type ForwardZone } from "../../src/upstream/pool";
 import { LocalData } from "../../src/zones/local";
 import { ZoneTable } from "../../src/zones/snapshot";
 
-export const defaultCacheOptions: CacheOptions = {
-  maxEntries: 10_000,
-  maxBytes: 16 * 1024 * 1024,
-  minTtl: 0,
-  maxTtl: 86_400,
-  negativeMaxTtl: 3600,
-  servfailTtl: 5,
-  staleMaxAge: 86_400,
-  staleAnswerTtl: 30,
-};
+/** The defaults of every setting, as an empty configuration file gives them. */
+export const defaults: Config = configSchema.parse({});
 
-export const defaultPoolOptions: PoolOptions = {
-  strategy: "ordered",
-  exploration: 0,
-  breaker: { failures: 5, openMs: 30_000, maxOpenMs: 300_000 },
-};
+/** Test defaults that differ from the shipped ones: "ordered" upstreams, no exploration, so tests are deterministic. */
+const upstreamDefaults: UpstreamConfig = { ...defaults.upstream, strategy: "ordered", exploration: 0 };
 
-export function makePool(upstreams: string[], opts: Partial<PoolOptions> = {}, forwards: ForwardZone[] = [], now?: () => number) {
-  const registry = new Map<string, UpstreamState>();
-  return { pool: new UpstreamPool(upstreams, forwards, { ...defaultPoolOptions, ...opts }, registry, now), registry };
+export function cacheSettings(o: Partial<CacheConfig> = {}): CacheConfig {
+  return { ...defaults.cache, max_entries: 10_000, max_bytes: 16 * 1024 * 1024, ...o };
 }
 
-export function makeForwarder(upstreams: string[], opts: Partial<Omit<ForwarderOptions, "pool">> & { pool?: UpstreamPool } = {}, counters = new UpstreamCounters()) {
-  const pool = opts.pool ?? makePool(upstreams).pool;
-  return new Forwarder({ attemptTimeoutMs: 500, randomizeCase: false, maxCnameChain: 12, ...opts, pool }, counters);
+export function makePool(upstreams: string[], opts: Partial<UpstreamConfig> = {}, forwards: ForwardZone[] = [], now?: () => number) {
+  const registry = new Map<string, UpstreamState>();
+  return { pool: new UpstreamPool(upstreams, forwards, { ...upstreamDefaults, ...opts }, registry, now), registry };
+}
+
+export interface ForwarderOverrides {
+  pool?: UpstreamPool;
+  upstream?: Partial<UpstreamConfig>;
+  timeouts?: Partial<TimeoutsConfig>;
+}
+
+export function makeForwarder(upstreams: string[], o: ForwarderOverrides = {}, counters = new UpstreamCounters()) {
+  const pool = o.pool ?? makePool(upstreams).pool;
+  return new Forwarder({ pool, upstream: { ...upstreamDefaults, ...o.upstream }, timeouts: { ...defaults.timeouts, upstream_ms: 500, ...o.timeouts } }, counters);
 }
 
 export function makePipeline(
   records: string[] = [],
   upstreams: string[] = [],
   o: {
-    snapshot?: Partial<Snapshot>;
-    cache?: Partial<CacheOptions>;
+    local?: LocalData;
+    cache?: Partial<CacheConfig>;
+    timeouts?: Partial<TimeoutsConfig>;
     now?: () => number;
-    forwarder?: Partial<Omit<ForwarderOptions, "pool">> & { pool?: UpstreamPool };
+    forwarder?: ForwarderOverrides;
     zones?: ZoneTable;
   } = {},
 ) {
   const counters = new ServerCounters();
   const cacheCounters = new CacheCounters();
   const upstreamCounters = new UpstreamCounters();
-  const cache = new PacketCache({ ...defaultCacheOptions, ...o.cache }, cacheCounters, o.now);
+  const settings = cacheSettings(o.cache);
+  const cache = new PacketCache(() => settings, cacheCounters, o.now);
   const snapshot: Snapshot = {
-    local: new LocalData(records),
+    local: o.local ?? new LocalData(records),
     forwarder: makeForwarder(upstreams, o.forwarder ?? {}, upstreamCounters),
-    queryTimeoutMs: 1000,
-    serveStale: true,
-    staleClientTimeoutMs: 1800,
-    prefetch: true,
-    ...o.snapshot,
+    timeouts: { ...defaults.timeouts, query_ms: 1000, ...o.timeouts },
+    cache: settings,
   };
   const zones = o.zones ?? new ZoneTable();
-  return { pipeline: new Pipeline(snapshot, cache, zones, counters, cacheCounters), cache, counters, cacheCounters, upstreamCounters, zones };
+  return { pipeline: new Pipeline(() => snapshot, cache, zones, counters, cacheCounters), cache, counters, cacheCounters, upstreamCounters, zones, snapshot };
 }

@@ -73,7 +73,7 @@ describe("cache in the request path", () => {
 
   test("a waiter that gives up does not cancel the shared query for the others", async () => {
     const up = await standIn({ delayMs: () => 200 });
-    const { pipeline } = makePipeline([], [up.address], { cache: { staleMaxAge: 0 } });
+    const { pipeline } = makePipeline([], [up.address], { cache: { serve_stale: false } });
     const impatient = ask(pipeline, "share.example", "A", { deadlineMs: 50 });
     const patient = ask(pipeline, "share.example", "A", { deadlineMs: 1000 });
     expect((await impatient).msg.rcode).toBe("SERVFAIL");
@@ -94,7 +94,7 @@ describe("cache in the request path", () => {
     let silent = false;
     const up = await standIn({ answers: (n) => [{ name: n, type: "A", class: "IN", ttl: 2, data: "192.0.2.7" }] });
     const c = fakeClock();
-    const { pipeline, cacheCounters } = makePipeline([], [up.address], { now: c.now, snapshot: { staleClientTimeoutMs: 100 } });
+    const { pipeline, cacheCounters } = makePipeline([], [up.address], { now: c.now, cache: { stale_client_timeout_ms: 100 } });
     expect((await ask(pipeline, "stale.example")).msg.answers[0]!.ttl).toBe(2);
     c.advance(10);
     up.opts.silent = silent = true;
@@ -115,7 +115,7 @@ describe("cache in the request path", () => {
   async function expiredThenServfail(name: string, ip: string, servfailTtl: number) {
     const up = await standIn({ answers: (n) => [{ name: n, type: "A", class: "IN", ttl: 1, data: ip }] });
     const c = fakeClock();
-    const { pipeline } = makePipeline([], [up.address], { now: c.now, cache: { servfailTtl } });
+    const { pipeline } = makePipeline([], [up.address], { now: c.now, cache: { servfail_ttl: servfailTtl } });
     await ask(pipeline, name);
     c.advance(5);
     up.opts.rcode = "SERVFAIL";
@@ -168,7 +168,7 @@ describe("cache in the request path", () => {
 
   test("0x20 on: the upstream sees mixed case and answers that echo it are accepted", async () => {
     const up = await standIn();
-    const { pipeline } = makePipeline([], [up.address], { forwarder: { randomizeCase: true } });
+    const { pipeline } = makePipeline([], [up.address], { forwarder: { upstream: { randomize_case: true } } });
     const r = await ask(pipeline, "abcdefghijklmnopqrstuvwxyz.example");
     expect(r.msg.answers[0]!.data).toBe(addrFor("abcdefghijklmnopqrstuvwxyz.example"));
     const sent = up.received[0]!.name;
@@ -179,7 +179,7 @@ describe("cache in the request path", () => {
 
   test("0x20 on: an answer whose case differs is rejected; with 0x20 off the same server is fine", async () => {
     const up = await standIn({ lowercaseEcho: true });
-    const on = makePipeline([], [up.address], { forwarder: { randomizeCase: true, attemptTimeoutMs: 100 } });
+    const on = makePipeline([], [up.address], { forwarder: { upstream: { randomize_case: true }, timeouts: { upstream_ms: 100 } } });
     const r = await ask(on.pipeline, "casetest.example", "A", { deadlineMs: 400 });
     expect(r.msg.rcode).toBe("SERVFAIL");
     expect(on.upstreamCounters.mismatched).toBeGreaterThan(0);
@@ -201,7 +201,7 @@ describe("cache in the request path", () => {
     const up = await standIn({
       answers: (n) => (n.startsWith("ok") ? chain(n, 3) : n.startsWith("loop") ? chain(n, 3, true) : chain(n, 13)) as never,
     });
-    const { pipeline, upstreamCounters } = makePipeline([], [up.address], { snapshot: { queryTimeoutMs: 300 } });
+    const { pipeline, upstreamCounters } = makePipeline([], [up.address], { timeouts: { query_ms: 300 } });
     const ok = await ask(pipeline, "ok.example");
     expect(ok.msg.answers.map((a) => a.type)).toEqual(["CNAME", "CNAME", "CNAME", "A"]);
     expect((await ask(pipeline, "loop.example")).msg.rcode).toBe("SERVFAIL");

@@ -141,7 +141,7 @@ describe("error answers echo the ID and question and set QR", () => {
 
 describe("configured names take over the RFC 6761 ones (RFC 6761 6.2: unless explicitly configured)", () => {
   const local = new LocalData(["printer.local 60 A 10.0.0.7"], true, ["lab.test", "corp.local", "0.0.127.in-addr.arpa", "home.arpa.lan"]);
-  const { pipeline: p } = makePipeline([], ["127.0.0.1:9"], { snapshot: { local } });
+  const { pipeline: p } = makePipeline([], ["127.0.0.1:9"], { local });
   test("a served or forwarded zone under test., local. or 127.in-addr.arpa goes on to its zone or upstreams", () => {
     for (const n of ["lab.test", "www.lab.test", "corp.local", "a.b.corp.local", "1.0.0.127.in-addr.arpa", "5.0.0.127.in-addr.arpa"]) {
       expect(ask(p, makeQuery(n, n.endsWith("arpa") ? "PTR" : "A")).n).toBe(Outcome.PENDING);
@@ -159,7 +159,7 @@ describe("configured names take over the RFC 6761 ones (RFC 6761 6.2: unless exp
   });
   test("a zone named exactly like the special name replaces it", () => {
     const own = new LocalData([], true, ["test", "localhost"]);
-    const { pipeline: q } = makePipeline([], ["127.0.0.1:9"], { snapshot: { local: own } });
+    const { pipeline: q } = makePipeline([], ["127.0.0.1:9"], { local: own });
     expect(ask(q, makeQuery("x.test", "A")).n).toBe(Outcome.PENDING);
     expect(ask(q, makeQuery("app.localhost", "A")).n).toBe(Outcome.PENDING);
     expect(ask(q, makeQuery("x.invalid", "A")).msg!.rcode).toBe("NXDOMAIN");

@@ -3,7 +3,7 @@ import { sleep } from "../../src/lifecycle/tasks";
 import { openExchanges } from "../../src/upstream/transport";
 import { decode, makeQuery, udpAsk } from "../helpers/dns";
 import { startApp } from "../helpers/app";
-import { makePipeline } from "../helpers/pipeline";
+import { defaults, makePipeline } from "../helpers/pipeline";
 import { Ring } from "../../src/server/ring";
 import { UdpServer } from "../../src/server/udp";
 import { Requests } from "../../src/server/request";
@@ -173,7 +173,7 @@ describe("UDP send batches", () => {
     const { pipeline } = makePipeline(["a.lan 300 A 10.0.0.1"]);
     const ring = new Ring(256, 4096, 0, true); // strict: a double release or stale use throws
     const counters = new ServerCounters();
-    const udp = new UdpServer("127.0.0.1", 0, ring, new Requests(pipeline, counters, 64, () => ({ queryTimeoutMs: 2500, whenFull: "drop_oldest", jostleMs: 200 })), counters);
+    const udp = new UdpServer("127.0.0.1", 0, ring, new Requests(pipeline, counters, 64, () => ({ config: defaults, limit: null })), counters);
     const sizes: number[] = [];
     const ids: number[] = [];
     const sock: DatagramSocket = {

@@ -22,10 +22,10 @@ describe("failure attribution under concurrency", () => {
     const refusing = "127.0.0.1:9";
     const { pool } = makePool([silent.address, refusing, answering.address], {
       strategy: "ordered",
-      breaker: { failures: 10_000, openMs: 60_000, maxOpenMs: 60_000 },
+      breaker_failures: 10_000, breaker_open_ms: 60_000, breaker_max_open_ms: 60_000,
     });
     const counters = new UpstreamCounters();
-    const f = makeForwarder([], { pool, attemptTimeoutMs: 100 }, counters);
+    const f = makeForwarder([], { pool, timeouts: { upstream_ms: 100 } }, counters);
     const n = 40;
     const names = Array.from({ length: n }, (_, i) => `attr${i}.example`);
     const results = await Promise.all(
@@ -61,7 +61,7 @@ describe("failure attribution under concurrency", () => {
     const answering = await StandIn.start({ rcode: "SERVFAIL" });
     standIns.push(silent, answering);
     const { pool } = makePool([silent.address, "127.0.0.1:9", answering.address], { strategy: "ordered" });
-    const f = makeForwarder([], { pool, attemptTimeoutMs: 50 });
+    const f = makeForwarder([], { pool, timeouts: { upstream_ms: 50 } });
     const lines: Array<Record<string, unknown>> = [];
     const prev = setLogSink((line) => lines.push(JSON.parse(line)));
     setLogLevel("debug");

@@ -35,7 +35,7 @@ async function forward(f: Forwarder, name: string, timeoutMs = 1000, type = "A")
 describe("forwarding to upstreams", () => {
   test("the upstream's answer comes back, asked with a random ID and RD set", async () => {
     const s = await standIn();
-    const f = makeForwarder([up(s.port)], { attemptTimeoutMs: 500 }, new UpstreamCounters());
+    const f = makeForwarder([up(s.port)], { timeouts: { upstream_ms: 500 } }, new UpstreamCounters());
     const ids = new Set<number>();
     for (let i = 0; i < 20; i++) {
       const { resp } = await forward(f, `n${i}.example`);
@@ -50,7 +50,7 @@ describe("forwarding to upstreams", () => {
   test("a truncated UDP answer is retried over TCP", async () => {
     const s = await standIn({ truncateUdp: true });
     const counters = new UpstreamCounters();
-    const f = makeForwarder([up(s.port)], { attemptTimeoutMs: 500 }, counters);
+    const f = makeForwarder([up(s.port)], { timeouts: { upstream_ms: 500 } }, counters);
     const { resp } = await forward(f, "big.example");
     expect(resp!.flag_tc).toBe(false);
     expect(resp!.answers![0]!.data).toBe(addrFor("big.example"));
@@ -62,7 +62,7 @@ describe("forwarding to upstreams", () => {
   test("spoofed answers (wrong ID, wrong question, wrong port) are ignored; the real one is taken", async () => {
     const s = await standIn({ spoof: ["wrong-id", "wrong-question", "wrong-port"] });
     const counters = new UpstreamCounters();
-    const f = makeForwarder([up(s.port)], { attemptTimeoutMs: 800 }, counters);
+    const f = makeForwarder([up(s.port)], { timeouts: { upstream_ms: 800 } }, counters);
     for (let i = 0; i < 5; i++) {
       const { resp } = await forward(f, `s${i}.example`);
       expect(resp!.answers!.map((a) => a.data)).toEqual([addrFor(`s${i}.example`)]);
@@ -74,7 +74,7 @@ describe("forwarding to upstreams", () => {
   test("a silent upstream is abandoned for the next one", async () => {
     const silent = await standIn({ silent: true });
     const good = await standIn();
-    const f = makeForwarder([up(silent.port), up(good.port)], { attemptTimeoutMs: 150 }, new UpstreamCounters());
+    const f = makeForwarder([up(silent.port), up(good.port)], { timeouts: { upstream_ms: 150 } }, new UpstreamCounters());
     const { resp, ms } = await forward(f, "next.example", 1500);
     expect(resp!.answers![0]!.data).toBe(addrFor("next.example"));
     expect(ms).toBeGreaterThanOrEqual(140);
@@ -84,7 +84,7 @@ describe("forwarding to upstreams", () => {
   test("a SERVFAIL from one upstream sends the question to the next", async () => {
     const bad = await standIn({ rcode: "SERVFAIL" });
     const good = await standIn();
-    const f = makeForwarder([up(bad.port), up(good.port)], { attemptTimeoutMs: 300 }, new UpstreamCounters());
+    const f = makeForwarder([up(bad.port), up(good.port)], { timeouts: { upstream_ms: 300 } }, new UpstreamCounters());
     const { resp } = await forward(f, "fallback.example");
     expect(resp!.rcode).toBe("NOERROR");
     expect(resp!.answers[0]!.data).toBe(addrFor("fallback.example"));
@@ -95,7 +95,7 @@ describe("forwarding to upstreams", () => {
   test("when every upstream is silent, forwarding gives up at the deadline and leaves nothing open", async () => {
     const silent = await standIn({ silent: true });
     const counters = new UpstreamCounters();
-    const f = makeForwarder([up(silent.port)], { attemptTimeoutMs: 1000 }, counters);
+    const f = makeForwarder([up(silent.port)], { timeouts: { upstream_ms: 1000 } }, counters);
     const { resp, ms } = await forward(f, "slow.example", 300);
     expect(resp).toBeNull();
     expect(ms).toBeGreaterThanOrEqual(290);

@@ -10,7 +10,7 @@ function clock() {
 describe("circuit breaker", () => {
   test("5 consecutive failures open it; after 30 s one probe goes through; success closes it", () => {
     const c = clock();
-    const { pool } = makePool(["127.0.0.1:1"], { breaker: { failures: 5, openMs: 30_000, maxOpenMs: 300_000 } }, [], c.now);
+    const { pool } = makePool(["127.0.0.1:1"], { breaker_failures: 5, breaker_open_ms: 30_000, breaker_max_open_ms: 300_000 }, [], c.now);
     const s = pool.defaults[0]!;
     for (let i = 0; i < 4; i++) s.failure(true);
     expect(s.state).toBe("closed");
@@ -31,7 +31,7 @@ describe("circuit breaker", () => {
 
   test("a failed half-open probe reopens it for twice as long (exponential backoff, capped)", () => {
     const c = clock();
-    const { pool } = makePool(["127.0.0.1:1"], { breaker: { failures: 1, openMs: 1000, maxOpenMs: 3000 } }, [], c.now);
+    const { pool } = makePool(["127.0.0.1:1"], { breaker_failures: 1, breaker_open_ms: 1000, breaker_max_open_ms: 3000 }, [], c.now);
     const s = pool.defaults[0]!;
     s.failure(true);
     const periods: number[] = [];
@@ -50,7 +50,7 @@ describe("circuit breaker", () => {
 
   test("an abandoned probe (the client gave up) frees the half-open slot without counting a failure", () => {
     const c = clock();
-    const { pool } = makePool(["127.0.0.1:1"], { breaker: { failures: 1, openMs: 10, maxOpenMs: 10 } }, [], c.now);
+    const { pool } = makePool(["127.0.0.1:1"], { breaker_failures: 1, breaker_open_ms: 10, breaker_max_open_ms: 10 }, [], c.now);
     const s = pool.defaults[0]!;
     s.failure(true);
     c.advance(10);
@@ -86,7 +86,7 @@ describe("upstream selection", () => {
   });
   test("open upstreams are skipped; when all are open the earliest-opened is still tried", () => {
     const c = clock();
-    const { pool } = makePool(addrs, { strategy: "ordered", breaker: { failures: 1, openMs: 60_000, maxOpenMs: 60_000 } }, [], c.now);
+    const { pool } = makePool(addrs, { strategy: "ordered", breaker_failures: 1, breaker_open_ms: 60_000, breaker_max_open_ms: 60_000 }, [], c.now);
     pool.defaults[0]!.failure(true);
     expect(pool.order(pool.defaults).map((s) => s.upstream.port)).toEqual([2, 3]);
     c.advance(10);

@@ -119,7 +119,7 @@ describe("per-upstream figures", () => {
     const { QueryInfo, parseQuery } = await import("../../src/wire/query");
     const { pool } = makePool(["127.0.0.1:9"]);
     const counters = new UpstreamCounters();
-    const f = makeForwarder([], { pool, attemptTimeoutMs: 500 }, counters);
+    const f = makeForwarder([], { pool, timeouts: { upstream_ms: 500 } }, counters);
     const bytes = makeQuery("refused.example");
     const q = new QueryInfo();
     parseQuery(bytes, bytes.length, q);

@@ -1,6 +1,6 @@
-// Address text ⇄ bytes (config/address.ts).
+// Address text ⇄ bytes (net/address.ts).
 import { expect, test } from "bun:test";
-import { ipv6FromBytes, ipv6ToBytes } from "../../src/config/address";
+import { ipv6FromBytes, ipv6ToBytes } from "../../src/net/address";
 
 test("IPv6 text form follows RFC 5952", () => {
   const b = (hex: string) => new Uint8Array(hex.match(/../g)!.map((x) => parseInt(x, 16)));
