@@ -2,7 +2,7 @@
 import type { Server } from "bun";
 import { formatHostPort, isLoopback, parseHostPort } from "./net/address";
 import type { ResolvedConfig } from "./config/load";
-import { settleWithin, sleep, TaskManager } from "./lifecycle/tasks";
+import { settleWithin, TaskManager } from "./lifecycle/tasks";
 import { CacheCounters, ServerCounters, UpstreamCounters } from "./metrics/counters";
 import { log, setLogLevel } from "./metrics/log";
 import { Pipeline, type Snapshot } from "./pipeline";
@@ -10,8 +10,7 @@ import { Ring } from "./server/ring";
 import { TcpServer, type TransferFn } from "./server/tcp";
 import { HeavyLane } from "./jobs/lane";
 import { ZoneManager } from "./jobs/zones";
-import { hostsRecords } from "./zones/hosts";
-import { statSync } from "node:fs";
+import { HostsWatch, hostsRecords } from "./zones/hosts";
 import { join } from "node:path";
 import { setCookieSecret } from "./wire/cookie";
 import { loadOrCreateSecret } from "./lifecycle/secret";
@@ -69,15 +68,6 @@ function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, r
   };
 }
 
-function mtimes(files: string[]): Map<string, number> {
-  return new Map(files.map((f) => [f, (() => {
-    try {
-      return statSync(f).mtimeMs;
-    } catch {
-      return 0;
-    }
-  })()]));
-}
 
 /**
  * The per-answer hook: query stats, the recent-query log and the client-update queue, each left out when null
@@ -106,7 +96,8 @@ export class App {
   readonly cache: PacketCache;
   readonly lane: HeavyLane;
   readonly zones: ZoneManager;
-  private hostsMtimes = new Map<string, number>();
+  /** hosts files: a change rebuilds the runtime's local data. */
+  readonly hosts: HostsWatch;
   readonly store: ClientStore | null = null;
   readonly tracker: ClientTracker | null = null;
   readonly discovery: DiscoveryPool | null = null;
@@ -151,7 +142,17 @@ export class App {
     this.zones = new ZoneManager(this.lane, cfg.data_dir);
     this.pipeline = new Pipeline(() => this.runtime, this.cache, this.zones.table, this.counters, this.cacheCounters);
     this.requests = new Requests(this.pipeline, this.counters, cfg.pending.max_queries, () => this.runtime);
-    this.hostsMtimes = mtimes(cfg.hosts);
+    this.hosts = new HostsWatch(
+      () => this.runtime.config.hosts,
+      () => {
+        log.info("hosts file changed; reloading local data");
+        try {
+          this.runtime = buildRuntime(this.runtime.config, this.upstreamCounters, this.upstreamStates, this.runtime);
+        } catch (err) {
+          log.warn("hosts file not reloaded; the last good local data stays", { err });
+        }
+      },
+    );
   }
 
   get config(): ResolvedConfig {
@@ -192,49 +193,13 @@ export class App {
       );
       app.processes.start(app.tasks, zonesLoaded.catch(() => undefined));
     }
-    // Workers and the runtime's threads give way to the query thread (lifecycle/priority.ts). Later sweeps pick up
-    // threads started since (JIT threads come on demand, the mmsg watcher at the first idle moment, a crashed
-    // worker's replacement), more and more rarely: a sweep costs the query thread 0.1-0.5 ms (measured).
-    app.threads.sweep();
-    app.tasks.register("thread-priority", "server", async (signal) => {
-      for (let ms = 1000; !signal.aborted; ms = Math.min(60_000, ms * 4)) {
-        await sleep(ms, signal);
-        if (!signal.aborted) app.threads.sweep();
-      }
-    });
-    let tick = 0;
-    app.tasks.every("dashboard-feed", "http", 1000, async () => {
-      if (app.live.count === 0) {
-        // Nobody watching: no snapshot (it held the query thread 1-6 ms a second under load: issue 7's p99).
-        // A new watcher gets the next one, within a second.
-        app.live.last = null;
-        return app.status.skipLiveSnapshot();
-      }
-      app.live.publish(app.status.liveSnapshot());
-      // Top clients cost a store query: only while someone watches the dashboard.
-      if (tick++ % 5 === 0) await app.status.refreshTopClients().catch((err) => log.debug("top clients not refreshed", { err }));
-    });
-    app.tasks.every("stats-log", "metrics", 60_000, () => log.info("stats", app.status.stats()));
-    if (cfg.jobs.watch_interval_ms > 0) {
-      app.tasks.every("file-watch", "jobs", cfg.jobs.watch_interval_ms, async () => {
-        await app.zones.check();
-        const now = mtimes(app.cfg.hosts);
-        if ([...now].some(([f, m]) => app.hostsMtimes.get(f) !== m)) {
-          log.info("hosts file changed; reloading local data");
-          app.hostsMtimes = now;
-          app.runtime = buildRuntime(app.cfg, app.upstreamCounters, app.upstreamStates, app.runtime);
-        }
-      });
-    }
-    app.tasks.every("cache-sweep", "cache", cfg.cache.sweep_interval_ms, () => {
-      const removed = app.cache.sweep();
-      if (removed) log.debug("cache sweep", { removed, entries: app.cache.entries });
-    });
-    // Idle TCP connections are found by one sweep; its period is a fraction of the timeout, so a
-    // connection is cut between 1× and 1.25× the idle timeout.
-    app.tasks.every("tcp-idle-sweep", "server", Math.max(50, Math.min(1000, cfg.timeouts.tcp_idle_ms / 4)), () => {
-      for (const t of app.tcp) t.sweepIdle();
-    });
+    // Each part registers its own periodic work.
+    app.threads.start(app.tasks);
+    app.live.start(app.tasks, app.status);
+    app.status.start(app.tasks);
+    app.zones.start(app.tasks, cfg.jobs.watch_interval_ms);
+    app.hosts.start(app.tasks, cfg.jobs.watch_interval_ms);
+    app.cache.start(app.tasks);
     log.info("bunbound started", {
       version: VERSION,
       listen: app.boundListen(),
@@ -290,7 +255,7 @@ export class App {
         await udp.start();
         const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.requests, this.counters, settings, this.transfer);
         try {
-          tcp.start(reusePort);
+          tcp.start(this.tasks, reusePort);
         } catch (err) {
           udp.close();
           if (port === 0 && attempt < 10) continue;
@@ -373,7 +338,7 @@ export class App {
     this.reloads++;
     log.info("configuration reloaded", { records: this.runtime.local.recordCount, upstreams: next.upstreams, source: next.source });
     if (needsRestart.length) log.warn("some changes take effect only after a restart", { fields: needsRestart });
-    this.hostsMtimes = mtimes(next.hosts);
+    this.hosts.reset();
     return this.zones.apply(next.zone).then(() => undefined);
   }
 

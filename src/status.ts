@@ -1,6 +1,7 @@
 // What the app reports about itself: /healthz, /readyz, /metrics, the JSON metric groups and the dashboard's
 // one-second snapshot. It only reads the parts App wires together, named in StatusSource (App is one).
 import { renderPrometheus } from "./metrics/render";
+import { log } from "./metrics/log";
 import type { CacheCounters, ServerCounters, UpstreamCounters } from "./metrics/counters";
 import type { PacketCache } from "./cache/cache";
 import type { ProcessGroup } from "./lifecycle/processes";
@@ -55,6 +56,11 @@ export class Status {
   private lastDiscoveryTotal = 0;
 
   constructor(private readonly app: StatusSource) {}
+
+  /** Registers the once-a-minute stats log line. */
+  start(tasks: Pick<TaskManager, "every">): void {
+    tasks.every("stats-log", "metrics", 60_000, () => log.info("stats", this.stats()));
+  }
 
   /**
    * Request-path figures over every process: this one's plus the serving processes' last reports

@@ -85,3 +85,27 @@ test("a reload applies what it can and keeps the settings that need a restart, n
   const warning = logLines.slice(warned).find((l) => l.includes("only after a restart"));
   expect(JSON.parse(warning!).fields).toEqual(["listen", "processes", "background_nice"]);
 });
+
+test("a hosts file changed to something unreadable keeps the last good local data answering", async () => {
+  const { writeFileSync, utimesSync } = await import("node:fs");
+  const { decode } = await import("./helpers/dns");
+  const dir = mkdtempSync(join(tmpdir(), "bunbound-app-"));
+  const hosts = join(dir, "hosts");
+  writeFileSync(hosts, "10.0.0.7 nas.lan\n");
+  const app = await startApp({ data_dir: dir }, (c) => {
+    c.hosts = [hosts];
+    c.jobs.watch_interval_ms = 0; // checked by hand below
+  });
+  cleanup.push(() => app.shutdown());
+  const ask = async () => decode((await udpAsk(app.port, makeQuery("nas.lan")))!).answers.map((a) => a.data);
+  expect(await ask()).toEqual(["10.0.0.7"]);
+  writeFileSync(hosts, "not-an-address nas.lan\n");
+  utimesSync(hosts, new Date(), new Date(Date.now() + 5000));
+  app.hosts.check();
+  expect(await ask()).toEqual(["10.0.0.7"]);
+  expect(logLines.some((l) => l.includes("hosts file not reloaded"))).toBe(true);
+  writeFileSync(hosts, "10.0.0.8 nas.lan\n");
+  utimesSync(hosts, new Date(), new Date(Date.now() + 10_000));
+  app.hosts.check();
+  expect(await ask()).toEqual(["10.0.0.8"]);
+});

@@ -24,6 +24,8 @@ import { finishResponse, optLen } from "../wire/response";
 import type { Scan } from "../wire/scan";
 import type { CacheCounters } from "../metrics/counters";
 import type { CacheConfig } from "../config/types";
+import type { TaskManager } from "../lifecycle/tasks";
+import { log } from "../metrics/log";
 import { relayedByte2, relayedByte3 } from "../wire/relay";
 
 /** Bytes of an entry kept inline; larger entries get an array of their own. */
@@ -308,6 +310,14 @@ export class PacketCache {
       if (this.hash[i] === h && this.qtype[i] === qtype && this.qclass[i] === qclass && this.variant[i] === variant && this.nameAt(i, name, off, end)) return i;
     }
     return NONE;
+  }
+
+  /** Registers the sweep (cache.sweep_interval_ms, read at start): one task for every entry, no timer per entry. */
+  start(tasks: Pick<TaskManager, "every">): void {
+    tasks.every("cache-sweep", "cache", this.settings().sweep_interval_ms, () => {
+      const removed = this.sweep();
+      if (removed) log.debug("cache sweep", { removed, entries: this.entries });
+    });
   }
 
   /** Removes entries past their stale window; returns how many. Run by the sweep task. */

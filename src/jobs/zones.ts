@@ -5,6 +5,7 @@ import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { inAcl, parseCidr } from "../net/address";
 import { log } from "../metrics/log";
+import type { TaskManager } from "../lifecycle/tasks";
 import { LoadingZone, ZoneSnapshot, ZoneTable } from "../zones/snapshot";
 import { toWire } from "../wire/name";
 import type { HeavyLane } from "./lane";
@@ -121,6 +122,11 @@ export class ZoneManager {
     s.sigExpiration = reply.zone.sigExpiration;
     log.info("zone loaded", { zone: s.cfg.name, serial: reply.zone.serial, records: reply.zone.records, signed: reply.zone.signed, ms: Math.round(reply.ms) });
     return { ok: true, serial: reply.zone.serial, records: reply.zone.records, ms: reply.ms };
+  }
+
+  /** Registers the file-change check every `intervalMs` (jobs.watch_interval_ms; 0: never). */
+  start(tasks: Pick<TaskManager, "every">, intervalMs: number): void {
+    if (intervalMs > 0) tasks.every("zone-file-watch", "jobs", intervalMs, () => this.check());
   }
 
   /** The file-change check (a task-manager task): reloads zones whose file changed, re-signs zones due. */

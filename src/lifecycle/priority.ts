@@ -13,6 +13,7 @@
 import { getPriority, setPriority } from "node:os";
 import { readdirSync } from "node:fs";
 import { log } from "../metrics/log";
+import { sleep, type TaskManager } from "./tasks";
 
 export class ThreadPriority {
   /** Threads lowered so far (each time a sweep changed one). */
@@ -53,6 +54,21 @@ export class ThreadPriority {
     }
     this.lowered += changed;
     return changed;
+  }
+
+  /**
+   * Sweeps now, then again for threads started since (JIT threads come on demand, the mmsg watcher at the first
+   * idle moment, a crashed worker's replacement), more and more rarely: at 1, 4 and 16 s, then every minute (a
+   * sweep holds the query thread for a moment).
+   */
+  start(tasks: TaskManager): void {
+    this.sweep();
+    tasks.register("thread-priority", "server", async (signal) => {
+      for (let ms = 1000; !signal.aborted; ms = Math.min(60_000, ms * 4)) {
+        await sleep(ms, signal);
+        if (!signal.aborted) this.sweep();
+      }
+    });
   }
 
   /** For /api/metrics/workers. */

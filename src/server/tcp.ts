@@ -17,6 +17,7 @@ import { log } from "../metrics/log";
 import type { Ring } from "./ring";
 import type { Requests, Sink } from "./request";
 import type { TcpConfig, TimeoutsConfig } from "../config/types";
+import type { TaskManager } from "../lifecycle/tasks";
 
 /** Produces a zone transfer: the messages to send, "refused" (ACL), or null (failed). */
 export type TransferFn = (query: Uint8Array, q: QueryInfo, peer: string) => Promise<Uint8Array[] | "refused" | null>;
@@ -78,8 +79,12 @@ export class TcpServer implements Sink {
     private readonly transfer: TransferFn | null = null,
   ) {}
 
-  /** @param reusePort SO_REUSEPORT: several processes share the port (`processes = N`). */
-  start(reusePort = false): void {
+  /**
+   * Listens, and registers the sweep that closes idle and too-slow connections with `tasks`. Its period is a
+   * fraction of the idle timeout, so a connection is cut between 1× and 1.25× of it.
+   * @param reusePort SO_REUSEPORT: several processes share the port (`processes = N`).
+   */
+  start(tasks: Pick<TaskManager, "every"> | null, reusePort = false): void {
     this.listener = Bun.listen<Conn>({
       hostname: this.host,
       port: this.port,
@@ -99,10 +104,17 @@ export class TcpServer implements Sink {
         },
       },
     });
+    if (tasks) this.startSweep(tasks);
   }
 
   get boundPort(): number {
     return this.listener?.port ?? this.port;
+  }
+
+  private startSweep(tasks: Pick<TaskManager, "every">): void {
+    const { timeouts } = this.settings();
+    const every = Math.max(50, Math.min(1000, Math.min(timeouts.tcp_idle_ms, timeouts.tcp_message_ms) / 4));
+    tasks.every(`tcp-sweep ${this.host}:${this.boundPort}`, "server", every, () => void this.sweepIdle());
   }
 
   get connections(): number {

@@ -1,5 +1,6 @@
 // /etc/hosts-format files as local data: each name gets A/AAAA, each address a PTR to its first name.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import type { TaskManager } from "../lifecycle/tasks";
 import { isIPv4, isIPv6 } from "node:net";
 import { ipv6ToBytes } from "../net/address";
 
@@ -40,4 +41,45 @@ export function hostsRecords(path: string): string[] {
     seenPtr.add(rev);
   });
   return out;
+}
+
+function mtimes(files: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const f of files) {
+    try {
+      out.set(f, statSync(f).mtimeMs);
+    } catch {
+      out.set(f, 0); // gone or unreadable: a change when it comes back
+    }
+  }
+  return out;
+}
+
+/** Watches the configured hosts files' mtimes and calls `changed` when one differs (a task-manager task). */
+export class HostsWatch {
+  private seen: Map<string, number>;
+
+  constructor(
+    private readonly files: () => readonly string[],
+    private readonly changed: () => void,
+  ) {
+    this.seen = mtimes(files());
+  }
+
+  /** The files' current mtimes are the ones seen (after a reload read them). */
+  reset(): void {
+    this.seen = mtimes(this.files());
+  }
+
+  check(): void {
+    const now = mtimes(this.files());
+    if (now.size === this.seen.size && [...now].every(([f, m]) => this.seen.get(f) === m)) return;
+    this.seen = now;
+    this.changed();
+  }
+
+  /** Registers the check every `intervalMs` (jobs.watch_interval_ms; 0: never). */
+  start(tasks: Pick<TaskManager, "every">, intervalMs: number): void {
+    if (intervalMs > 0) tasks.every("hosts-file-watch", "jobs", intervalMs, () => this.check());
+  }
 }
