@@ -22,6 +22,7 @@ import type { QueryLog, QueryStats } from "./metrics/querystats";
 import { Observer } from "./metrics/observer";
 import { LiveFeed } from "./http/live";
 import { toWire } from "./wire/name";
+import { rcodeOf } from "./wire/message";
 import { UdpServer } from "./server/udp";
 import { Requests, type AnswerHook } from "./server/request";
 import { RateLimit } from "./server/ratelimit";
@@ -75,7 +76,7 @@ function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, r
  */
 export function answerHook(stats: QueryStats | null, qlog: QueryLog | null, queue: ClientQueue | null): AnswerHook {
   return (ip, buf, q, tcp, seconds) => {
-    const rcode = buf[3]! & 0xf;
+    const rcode = rcodeOf(buf);
     const now = Date.now(); // one clock read for the log and the client update
     stats?.record(tcp, q.qtype, rcode, seconds);
     qlog?.add(ip, now, buf, q.qnameEnd, q.qtype, rcode, tcp, seconds * 1000);

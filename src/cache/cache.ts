@@ -18,10 +18,11 @@
 //
 // Indexes are reused after removal: code that keeps one across an await checks it with generation() first.
 import { HEADER_LEN, Rcode } from "../wire/constants";
-import { copyBytes, nameEqualsAt } from "../wire/name";
+import { copyBytes, lower, nameEqualsAt } from "../wire/name";
 import type { QueryInfo } from "../wire/query";
 import { finishResponse, optLen } from "../wire/response";
-import type { Scan } from "../wire/scan";
+import { rcodeOf } from "../wire/message";
+import { copyWithoutOpt, optBytes, type Scan } from "../wire/scan";
 import type { CacheCounters } from "../metrics/counters";
 import type { CacheConfig } from "../config/types";
 import type { TaskManager } from "../lifecycle/tasks";
@@ -200,7 +201,7 @@ export class PacketCache {
     const an = (d[base + 6]! << 8) | d[base + 7]!;
     const ns = (d[base + 8]! << 8) | d[base + 9]!;
     const ar = ((d[base + 10]! << 8) | d[base + 11]!) + 1;
-    const n = finishResponse(buf, wl, q, buf[3]! & 0xf, an, ns);
+    const n = finishResponse(buf, wl, q, rcodeOf(buf), an, ns);
     buf[10] = ar >> 8;
     buf[11] = ar & 0xff;
     return n;
@@ -231,7 +232,7 @@ export class PacketCache {
     if (ttl <= 0) return this.skip();
 
     // Copied without the OPT RR (its size and flags are per client: we write our own on every hit).
-    const cut = scan.optStart >= 0 ? scan.optEnd - scan.optStart : 0;
+    const cut = optBytes(scan);
     const wireLen = resp.length - cut;
     const nameLen = q.qnameEnd - HEADER_LEN;
     const n = scan.ttlOffsets.length;
@@ -260,20 +261,19 @@ export class PacketCache {
       f = LARGE;
       this.large[i] = d;
     }
+    copyWithoutOpt(d, base, resp, 0, scan);
     if (cut) {
-      d.set(resp.subarray(0, scan.optStart), base);
-      d.set(resp.subarray(scan.optEnd), base + scan.optStart);
       const ar = ((resp[10]! << 8) | resp[11]!) - 1;
       d[base + 10] = ar >> 8;
       d[base + 11] = ar & 0xff;
-    } else d.set(resp, base);
+    }
     d[base] = d[base + 1] = 0;
     // Kept as we relay it, so a hit only puts in the client's ID and RD.
     d[base + 2] = relayedByte2(resp[2]!);
     d[base + 3] = relayedByte3(resp[3]!, q.flags);
     for (let k = 0; k < nameLen; k++) {
       const b = query[HEADER_LEN + k]!;
-      d[base + wireLen + k] = b >= 0x41 && b <= 0x5a ? b | 0x20 : b;
+      d[base + wireLen + k] = lower(b);
     }
     for (let k = 0, r = base + wireLen + nameLen; k < n; k++, r += 6) {
       const off = scan.ttlOffsets[k]!;

@@ -8,11 +8,13 @@ import { parseQuery, QueryInfo, Verdict } from "../wire/query";
 import { errorResponse, optLen, truncateTo, writeOpt } from "../wire/response";
 import type { LocalData } from "../zones/local";
 import type { Forwarded, Forwarder } from "../upstream/forwarder";
+import { copyWithoutOpt, optBytes } from "../wire/scan";
 import { Coalescer } from "../upstream/coalesce";
 import { NONE, variantOf, type PacketCache } from "../cache/cache";
 import type { CacheCounters, ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import { rcodeOf } from "../wire/message";
+import { lower } from "../wire/name";
 import { Outcome, type RequestHandler, type Waiting } from "./handler";
 import { relayedByte2, relayedByte3 } from "../wire/relay";
 import { answerLocal } from "./local";
@@ -36,7 +38,7 @@ function flightKey(buf: Uint8Array, q: QueryInfo): string {
   let s = "";
   for (let i = HEADER_LEN; i < q.qnameEnd; i++) {
     const b = buf[i]!;
-    s += String.fromCharCode(b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
+    s += String.fromCharCode(lower(b));
   }
   return `${s}/${q.qtype}/${q.qclass}/${variantOf(q)}`;
 }
@@ -249,7 +251,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
    */
   private copyAnswer(buf: Uint8Array, q: QueryInfo, f: Forwarded): number {
     const { resp, scan } = f;
-    const cut = scan.optStart >= 0 ? scan.optEnd - scan.optStart : 0;
+    const cut = optBytes(scan);
     const body = resp.length - cut;
     buf[2] = relayedByte2(resp[2]!) | ((q.flags >> 8) & 0x01);
     buf[3] = relayedByte3(resp[3]!, q.flags);
@@ -259,13 +261,9 @@ export class Pipeline implements RequestHandler<Forwarded> {
     }
     buf.set(resp.subarray(4, HEADER_LEN), 4);
     let ar = ((resp[10]! << 8) | resp[11]!) - (cut ? 1 : 0);
-    if (cut) {
-      buf.set(resp.subarray(q.qnameEnd, scan.optStart), q.qnameEnd);
-      buf.set(resp.subarray(scan.optEnd), scan.optStart);
-    } else buf.set(resp.subarray(q.qnameEnd), q.qnameEnd);
-    let n = body;
+    let n = q.qnameEnd + copyWithoutOpt(buf, q.qnameEnd, resp, q.qnameEnd, scan);
     if (q.edns) {
-      n = writeOpt(buf, n, resp[3]! & 0xf, q.dnssecOk, q);
+      n = writeOpt(buf, n, rcodeOf(resp), q.dnssecOk, q);
       ar++;
     }
     buf[10] = ar >> 8;

@@ -16,6 +16,7 @@ import type { ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import type { Ring } from "./ring";
 import type { Requests, Sink } from "./request";
+import { FrameReader } from "../wire/framing";
 import type { TcpConfig, TimeoutsConfig } from "../config/types";
 import type { TaskManager } from "../lifecycle/tasks";
 
@@ -37,8 +38,8 @@ const MAX_PENDING_WRITE = 1 << 20;
 const MIN_IDLE_MS = 500;
 
 interface Conn {
-  inbuf: Uint8Array;
-  inlen: number;
+  /** What the client sent and we have not taken yet. */
+  frames: FrameReader;
   inflight: number;
   paused: boolean;
   closed: boolean;
@@ -48,14 +49,14 @@ interface Conn {
   pendingBytes: number;
   /** performance.now() of the last byte read or answer written: the idle sweep reads it. */
   lastActive: number;
-  /** performance.now() when the first byte of the message still incomplete in inbuf arrived; 0 when none. */
+  /** performance.now() when the first byte of the message still incomplete in `frames` arrived; 0 when none. */
   messageStart: number;
   /** A zone transfer being written, message by message, as the socket drains. */
   stream: { messages: Uint8Array[]; next: number; done: () => void } | null;
 }
 
 const closedConn = (): Conn => ({
-  inbuf: new Uint8Array(0), inlen: 0, inflight: 0, paused: false, closed: true, readClosed: true, pending: [], pendingBytes: 0, lastActive: 0, messageStart: 0, stream: null,
+  frames: new FrameReader(0, 0), inflight: 0, paused: false, closed: true, readClosed: true, pending: [], pendingBytes: 0, lastActive: 0, messageStart: 0, stream: null,
 });
 
 export class TcpServer implements Sink {
@@ -129,7 +130,7 @@ export class TcpServer implements Sink {
       return;
     }
     this.counters.tcpConnections++;
-    s.data = { ...closedConn(), inbuf: new Uint8Array(514), closed: false, readClosed: false, lastActive: performance.now() };
+    s.data = { ...closedConn(), frames: new FrameReader(514, MAX_INBUF), closed: false, readClosed: false, lastActive: performance.now() };
     this.conns.add(s);
   }
 
@@ -189,17 +190,8 @@ export class TcpServer implements Sink {
     const c = s.data;
     if (!c || c.closed || c.readClosed) return;
     this.touch(s);
-    const need = c.inlen + chunk.length;
-    if (need > c.inbuf.length) {
-      // Grow to hold what arrived, within a bound: reading pauses at the in-flight cap, so this only
-      // fills up with a client that keeps pushing while paused.
-      if (need > MAX_INBUF) return this.closeConn(s);
-      const grown = new Uint8Array(Math.min(MAX_INBUF, Math.max(need, c.inbuf.length * 2)));
-      grown.set(c.inbuf.subarray(0, c.inlen));
-      c.inbuf = grown;
-    }
-    c.inbuf.set(chunk, c.inlen);
-    c.inlen = need;
+    // Bounded: reading pauses at the in-flight cap, so this only fills up with a client that keeps pushing while paused.
+    if (!c.frames.push(chunk)) return this.closeConn(s);
     this.process(s);
   }
 
@@ -214,12 +206,13 @@ export class TcpServer implements Sink {
   /** Takes every complete message out of the connection's buffer, up to the in-flight cap. */
   private process(s: Socket<Conn>): void {
     const c = s.data;
+    const f = c.frames;
     const cap = this.settings().tcp.max_inflight_per_connection;
-    let off = 0;
-    while (!c.closed && !this.draining && c.inlen - off >= 2) {
-      const len = (c.inbuf[off]! << 8) | c.inbuf[off + 1]!;
+    let took = false;
+    while (!c.closed && !this.draining) {
+      const len = f.nextLength();
       if (len === 0) return this.closeConn(s); // RELIABILITY.md: zero-length message closes the connection
-      if (c.inlen - off < 2 + len) break;
+      if (len < 0 || !f.hasWhole()) break;
       if (c.inflight >= cap) {
         this.pause(s);
         break;
@@ -231,18 +224,13 @@ export class TcpServer implements Sink {
         this.waitingForSlot.add(s);
         break;
       }
-      this.handle(s, c.inbuf.subarray(off + 2, off + 2 + len));
-      off += 2 + len;
-    }
-    if (off > 0) {
-      c.inbuf.copyWithin(0, off, c.inlen);
-      c.inlen -= off;
+      this.handle(s, f.next()!);
+      took = true;
     }
     // A message deadline runs from the first byte of a message that is not complete yet, and only then: a
     // whole message held back by the in-flight cap is waiting on us, not on the client.
-    const waiting = c.inlen >= 2 && c.inlen >= 2 + ((c.inbuf[0]! << 8) | c.inbuf[1]!);
-    if (c.inlen === 0 || waiting) c.messageStart = 0;
-    else if (off > 0 || c.messageStart === 0) c.messageStart = performance.now();
+    if (f.buffered === 0 || f.hasWhole()) c.messageStart = 0;
+    else if (took || c.messageStart === 0) c.messageStart = performance.now();
   }
 
   private handle(s: Socket<Conn>, msg: Uint8Array): void {
@@ -358,7 +346,7 @@ export class TcpServer implements Sink {
   private finishIfDone(s: Socket<Conn>): void {
     const c = s.data;
     if (c.closed || !(c.readClosed || this.draining) || c.inflight > 0 || c.stream) return;
-    if (c.readClosed && c.inlen >= 2 && !this.draining) this.process(s); // queries still buffered behind the cap
+    if (c.readClosed && c.frames.buffered > 0 && !this.draining) this.process(s); // queries still buffered behind the cap
     if (c.inflight > 0 || c.pending.length > 0) return;
     this.closeConn(s, true);
   }

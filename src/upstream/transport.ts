@@ -2,6 +2,7 @@
 // both on every way out: answer, timeout, abort (the client's deadline), or error (seed 000, seed 001).
 // It reports how it ended as a value; what that means for the upstream's health is the forwarder's call.
 import { answersQuestion, wellFormed } from "../wire/message";
+import { frame, FrameReader } from "../wire/framing";
 
 export interface Upstream {
   host: string;
@@ -136,12 +137,8 @@ export function tcpExchange(up: Upstream, ask: Ask, timeoutMs: number, signal: A
   let sock: { terminate(): void } | null = null;
   let closed = false;
   openExchanges.tcp++;
-  const framed = new Uint8Array(ask.msg.length + 2);
-  framed[0] = ask.msg.length >> 8;
-  framed[1] = ask.msg.length & 0xff;
-  framed.set(ask.msg, 2);
-  let unsent = framed;
-  const frames = new FrameReader();
+  let unsent = frame(ask.msg);
+  const frames = new FrameReader(1024);
   return exchange(
     timeoutMs,
     signal,
@@ -161,7 +158,7 @@ export function tcpExchange(up: Upstream, ask: Ask, timeoutMs: number, signal: A
             if (unsent.length) flush(s);
           },
           data(_s, chunk) {
-            frames.push(chunk);
+            if (!frames.push(chunk)) return ending.fail("malformed"); // more than one whole message's worth
             const m = frames.next();
             if (!m) return;
             // One question per connection: whatever else comes back on it is the upstream's own mistake.
@@ -194,36 +191,4 @@ export function tcpExchange(up: Upstream, ask: Ask, timeoutMs: number, signal: A
       openExchanges.tcp--;
     },
   );
-}
-
-/** Splits a TCP byte stream into its 2-byte-length-prefixed messages (RFC 1035 4.2.2). */
-class FrameReader {
-  private buf = new Uint8Array(1024);
-  private len = 0;
-  private pos = 0;
-
-  push(chunk: Uint8Array): void {
-    if (this.pos > 0) {
-      this.buf.copyWithin(0, this.pos, this.len);
-      this.len -= this.pos;
-      this.pos = 0;
-    }
-    if (this.len + chunk.length > this.buf.length) {
-      const grown = new Uint8Array(Math.max(this.buf.length * 2, this.len + chunk.length));
-      grown.set(this.buf.subarray(0, this.len));
-      this.buf = grown;
-    }
-    this.buf.set(chunk, this.len);
-    this.len += chunk.length;
-  }
-
-  /** The next whole message (a view, valid until the next push), or null until more bytes arrive. */
-  next(): Uint8Array | null {
-    if (this.len - this.pos < 2) return null;
-    const n = (this.buf[this.pos]! << 8) | this.buf[this.pos + 1]!;
-    if (this.len - this.pos < 2 + n) return null;
-    const m = this.buf.subarray(this.pos + 2, this.pos + 2 + n);
-    this.pos += 2 + n;
-    return m;
-  }
 }

@@ -3,6 +3,7 @@
 import { EDNS_UDP, Flag, HEADER_LEN, QType, Rcode } from "./constants";
 import { Cookie, COOKIE_OPTION_LEN, writeCookieOption } from "./cookie";
 import { Verdict, type QueryInfo } from "./query";
+import { rcodeOf } from "./message";
 
 function put16(buf: Uint8Array, off: number, v: number): void {
   buf[off] = v >> 8;
@@ -88,7 +89,7 @@ export function errorResponse(buf: Uint8Array, q: QueryInfo, rcode: number): num
  */
 export function truncateTo(buf: Uint8Array, len: number, q: QueryInfo, max: number): number {
   if (len <= max) return len;
-  const rcode = buf[3]! & 0xf;
+  const rcode = rcodeOf(buf);
   put16(buf, 2, get16(buf, 2) | Flag.TC);
   put16(buf, 6, 0);
   put16(buf, 8, 0);

@@ -2,6 +2,7 @@
 // record is, what negative-caching TTL the SOA allows (RFC 2308), and whether its CNAME chain is sane.
 import { HEADER_LEN, MAX_LABEL, MAX_NAME, QType } from "./constants";
 import { lower, skipName } from "./name";
+import { rcodeOf } from "./message";
 
 export interface Scan {
   rcode: number;
@@ -56,7 +57,7 @@ export function scanResponse(buf: Uint8Array, len: number): Scan {
   const ns = (buf[8]! << 8) | buf[9]!;
   const ar = (buf[10]! << 8) | buf[11]!;
   const s: Scan = {
-    rcode: buf[3]! & 0xf,
+    rcode: rcodeOf(buf),
     answers: an,
     ttlOffsets: [],
     ttls: [],
@@ -108,4 +109,23 @@ export function scanResponse(buf: Uint8Array, len: number): Scan {
     s.cnameChain++;
   }
   return s;
+}
+
+/** Bytes of the response's OPT record (0 when it has none): left out of what is relayed or cached. */
+export function optBytes(scan: Scan): number {
+  return scan.optStart >= 0 ? scan.optEnd - scan.optStart : 0;
+}
+
+/**
+ * Copies resp[from, end) to dst at `at`, leaving out the OPT record the scan found (its size and flags are per
+ * client: ours is written on every answer); the caller adjusts ARCOUNT. Returns the bytes written.
+ */
+export function copyWithoutOpt(dst: Uint8Array, at: number, resp: Uint8Array, from: number, scan: Scan): number {
+  if (scan.optStart < from) {
+    dst.set(resp.subarray(from), at);
+    return resp.length - from;
+  }
+  dst.set(resp.subarray(from, scan.optStart), at);
+  dst.set(resp.subarray(scan.optEnd), at + scan.optStart - from);
+  return resp.length - from - (scan.optEnd - scan.optStart);
 }

@@ -3,6 +3,7 @@
 // (RFC 4034 3.1.8.1, 6.2, 6.3); NSEC records chain the names in canonical order (RFC 4034 4, 6.1).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { lower } from "../wire/name";
 
 export type Algorithm = 13 | 15;
 
@@ -21,8 +22,6 @@ function labels(name: Uint8Array): Uint8Array[] {
   for (let o = 0; name[o] !== 0; o += name[o]! + 1) out.push(name.subarray(o + 1, o + 1 + name[o]!));
   return out;
 }
-
-const lower = (b: number) => (b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
 
 /** RFC 4034 6.1 canonical order of wire names: labels compared from the right, as lowercase octets. */
 export function canonicalCompare(a: Uint8Array, b: Uint8Array): number {

@@ -2,6 +2,7 @@
 // Names inside RDATA are written uncompressed and lowercased (the DNSSEC canonical form, RFC 4034 6.2).
 import { isIPv4 } from "node:net";
 import { ipv6ToBytes } from "../net/address";
+import { lower } from "../wire/name";
 
 export const TYPES: Record<string, number> = {
   A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, DS: 43, RRSIG: 46, NSEC: 47,
@@ -76,7 +77,7 @@ export function nameToWire(text: string, origin: Uint8Array): Uint8Array {
       if (++i === text.length) absolute = true;
       continue;
     } else b = byteAt(text, i++);
-    label.push(b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
+    label.push(lower(b));
   }
   if (label.length) flush();
   const out = absolute ? [...bytes, 0] : [...bytes, ...origin];
