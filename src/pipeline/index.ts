@@ -15,6 +15,7 @@ import type { CacheCounters, ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import { rcodeOf } from "../wire/message";
 import { lower } from "../wire/name";
+import { systemClock, type Clock } from "../lifecycle/clock";
 import { Outcome, type RequestHandler, type Waiting } from "./handler";
 import { relayedByte2, relayedByte3 } from "../wire/relay";
 import { answerLocal } from "./local";
@@ -62,6 +63,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
     readonly zones: ZoneTable,
     private readonly counters: ServerCounters,
     private readonly cacheCounters: CacheCounters,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /**
@@ -141,12 +143,12 @@ export class Pipeline implements RequestHandler<Forwarded> {
     const end = (result: Forwarded | null) => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      this.clock.cancel(timer);
       flight.leave();
       this.inflight--;
       settle(result);
     };
-    const timer = setTimeout(end, Math.max(0, Math.min(deadline - Date.now(), hadStale ? snap.cache.stale_client_timeout_ms : Infinity)), null);
+    const timer = this.clock.after(Math.max(0, Math.min(deadline - this.clock.now(), hadStale ? snap.cache.stale_client_timeout_ms : Infinity)), () => end(null));
     flight.promise.then(end, (err) => {
       log.warn("resolve failed", { err });
       end(null);
@@ -207,7 +209,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
    */
   private async fetch(query: Uint8Array, q: QueryInfo, signal: AbortSignal): Promise<Forwarded | null> {
     const snap = this.current();
-    const deadline = Date.now() + snap.timeouts.query_ms;
+    const deadline = this.clock.now() + snap.timeouts.query_ms;
     try {
       let result = await snap.forwarder.forward(query, q, deadline, signal);
       if (result?.tail) result = await chase(result, q, query, (tq) => this.lookup(tq, deadline, signal), snap.forwarder.opts.upstream.max_cname_chain);

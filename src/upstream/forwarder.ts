@@ -13,6 +13,7 @@ import type { UpstreamCounters } from "../metrics/counters";
 import type { TimeoutsConfig, UpstreamConfig } from "../config/types";
 import { tcpExchange, udpExchange, type Ask, type Exchange } from "./transport";
 import { charge, type Failure } from "./failure";
+import { systemClock, type Clock } from "../lifecycle/clock";
 import type { UpstreamPool, UpstreamState } from "./pool";
 
 const ids = new Uint16Array(256);
@@ -62,6 +63,7 @@ export class Forwarder {
   constructor(
     readonly opts: ForwarderOptions,
     private readonly counters: UpstreamCounters,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   get usable(): boolean {
@@ -91,7 +93,7 @@ export class Forwarder {
     let fallback: Forwarded | null = null;
     const attempts = Math.max(3, list.length * 2);
     for (let a = 0; a < attempts && !signal.aborted; a++) {
-      const left = deadline - Date.now();
+      const left = deadline - this.clock.now();
       if (left <= 0) break;
       const up = list[a % list.length]!;
       const id = randomId();
@@ -116,11 +118,11 @@ export class Forwarder {
 
   /** One attempt with one upstream: over UDP, and over TCP when the UDP answer is truncated. */
   private async exchange(up: UpstreamState, ask: Ask, timeoutMs: number, deadline: number, signal: AbortSignal): Promise<Exchange> {
-    const udp = await udpExchange(up.upstream, ask, timeoutMs, signal);
+    const udp = await udpExchange(up.upstream, ask, timeoutMs, signal, this.clock);
     this.counters.mismatched += udp.mismatched;
     if (!udp.ok || !isTruncated(udp.resp)) return udp;
     this.counters.tcpRetries++;
-    const tcp = await tcpExchange(up.upstream, ask, Math.max(1, deadline - Date.now()), signal);
+    const tcp = await tcpExchange(up.upstream, ask, Math.max(1, deadline - this.clock.now()), signal, this.clock);
     this.counters.mismatched += tcp.mismatched;
     return tcp;
   }

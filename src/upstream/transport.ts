@@ -2,6 +2,7 @@
 // both on every way out: answer, timeout, abort (the client's deadline), or error (seed 000, seed 001).
 // It reports how it ended as a value; what that means for the upstream's health is the forwarder's call.
 import { answersQuestion, wellFormed } from "../wire/message";
+import { systemClock, type Clock } from "../lifecycle/clock";
 import { frame, FrameReader } from "../wire/framing";
 
 export interface Upstream {
@@ -54,14 +55,14 @@ function socketFailure(err: unknown): ExchangeFailure {
  * Runs `start(ending)` until it answers or fails, the timeout fires or the signal aborts; `cleanup` always runs
  * exactly once, and the first ending wins.
  */
-function exchange(timeoutMs: number, signal: AbortSignal, start: (ending: Ending) => void, cleanup: () => void): Promise<Exchange> {
+function exchange(timeoutMs: number, signal: AbortSignal, clock: Clock, start: (ending: Ending) => void, cleanup: () => void): Promise<Exchange> {
   return new Promise((resolve) => {
     let done = false;
     let mismatched = 0;
     const end = (result: Exchange) => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      clock.cancel(timer);
       signal.removeEventListener("abort", onAbort);
       try {
         cleanup();
@@ -77,7 +78,7 @@ function exchange(timeoutMs: number, signal: AbortSignal, start: (ending: Ending
       },
     };
     const onAbort = () => ending.fail("cancelled");
-    const timer = setTimeout(() => ending.fail("timeout"), Math.max(1, timeoutMs));
+    const timer = clock.after(Math.max(1, timeoutMs), () => ending.fail("timeout"));
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     try {
@@ -89,13 +90,14 @@ function exchange(timeoutMs: number, signal: AbortSignal, start: (ending: Ending
 }
 
 /** Sends the question over UDP from a fresh socket on a kernel-chosen ephemeral port (RFC 5452 source-port randomness). */
-export function udpExchange(up: Upstream, ask: Ask, timeoutMs: number, signal: AbortSignal): Promise<Exchange> {
+export function udpExchange(up: Upstream, ask: Ask, timeoutMs: number, signal: AbortSignal, clock: Clock = systemClock): Promise<Exchange> {
   let sock: { close(): void; send(d: Uint8Array): boolean } | null = null;
   let closed = false;
   openExchanges.udp++;
   return exchange(
     timeoutMs,
     signal,
+    clock,
     (ending) => {
       Bun.udpSocket({
         hostname: up.family === 6 ? "::" : "0.0.0.0",
@@ -133,7 +135,7 @@ export function udpExchange(up: Upstream, ask: Ask, timeoutMs: number, signal: A
 }
 
 /** The same question over TCP (RFC 7766), after a truncated UDP answer. */
-export function tcpExchange(up: Upstream, ask: Ask, timeoutMs: number, signal: AbortSignal): Promise<Exchange> {
+export function tcpExchange(up: Upstream, ask: Ask, timeoutMs: number, signal: AbortSignal, clock: Clock = systemClock): Promise<Exchange> {
   let sock: { terminate(): void } | null = null;
   let closed = false;
   openExchanges.tcp++;
@@ -142,6 +144,7 @@ export function tcpExchange(up: Upstream, ask: Ask, timeoutMs: number, signal: A
   return exchange(
     timeoutMs,
     signal,
+    clock,
     (ending) => {
       const flush = (s: { write(d: Uint8Array): number }) => {
         const n = s.write(unsent);

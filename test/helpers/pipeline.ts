@@ -9,6 +9,7 @@ import { Forwarder } from "../../src/upstream/forwarder";
 import { UpstreamPool, UpstreamState, type ForwardZone } from "../../src/upstream/pool";
 import { LocalData } from "../../src/zones/local";
 import { ZoneTable } from "../../src/zones/snapshot";
+import { systemClock, type Clock } from "../../src/lifecycle/clock";
 
 /** The defaults of every setting, as an empty configuration file gives them. */
 export const defaults: Config = configSchema.parse({});
@@ -31,9 +32,9 @@ export interface ForwarderOverrides {
   timeouts?: Partial<TimeoutsConfig>;
 }
 
-export function makeForwarder(upstreams: string[], o: ForwarderOverrides = {}, counters = new UpstreamCounters()) {
+export function makeForwarder(upstreams: string[], o: ForwarderOverrides = {}, counters = new UpstreamCounters(), clock: Clock = systemClock) {
   const pool = o.pool ?? makePool(upstreams).pool;
-  return new Forwarder({ pool, upstream: { ...upstreamDefaults, ...o.upstream }, timeouts: { ...defaults.timeouts, upstream_ms: 500, ...o.timeouts } }, counters);
+  return new Forwarder({ pool, upstream: { ...upstreamDefaults, ...o.upstream }, timeouts: { ...defaults.timeouts, upstream_ms: 500, ...o.timeouts } }, counters, clock);
 }
 
 export function makePipeline(
@@ -43,7 +44,10 @@ export function makePipeline(
     local?: LocalData;
     cache?: Partial<CacheConfig>;
     timeouts?: Partial<TimeoutsConfig>;
+    /** The cache's clock (ms), when only the cache is to see time move. */
     now?: () => number;
+    /** The clock of the pipeline, the forwarder and its exchanges (and the cache, unless `now` is given). */
+    clock?: Clock;
     forwarder?: ForwarderOverrides;
     zones?: ZoneTable;
   } = {},
@@ -52,13 +56,14 @@ export function makePipeline(
   const cacheCounters = new CacheCounters();
   const upstreamCounters = new UpstreamCounters();
   const settings = cacheSettings(o.cache);
-  const cache = new PacketCache(() => settings, cacheCounters, o.now);
+  const clock = o.clock ?? systemClock;
+  const cache = new PacketCache(() => settings, cacheCounters, o.now ?? (o.clock ? () => clock.now() : undefined));
   const snapshot: Snapshot = {
     local: o.local ?? new LocalData(records),
-    forwarder: makeForwarder(upstreams, o.forwarder ?? {}, upstreamCounters),
+    forwarder: makeForwarder(upstreams, o.forwarder ?? {}, upstreamCounters, clock),
     timeouts: { ...defaults.timeouts, query_ms: 1000, ...o.timeouts },
     cache: settings,
   };
   const zones = o.zones ?? new ZoneTable();
-  return { pipeline: new Pipeline(() => snapshot, cache, zones, counters, cacheCounters), cache, counters, cacheCounters, upstreamCounters, zones, snapshot };
+  return { pipeline: new Pipeline(() => snapshot, cache, zones, counters, cacheCounters, clock), cache, counters, cacheCounters, upstreamCounters, zones, snapshot };
 }

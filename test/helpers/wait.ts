@@ -1,4 +1,4 @@
-// Polling for a condition in whole-process tests.
+// Polling for a condition: in whole-process tests, and for real I/O to happen on a FakeClock (never for time to pass).
 import { sleep } from "../../src/lifecycle/tasks";
 
 /** Calls fn every 100 ms until ok(result) or `ms` passes; returns the last result (the caller asserts on it). */
@@ -10,4 +10,13 @@ export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms =
     v = await fn();
   }
   return v;
+}
+
+/** Lets the promise reactions and socket callbacks that are due run (no time passes on a FakeClock). */
+export const turn = (): Promise<void> => Bun.sleep(0);
+
+/** Polls, bounded, until `ok` holds; returns whether it does. */
+export async function eventually(ok: () => boolean, ms = 2000): Promise<boolean> {
+  for (const end = Date.now() + ms; !ok() && Date.now() < end; ) await turn();
+  return ok();
 }

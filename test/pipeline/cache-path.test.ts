@@ -1,11 +1,12 @@
 // The cache in the request path, against stand-in upstreams on loopback.
 import { afterEach, describe, expect, test } from "bun:test";
 import { Outcome, QueryInfo, type Pipeline } from "../../src/pipeline";
-import { sleep } from "../../src/lifecycle/tasks";
 import { addrFor, decode, makeQuery } from "../helpers/dns";
 import { makePipeline, makePool } from "../helpers/pipeline";
 import { soa } from "../helpers/responses";
 import { StandIn, type StandInOptions } from "../helpers/upstream";
+import { FakeClock } from "../helpers/clock";
+import { eventually, turn } from "../helpers/wait";
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -18,16 +19,18 @@ async function standIn(opts: StandInOptions = {}) {
 }
 
 /** Sends one query through the pipeline the way the UDP server does, in a slot of its own. */
-async function ask(p: Pipeline, name: string, type = "A", o: { deadlineMs?: number; id?: number; edns?: number } = {}) {
+async function ask(p: Pipeline, name: string, type = "A", o: { deadlineMs?: number; id?: number; edns?: number; clock?: FakeClock } = {}) {
   const bytes = makeQuery(name, type, { id: o.id, edns: o.edns });
   const slot = new Uint8Array(4096);
   slot.set(bytes);
   const q = new QueryInfo();
   let n = p.answerNow(slot, bytes.length, q, true);
   const sync = n !== Outcome.PENDING;
-  if (!sync) n = await p.resolve(slot, new QueryInfo().copyFrom(q), true, Date.now() + (o.deadlineMs ?? 1000));
+  if (!sync) n = await p.resolve(slot, new QueryInfo().copyFrom(q), true, (o.clock?.now() ?? Date.now()) + (o.deadlineMs ?? 1000));
   return { msg: decode(slot.subarray(0, n)), sync };
 }
+
+
 
 function fakeClock() {
   let now = Date.now();
@@ -83,31 +86,37 @@ describe("cache in the request path", () => {
 
   test("when every waiter has given up, the shared upstream query is cancelled", async () => {
     const up = await standIn({ silent: true });
-    const { pipeline, upstreamCounters } = makePipeline([], [up.address]);
-    await ask(pipeline, "gone.example", "A", { deadlineMs: 50 });
-    await sleep(20);
-    expect(pipeline.flights.inflight).toBe(0);
+    const clock = new FakeClock();
+    const { pipeline, upstreamCounters } = makePipeline([], [up.address], { clock });
+    const answer = ask(pipeline, "gone.example", "A", { deadlineMs: 50, clock });
+    expect(await eventually(() => up.count() === 1)).toBe(true);
+    clock.advance(50); // the client's deadline; the upstream attempt (500 ms) is still waiting
+    expect((await answer).msg.rcode).toBe("SERVFAIL");
+    expect(await eventually(() => pipeline.flights.inflight === 0)).toBe(true);
     expect(upstreamCounters.cancelled).toBe(1);
+    expect(upstreamCounters.timeouts).toBe(0);
   });
 
   test("serve-stale: when the upstream goes silent, expired data is answered with TTL 30 and refreshed later", async () => {
     let silent = false;
     const up = await standIn({ answers: (n) => [{ name: n, type: "A", class: "IN", ttl: 2, data: "192.0.2.7" }] });
-    const c = fakeClock();
-    const { pipeline, cacheCounters } = makePipeline([], [up.address], { now: c.now, cache: { stale_client_timeout_ms: 100 } });
-    expect((await ask(pipeline, "stale.example")).msg.answers[0]!.ttl).toBe(2);
-    c.advance(10);
+    const clock = new FakeClock();
+    const { pipeline, cacheCounters } = makePipeline([], [up.address], { clock, cache: { stale_client_timeout_ms: 100 } });
+    expect((await ask(pipeline, "stale.example", "A", { clock })).msg.answers[0]!.ttl).toBe(2);
+    clock.advance(10_000);
     up.opts.silent = silent = true;
-    const t0 = Date.now();
-    const r = await ask(pipeline, "stale.example", "A", { deadlineMs: 1000 });
-    expect(Date.now() - t0).toBeLessThan(500);
+    const pending = ask(pipeline, "stale.example", "A", { deadlineMs: 1000, clock });
+    expect(await eventually(() => up.count() === 2)).toBe(true);
+    clock.advance(100); // stale_client_timeout_ms: the client gets the stale answer, the upstream query goes on
+    const r = await pending;
     expect(r.msg.answers[0]!.data).toBe("192.0.2.7");
     expect(r.msg.answers[0]!.ttl).toBe(30);
     expect(cacheCounters.staleServed).toBe(1);
-    // The refresh went on in the background; once the upstream is back, it fills the cache again.
+    // The refresh went on in the background; once the upstream is back, its next attempt fills the cache again.
     up.opts.silent = silent = !silent;
-    await sleep(1200);
-    const fresh = await ask(pipeline, "stale.example");
+    clock.advance(500); // the silent attempt times out; the next one is answered
+    expect(await eventually(() => pipeline.flights.inflight === 0)).toBe(true);
+    const fresh = await ask(pipeline, "stale.example", "A", { clock });
     expect(fresh.msg.answers[0]!.ttl).toBe(2);
   });
 
@@ -149,8 +158,7 @@ describe("cache in the request path", () => {
     expect(up.count()).toBe(1);
     c.advance(45);
     for (let i = 0; i < 50; i++) expect((await ask(pipeline, "pre.example")).msg.answers[0]!.ttl).toBeLessThanOrEqual(5);
-    await sleep(100);
-    expect(up.count()).toBe(2);
+    expect(await eventually(() => up.count() === 2 && pipeline.flights.inflight === 0)).toBe(true);
     expect(cacheCounters.prefetches).toBe(1);
     expect((await ask(pipeline, "pre.example")).msg.answers[0]!.ttl).toBe(100);
   });
