@@ -6,7 +6,7 @@ import { makePipeline, makePool } from "../helpers/pipeline";
 import { soa } from "../helpers/responses";
 import { StandIn, type StandInOptions } from "../helpers/upstream";
 import { FakeClock } from "../helpers/clock";
-import { eventually, turn } from "../helpers/wait";
+import { eventually } from "../helpers/wait";
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
