@@ -101,8 +101,8 @@ export class Status {
 
   /**
    * A second with nobody watching the live feed: the per-second baselines move on (so the next snapshot's rates
-   * cover one second, not the whole unwatched stretch) and nothing is built. liveSnapshot costs the query
-   * thread 1-6 ms under load, most of it sampling the query log for top domains.
+   * cover one second, not the whole unwatched stretch) and nothing is built: liveSnapshot holds the query thread
+   * for milliseconds under load, most of it sampling the query log for top domains.
    */
   skipLiveSnapshot(): void {
     const t = this.totals();

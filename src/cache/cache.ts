@@ -4,9 +4,9 @@
 //
 // Layout (struct of arrays, no object per entry): an entry is an index. Its fields live in typed arrays, its
 // bytes in a fixed 128-byte slot of one shared byte array (most answers fit; larger ones get an array of their
-// own), and the hash table is a bucket array with chains through `chain`. A million entries cost ~190 bytes
-// each instead of ~800 as objects with their own typed arrays (each JS typed array alone is ~130 bytes of
-// overhead), and the garbage collector has a handful of big arrays to look at instead of millions of objects.
+// own), and the hash table is a bucket array with chains through `chain`. An entry costs a fraction of what an
+// object with typed arrays of its own would (a JS typed array carries a sizeable overhead of its own), and the
+// garbage collector has a handful of big arrays to look at instead of millions of objects.
 // An entry's bytes: the response without OPT (ID 0), then the lowercased qname, then (offset u16, ttl u32) per
 // TTL field.
 //

@@ -1,10 +1,8 @@
-// Background threads give way to the query thread (issue 7's p99). Everything else in the process — the client
-// store, discovery, job-lane and mmsg watcher workers, and the runtime's own JIT, GC and allocator threads — runs
-// at a lower CPU priority (a higher nice value), so when it shares a core with the query thread it is the one
-// that waits. Measured on a core shared by both (bench/e2e.sh pins the server to one CPU), at 50k q/s: the
-// query thread spent 71-93 ms per 10 s runnable but not running, against Unbound's ~52 ms; with the helpers at
-// nice 19 (or SCHED_IDLE) it was 51-62 ms. The helpers use ~40 ms of CPU per 10 s there: they still get it,
-// only not at the query thread's expense.
+// Background threads give way to the query thread. Everything else in the process — the client store, discovery,
+// job-lane and mmsg watcher workers, and the runtime's own JIT, GC and allocator threads — runs at a lower CPU
+// priority (a higher nice value), so when it shares a core with the query thread it is the one that waits: on a
+// shared core the scheduler would otherwise run a lightly-used helper ahead of the busy query thread. The helpers
+// still get their CPU, only not at the query thread's expense (docs/performance-log.md has the measurements).
 //
 // Linux keeps the nice value per thread (setpriority(PRIO_PROCESS, tid) changes that one thread), and threads
 // inherit it from the thread that creates them, so a worker lowered once also lowers the threads its runtime

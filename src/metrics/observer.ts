@@ -82,7 +82,7 @@ export class Observer {
   /**
    * What interval() does for the next one, without its work: the baselines move on, and the query log's
    * entries are left unsampled. For seconds nobody watches: sampling the log for top domains makes a string
-   * per logged query (2,000 a second under load), which held the query thread for 1-6 ms every second.
+   * per logged query, which would hold the query thread for milliseconds every second under load.
    */
   skipInterval(hits: number, misses: number, stats: QueryStats = this.stats): void {
     this.advance(hits, misses, stats, performance.now(), this.log.written);

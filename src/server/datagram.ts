@@ -1,7 +1,7 @@
 // The UDP socket under UdpServer, behind one small interface so the backend is a config choice:
 //   "bun"   Bun.udpSocket: lowest CPU per datagram, sendMany (sendmmsg) for batches; no SO_RCVBUF, no reusePort.
-//   "dgram" node:dgram (Bun's): a larger kernel receive buffer (no loss on bursts) and SO_REUSEPORT, at ~2% more
-//           CPU per datagram and one send per answer. Measured in bench/ (issue 7).
+//   "dgram" node:dgram (Bun's): a larger kernel receive buffer (no loss on bursts) and SO_REUSEPORT, at some more
+//           CPU per datagram and one send per answer (docs/performance.md has the figures).
 //   "mmsg"  libc through bun:ffi (Linux, 64-bit; src/server/mmsg.ts): recvmmsg/sendmmsg batches, SO_RCVBUF and
 //           SO_REUSEPORT; the lowest CPU per datagram of the three.
 import dgram from "node:dgram";
@@ -14,7 +14,7 @@ export type OnDatagram = (sock: DatagramSocket, data: Uint8Array, off: number, l
 /**
  * Answers waiting to go out together, as parallel arrays reused from batch to batch: answer i is
  * bufs[i][0, lens[i]) to (addresses[i], ports[i]); slots[i] is whatever the caller needs back (a ring handle).
- * Nothing is allocated per answer (a subarray per answer was a measurable part of the cheap path's cost).
+ * Nothing is allocated per answer: a view per answer would be on the cheap path.
  */
 export class SendBatch {
   readonly bufs: Uint8Array[];

@@ -1,8 +1,7 @@
 // The "mmsg" UDP backend (Linux, 64-bit): the socket is made and read through libc with bun:ffi —
 // recvmmsg takes up to 64 datagrams per syscall and sendmmsg sends a batch of answers pointing straight at
 // their ring slots, with SO_RCVBUF and SO_REUSEPORT set like any C server would. Per datagram this skips the
-// event loop's own receive path, which is where most of Bun's per-packet cost is (issue 7: a bare
-// Bun.udpSocket echo costs more CPU than Unbound's whole answer).
+// event loop's own receive path, which is where most of Bun's per-packet cost is.
 //
 // How it shares the thread with everything else: one loop for all mmsg sockets of the process, run in slices
 // of SLICE_MS. Within a slice it reads every socket, answers, sends, and sleeps in poll() while nothing is
@@ -41,8 +40,8 @@ const SLICE_MS = 1;
 /**
  * …while the event loop has I/O we know of waiting (upstream queries in flight, TCP connections open: see
  * MmsgOptions.otherWork); without any, only timers, worker messages and new connections can be waiting there,
- * and a turn every QUIET_SLICE_MS does for them. Each event-loop turn costs the busy loop ~10 µs; at 50k q/s
- * the longer quiet slice saved ~0.5 µs per query (bench/e2e.sh MODE=ab: 11.23 → 10.73 µs).
+ * and a turn every QUIET_SLICE_MS does for them: each event-loop turn costs the busy loop, so fewer turns
+ * leave more of the slice to answering.
  */
 const QUIET_SLICE_MS = 4;
 /** No datagram for this long: the loop parks and the watcher worker waits for the next one. */

@@ -104,8 +104,8 @@ export const PACKED_SET_HEADER = 6;
  * lowercased wire bytes, the number of RRsets, then per RRset its type, RR count and length (16 bits each) and
  * the RRs with the owner as a pointer to the question — so a positive answer reads one table slot and one or
  * two neighbouring cache lines of bytes. The objects (NameNode, Map, RRSet, a Uint8Array each) it replaces on
- * that path cost a dependent cache miss each, and in the server, where the kernel runs between two batches,
- * they were most of the cost of a local answer (issue 7: ~1.7 µs of ~10.8 per query, `perf record`).
+ * that path cost a dependent cache miss each, and in the server, where the kernel runs between two batches and
+ * evicts the caches, those misses were a large part of a local answer.
  */
 export class PackedNames {
   private readonly table: Int32Array;
