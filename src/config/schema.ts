@@ -1,5 +1,6 @@
-// The configuration schema: the one place config shape, defaults and limits are written. Types are
-// inferred from it. TOML keys are snake_case; every object is strict, so a misspelt key is an error.
+// The configuration schema: the one place config shape, defaults, limits and descriptions are written. Types
+// are inferred from it, and docs/configuration.md is generated from it (src/config/reference.ts, `bun run
+// docs:config`). TOML keys are snake_case; every object is strict, so a misspelt key is an error.
 import { z } from "zod";
 import { parseRecord } from "../zones/records";
 import { toWire } from "../wire/name";
@@ -34,88 +35,92 @@ const ms = (def: number, min: number, max: number) => z.number().int().min(min).
 
 export const configSchema = z
   .object({
-    listen: z.array(hostPort()).min(1).default(["127.0.0.1:5300", "[::1]:5300"]),
-    /** HTTP API address, or "off". */
-    http: z.union([z.literal("off"), hostPort()]).default("127.0.0.1:8053"),
-    /** Bearer token for mutating API requests; required when `http` is not on loopback. */
-    http_token: z.string().min(16, "must be at least 16 characters").optional(),
-    /** Upstream servers; when absent, the nameservers of /etc/resolv.conf. */
-    upstreams: z.array(hostPort(53)).optional(),
-    records: z.array(record).default([]),
-    data_dir: z.string().min(1).default("./data"),
-    log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
-    /**
-     * Processes answering on the listen ports (SO_REUSEPORT: UDP backend "mmsg", or "dgram"): the first also runs the
-     * HTTP API, client tracking and discovery; caches are per process. See src/lifecycle/processes.ts.
-     */
-    processes: z.number().int().min(1).max(64).default(1),
-    /**
-     * Nice value of every thread but the query thread (workers, JIT, GC): they give way to it on a shared core.
-     * 0 leaves them at the query thread's priority. See src/lifecycle/priority.ts.
-     */
-    background_nice: z.number().int().min(0).max(19).default(10),
+    listen: z.array(hostPort()).min(1).default(["127.0.0.1:5300", "[::1]:5300"])
+      .describe("UDP and TCP listeners, ADDR:PORT (`[::1]:5300` for IPv6; port 0 picks a free port). Changing it needs a restart."),
+    http: z.union([z.literal("off"), hostPort()]).default("127.0.0.1:8053")
+      .describe("HTTP API and dashboard address (ADDR:PORT), or `\"off\"`. Off loopback it needs `http_token`. Changing it needs a restart."),
+    http_token: z.string().min(16, "must be at least 16 characters").optional()
+      .describe("Bearer token for mutating API requests (the POST endpoints, `Authorization: Bearer <token>`), at least 16 characters; required when `http` is not on loopback: bunbound refuses to start without it."),
+    upstreams: z.array(hostPort(53)).optional()
+      .describe("Upstream servers, ADDR[:PORT] (port 53 by default), tried as `upstream.strategy` says; when absent, the nameservers of /etc/resolv.conf."),
+    records: z.array(record).default([])
+      .describe("Local records, `NAME [TTL] [IN] TYPE DATA` (A, AAAA, CNAME, MX, NS, PTR, SRV, TXT, CAA; TXT data as quoted strings, several allowed). A name with records but none of the asked type gets NODATA; a CNAME is followed through local data."),
+    data_dir: z.string().min(1).default("./data")
+      .describe("State directory: the client store (`clients.db`) and the DNSSEC keys (`keys/`). Changing it needs a restart."),
+    log_level: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Log threshold. Logs are JSON lines on stderr."),
+    processes: z.number().int().min(1).max(64).default(1)
+      .describe("Processes answering on the listen ports (SO_REUSEPORT: UDP backend \"mmsg\", or \"dgram\"): the first also runs the HTTP API, client tracking and discovery; caches are per process. See src/lifecycle/processes.ts. Changing it needs a restart."),
+    background_nice: z.number().int().min(0).max(19).default(10)
+      .describe("Nice value of every thread but the query thread (workers, JIT, GC): they give way to it on a shared core. 0 leaves them at the query thread's priority. See src/lifecycle/priority.ts. Changing it needs a restart."),
     timeouts: z
       .object({
-        /** A client's deadline: by then it has an answer (SERVFAIL at worst). */
-        query_ms: ms(2500, 50, 60_000),
-        /** One upstream attempt; the next upstream is tried after it. */
-        upstream_ms: ms(1000, 10, 30_000),
-        /** On SIGTERM, how long in-flight queries get to finish. */
-        drain_ms: ms(5000, 0, 120_000),
-        tcp_idle_ms: ms(10_000, 1000, 600_000),
-        /** A TCP message must arrive whole within this long of its first byte, however slowly it trickles in. */
-        tcp_message_ms: ms(5000, 100, 120_000),
+        query_ms: ms(2500, 50, 60_000).describe("A client's deadline: by then it has an answer (SERVFAIL at worst)."),
+        upstream_ms: ms(1000, 10, 30_000).describe("One upstream attempt; the next upstream (or the same again) is tried after it."),
+        drain_ms: ms(5000, 0, 120_000).describe("On SIGTERM, how long in-flight queries get to finish before they are cancelled."),
+        tcp_idle_ms: ms(10_000, 1000, 600_000)
+          .describe("Idle TCP connections are closed after this; shorter once the connection table is half full (down to 500 ms when it is full)."),
+        tcp_message_ms: ms(5000, 100, 120_000)
+          .describe("A TCP message must arrive whole within this long of its first byte, however slowly it trickles in (slowloris)."),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("Deadlines, in milliseconds."),
     tcp: z
       .object({
-        max_connections: z.number().int().min(1).max(100_000).default(1000),
-        max_inflight_per_connection: z.number().int().min(1).max(65_535).default(32),
+        max_connections: z.number().int().min(1).max(100_000).default(1000)
+          .describe("Open client connections at most; a full table closes its longest-idle connection to admit a new one (and refuses the new one when every connection is busy)."),
+        max_inflight_per_connection: z.number().int().min(1).max(65_535).default(32)
+          .describe("Reading from a connection pauses at this many unanswered queries."),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("Client TCP connections (RFC 7766)."),
     cache: z
       .object({
-        max_entries: z.number().int().min(1).max(50_000_000).default(200_000),
-        max_bytes: z.number().int().min(64 * 1024).max(64 * 1024 ** 3).default(128 * 1024 * 1024),
-        /** Clamp for positive TTLs, seconds. */
-        min_ttl: z.number().int().min(0).max(86_400).default(0),
-        max_ttl: z.number().int().min(1).max(2_147_483_647).default(86_400),
-        /** Cap for NXDOMAIN/NODATA (RFC 2308), seconds. */
-        negative_max_ttl: z.number().int().min(0).max(86_400).default(3600),
-        /** How long an upstream SERVFAIL is kept, seconds; 0 = not cached. */
-        servfail_ttl: z.number().int().min(0).max(300).default(5),
-        /** RFC 8767: answer expired data when upstreams fail or are slow. */
-        serve_stale: z.boolean().default(true),
-        /** How long past expiry data may still be served stale, seconds (default one day). */
-        stale_max_age: z.number().int().min(0).max(7 * 86_400).default(86_400),
-        /** TTL of stale answers, seconds (RFC 8767 recommends 30). */
-        stale_answer_ttl: z.number().int().min(1).max(3600).default(30),
-        /** With stale data at hand, how long a client waits for upstreams first (RFC 8767 suggests 1.8 s). */
-        stale_client_timeout_ms: z.number().int().min(0).max(60_000).default(1800),
-        /** Refresh an entry asked for in the last 10% of its TTL. */
-        prefetch: z.boolean().default(true),
-        /** How often expired entries are removed. */
-        sweep_interval_ms: z.number().int().min(100).max(3_600_000).default(10_000),
+        max_entries: z.number().int().min(1).max(50_000_000).default(200_000)
+          .describe("Entries at most; entries are evicted (SIEVE) past this or `max_bytes`."),
+        max_bytes: z.number().int().min(64 * 1024).max(64 * 1024 ** 3).default(128 * 1024 * 1024)
+          .describe("Bytes at most (128 MiB by default); entries are evicted (SIEVE) past this or `max_entries`."),
+        min_ttl: z.number().int().min(0).max(86_400).default(0).describe("Clamp for positive TTLs, seconds: the lowest."),
+        max_ttl: z.number().int().min(1).max(2_147_483_647).default(86_400).describe("Clamp for positive TTLs, seconds: the highest."),
+        negative_max_ttl: z.number().int().min(0).max(86_400).default(3600)
+          .describe("Cap for NXDOMAIN/NODATA (RFC 2308), seconds: they are cached for min(SOA TTL, SOA MINIMUM), at most this."),
+        servfail_ttl: z.number().int().min(0).max(300).default(5)
+          .describe("How long an upstream SERVFAIL is kept, seconds; 0 = not cached."),
+        serve_stale: z.boolean().default(true)
+          .describe("RFC 8767: answer expired data (with TTL `stale_answer_ttl`) when upstreams fail or are slow."),
+        stale_max_age: z.number().int().min(0).max(7 * 86_400).default(86_400)
+          .describe("How long past expiry data may still be served stale, seconds (default one day)."),
+        stale_answer_ttl: z.number().int().min(1).max(3600).default(30).describe("TTL of stale answers, seconds (RFC 8767 recommends 30)."),
+        stale_client_timeout_ms: z.number().int().min(0).max(60_000).default(1800)
+          .describe("With stale data at hand, how long a client waits for upstreams first (RFC 8767 suggests 1.8 s); the refresh goes on after it."),
+        prefetch: z.boolean().default(true).describe("Refresh an entry asked for in the last 10% of its TTL, in the background."),
+        sweep_interval_ms: z.number().int().min(100).max(3_600_000).default(10_000)
+          .describe("How often expired entries are removed (by one task; no timer per entry)."),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("The packet cache."),
     upstream: z
       .object({
-        /** fastest: lowest smoothed RTT first, with some exploration; round_robin; ordered: as listed. */
-        strategy: z.enum(["fastest", "round_robin", "ordered"]).default("fastest"),
-        /** 0x20: randomise the qname's letter case toward upstreams and reject answers that do not echo it. */
-        randomize_case: z.boolean().default(false),
-        breaker_failures: z.number().int().min(1).max(1000).default(5),
-        breaker_open_ms: z.number().int().min(100).max(3_600_000).default(30_000),
-        breaker_max_open_ms: z.number().int().min(100).max(86_400_000).default(300_000),
-        max_cname_chain: z.number().int().min(1).max(64).default(12),
-        exploration: z.number().min(0).max(0.5).default(0.05),
+        strategy: z.enum(["fastest", "round_robin", "ordered"]).default("fastest")
+          .describe("fastest: lowest smoothed RTT first, with some exploration (`exploration`); round_robin; ordered: as listed."),
+        randomize_case: z.boolean().default(false)
+          .describe("0x20: randomise the qname's letter case toward upstreams and reject answers that do not echo it exactly."),
+        breaker_failures: z.number().int().min(1).max(1000).default(5)
+          .describe("Consecutive failures that open an upstream's circuit breaker."),
+        breaker_open_ms: z.number().int().min(100).max(3_600_000).default(30_000)
+          .describe("How long an open breaker waits before one half-open probe; each failed probe doubles the wait, up to `breaker_max_open_ms`."),
+        breaker_max_open_ms: z.number().int().min(100).max(86_400_000).default(300_000)
+          .describe("The longest an open breaker waits between probes."),
+        max_cname_chain: z.number().int().min(1).max(64).default(12)
+          .describe("Longer CNAME chains, and loops, from upstreams are refused (the next upstream is tried; SERVFAIL when none does better)."),
+        exploration: z.number().min(0).max(0.5).default(0.05)
+          .describe("With strategy fastest: the share of queries that try another upstream than the fastest first, so every RTT estimate stays current."),
       })
       .strict()
-      .prefault({}),
-    /** Per-domain forwarding: names at or below `zone` go to these upstreams; the longest zone wins. */
+      .prefault({})
+      .describe("How upstreams are chosen, and when one is given up on."),
     forward: z
       .array(
         z
@@ -126,13 +131,13 @@ export const configSchema = z
               } catch (e) {
                 ctx.addIssue({ code: "custom", message: (e as Error).message });
               }
-            }),
-            upstreams: z.array(hostPort(53)).min(1),
+            }).describe("The domain."),
+            upstreams: z.array(hostPort(53)).min(1).describe("Its upstream servers, ADDR[:PORT] (port 53 by default)."),
           })
           .strict(),
       )
-      .default([]),
-    /** Authoritative zones from RFC 1035 master files, loaded and signed in the heavy lane. */
+      .default([])
+      .describe("Per-domain forwarding: names at or below `zone` go to these upstreams; the longest zone wins. A forward zone at or below a special-use name (RFC 6761: `test.`, `local.`, ...) takes over its names."),
     zone: z
       .array(
         z
@@ -143,124 +148,130 @@ export const configSchema = z
               } catch (e) {
                 ctx.addIssue({ code: "custom", message: (e as Error).message });
               }
-            }),
-            file: z.string().min(1),
-            /** Sign online (keys in data_dir/keys). */
-            dnssec: z.boolean().default(false),
-            /** 13 = ECDSA P-256/SHA-256, 15 = Ed25519. */
-            algorithm: z.union([z.literal(13), z.literal(15)]).default(13),
-            /** Signature validity, days; signatures are refreshed when half of it has passed. */
-            signature_validity_days: z.number().int().min(1).max(365).default(14),
-            /** Who may AXFR the zone (RFC 5936 section 6: off by default; here loopback only). */
-            transfer_acl: z.array(cidr).default(["127.0.0.0/8", "::1/128"]),
+            }).describe("The zone's name (its apex)."),
+            file: z.string().min(1).describe("Its master file (a relative path is taken from the working directory)."),
+            dnssec: z.boolean().default(false).describe("Sign online; the key is made on first load into data_dir/keys."),
+            algorithm: z.union([z.literal(13), z.literal(15)]).default(13).describe("13 = ECDSA P-256/SHA-256, 15 = Ed25519."),
+            signature_validity_days: z.number().int().min(1).max(365).default(14)
+              .describe("Signature validity, days; signatures are refreshed when half of it has passed."),
+            transfer_acl: z.array(cidr).default(["127.0.0.0/8", "::1/128"])
+              .describe("Who may AXFR the zone, as address prefixes; REFUSED for everyone else (RFC 5936 section 6: off by default; here loopback only)."),
           })
           .strict(),
       )
-      .default([]),
-    /** /etc/hosts-format files: their names answer A/AAAA, their addresses PTR. */
-    hosts: z.array(z.string().min(1)).default([]),
+      .default([])
+      .describe("Authoritative zones from RFC 1035 master files, loaded and signed in the heavy lane. A file that does not load keeps the zone's previous version serving; names of a zone not loaded yet get SERVFAIL, never an upstream's answer."),
+    hosts: z.array(z.string().min(1)).default([])
+      .describe("/etc/hosts-format files: their names answer A/AAAA, their addresses PTR. Re-read when they change (`jobs.watch_interval_ms`)."),
     jobs: z
       .object({
-        max_queue: z.number().int().min(1).max(10_000).default(64),
-        job_timeout_ms: z.number().int().min(1000).max(3_600_000).default(300_000),
-        /** How often zone and hosts files are checked for changes (mtime); 0 = never. */
-        watch_interval_ms: z.number().int().min(0).max(3_600_000).default(5000),
+        max_queue: z.number().int().min(1).max(10_000).default(64).describe("Queued jobs beyond this are refused (and counted)."),
+        job_timeout_ms: z.number().int().min(1000).max(3_600_000).default(300_000)
+          .describe("A job running longer fails and its worker is replaced."),
+        watch_interval_ms: z.number().int().min(0).max(3_600_000).default(5000)
+          .describe("How often zone and hosts files are checked for changes (mtime) and re-read; 0 = never."),
       })
       .strict()
-      .prefault({}),
-    /** Client tracking (seed 004): every answered query updates its client's row, off the query path. */
+      .prefault({})
+      .describe("The heavy lane: zone loading, signing and AXFR building in a Bun worker, off the query thread."),
     clients: z
       .object({
-        enabled: z.boolean().default(true),
-        /** Bounded queues for updates of known clients (high) and clients still being discovered (low). */
-        high_queue: z.number().int().min(16).max(1_000_000).default(10_000),
-        low_queue: z.number().int().min(16).max(1_000_000).default(10_000),
-        /** When both queues wait, at least this share of the work goes to the low one. */
-        low_share: z.number().min(0.05).max(0.5).default(0.25),
-        /** Store writes are batched: by size, or at least this often. */
-        batch_size: z.number().int().min(1).max(100_000).default(500),
-        batch_ms: z.number().int().min(10).max(60_000).default(1000),
-        max_clients: z.number().int().min(100).max(10_000_000).default(100_000),
-        /** A known client seen this long after its last discovery is named again, ahead of new clients. */
-        rediscover_after_ms: z.number().int().min(1000).max(365 * 86_400_000).default(86_400_000),
+        enabled: z.boolean().default(true).describe("Track clients (and, with `discovery.enabled`, name new ones)."),
+        high_queue: z.number().int().min(16).max(1_000_000).default(10_000)
+          .describe("Bounded queue for updates of known clients; when it is full, an update is dropped and counted."),
+        low_queue: z.number().int().min(16).max(1_000_000).default(10_000)
+          .describe("Bounded queue for updates of clients still being discovered; when it is full, an update is dropped and counted."),
+        low_share: z.number().min(0.05).max(0.5).default(0.25)
+          .describe("When both queues wait, at least this share of the work goes to the low one."),
+        batch_size: z.number().int().min(1).max(100_000).default(500)
+          .describe("Store writes are batched: by size (this many rows), or at least every `batch_ms`."),
+        batch_ms: z.number().int().min(10).max(60_000).default(1000)
+          .describe("Store writes are batched: by `batch_size`, or at least this often, from the store's own worker (bun:sqlite, WAL)."),
+        max_clients: z.number().int().min(100).max(10_000_000).default(100_000)
+          .describe("Clients remembered in memory for new-client detection."),
+        rediscover_after_ms: z.number().int().min(1000).max(365 * 86_400_000).default(86_400_000)
+          .describe("A known client seen this long after its last discovery is named again, ahead of new clients."),
       })
       .strict()
-      .prefault({}),
-    /** Naming new clients on Bun workers, rate-limited and behind a circuit breaker. */
+      .prefault({})
+      .describe("Client tracking (seed 004): every answered query updates its client's row, off the query path (which only posts to a bounded queue)."),
     discovery: z
       .object({
-        enabled: z.boolean().default(true),
-        workers: z.number().int().min(1).max(64).default(4),
-        queue_size: z.number().int().min(1).max(1_000_000).default(1000),
-        /** Discoveries per second (token bucket) and the burst allowed. */
-        rate: z.number().min(0.1).max(10_000).default(10),
-        burst: z.number().int().min(1).max(10_000).default(20),
-        breaker_failures: z.number().int().min(1).max(1000).default(5),
-        breaker_open_ms: z.number().int().min(100).max(3_600_000).default(30_000),
-        /** Tried in this order until one gives a name. */
-        methods: z.array(z.enum(["dhcp", "ptr", "netbios", "mdns"])).default(["dhcp", "ptr", "netbios", "mdns"]),
-        ptr_timeout_ms: z.number().int().min(10).max(30_000).default(1000),
-        netbios_timeout_ms: z.number().int().min(10).max(30_000).default(1000),
-        mdns_timeout_ms: z.number().int().min(10).max(30_000).default(1000),
-        netbios_port: z.number().int().min(1).max(65_535).default(137),
-        mdns_port: z.number().int().min(1).max(65_535).default(5353),
-        /** DHCP lease files: dnsmasq.leases, ISC dhcpd.leases, Kea lease CSV. */
-        leases: z.array(z.object({ format: z.enum(["dnsmasq", "isc", "kea"]), file: z.string().min(1) }).strict()).default([]),
+        enabled: z.boolean().default(true).describe("Name new clients."),
+        workers: z.number().int().min(1).max(64).default(4).describe("Bun workers in the discovery pool."),
+        queue_size: z.number().int().min(1).max(1_000_000).default(1000)
+          .describe("Jobs beyond this are dropped and counted; jobs held back (token bucket, breaker) stay queued."),
+        rate: z.number().min(0.1).max(10_000).default(10).describe("Discoveries per second (token bucket)."),
+        burst: z.number().int().min(1).max(10_000).default(20).describe("The token bucket's burst."),
+        breaker_failures: z.number().int().min(1).max(1000).default(5)
+          .describe("Consecutive failures that open the breaker; `breaker_open_ms` later, one trial."),
+        breaker_open_ms: z.number().int().min(100).max(3_600_000).default(30_000)
+          .describe("How long the open breaker holds discoveries back before one trial."),
+        methods: z.array(z.enum(["dhcp", "ptr", "netbios", "mdns"])).default(["dhcp", "ptr", "netbios", "mdns"])
+          .describe("Tried in this order until one gives a name."),
+        ptr_timeout_ms: z.number().int().min(10).max(30_000).default(1000)
+          .describe("PTR lookup, through bunbound's own listener (local data, zones and upstreams apply)."),
+        netbios_timeout_ms: z.number().int().min(10).max(30_000).default(1000)
+          .describe("RFC 1002 node status request to the client's `netbios_port`."),
+        mdns_timeout_ms: z.number().int().min(10).max(30_000).default(1000)
+          .describe("RFC 6762 reverse lookup, legacy unicast to the client's `mdns_port`."),
+        netbios_port: z.number().int().min(1).max(65_535).default(137).describe("Port of NetBIOS node status requests."),
+        mdns_port: z.number().int().min(1).max(65_535).default(5353).describe("Port of mDNS reverse lookups."),
+        leases: z.array(z.object({ format: z.enum(["dnsmasq", "isc", "kea"])
+          .describe("dnsmasq, isc (dhcpd.leases) or kea (lease CSV)."), file: z.string().min(1).describe("The lease file.") }).strict()).default([]).describe("DHCP lease files for the dhcp method: dnsmasq.leases, ISC dhcpd.leases, Kea lease CSV; e.g. `[{ format = \"dnsmasq\", file = \"/var/lib/misc/dnsmasq.leases\" }]`."),
       })
       .strict()
-      .prefault({}),
-    /** The UDP socket implementation (see src/server/datagram.ts and the README's performance section). */
+      .prefault({})
+      .describe("Naming new clients on Bun workers, rate-limited and behind a circuit breaker."),
     udp: z
       .object({
-        /** "auto": "mmsg" where it runs (Linux, x64/arm64, libc), else "bun". */
-        backend: z.enum(["auto", "bun", "dgram", "mmsg"]).default("auto"),
-        /** SO_RCVBUF, "dgram" and "mmsg" backends: room for bursts while the process is busy. */
-        receive_buffer_bytes: z.number().int().min(65_536).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
-        /**
-         * "mmsg" backend, under load only (a read brought 2+ datagrams): wait this long before the next read so
-         * answers leave in bigger batches — fewer wake-ups per query for at most this much latency. 0 = off.
-         */
-        coalesce_us: z.number().int().min(0).max(500).default(0),
+        backend: z.enum(["auto", "bun", "dgram", "mmsg"]).default("auto")
+          .describe("\"auto\": \"mmsg\" where it runs (Linux, x64/arm64, libc), else \"bun\". \"mmsg\": libc recvmmsg/sendmmsg via bun:ffi, SO_RCVBUF, SO_REUSEPORT: least CPU, no loss on bursts; \"bun\": Bun.udpSocket + sendMany, no SO_RCVBUF, no SO_REUSEPORT; \"dgram\": node:dgram, SO_RCVBUF + SO_REUSEPORT, most CPU."),
+        receive_buffer_bytes: z.number().int().min(65_536).max(256 * 1024 * 1024).default(4 * 1024 * 1024)
+          .describe("SO_RCVBUF, \"dgram\" and \"mmsg\" backends: room for bursts while the process is busy (capped by net.core.rmem_max)."),
+        coalesce_us: z.number().int().min(0).max(500).default(0)
+          .describe("\"mmsg\" backend, under load only (a read brought 2+ datagrams): wait this long (plus the kernel's ~50 µs timer slack) before the next read so answers leave in bigger batches — fewer wake-ups per query for at most this much latency (~10% less CPU per query at 50k q/s for ~2-3x the average latency: docs/performance.md). 0 = off; one query at a time never waits."),
       })
       .strict()
-      .prefault({}),
-    /** Answers per client address over UDP, against reflection; TCP and clients with a good DNS cookie are exempt. */
+      .prefault({})
+      .describe("The UDP socket implementation (see src/server/datagram.ts and docs/performance.md). Changes need a restart."),
     rate_limit: z
       .object({
-        /** Answers a second to one address (a burst of one second's worth); 0 = no limit. */
-        udp_per_ip: z.number().int().min(0).max(1_000_000).default(0),
-        /** Every Nth limited answer goes out truncated (TC=1) so a real client retries over TCP; 0 = drop them all. */
-        slip: z.number().int().min(0).max(100).default(2),
+        udp_per_ip: z.number().int().min(0).max(1_000_000).default(0)
+          .describe("Answers a second to one address (a burst of one second's worth); 0 = no limit."),
+        slip: z.number().int().min(0).max(100).default(2)
+          .describe("Every Nth limited answer goes out truncated (TC=1) so a real client retries over TCP; 0 = drop them all."),
       })
       .strict()
-      .prefault({}),
-    /** Misses waiting for upstreams, UDP and TCP together: each holds a small fixed record, not a ring slot. */
+      .prefault({})
+      .describe("Answers per client address over UDP, against reflection; TCP and clients with a good DNS cookie are exempt."),
     pending: z
       .object({
-        /** How many may wait at once (each costs about 9 KB while it waits). */
-        max_queries: z.number().int().min(16).max(1_000_000).default(2048),
-        /**
-         * When that many wait: "drop_oldest" answers the oldest now (stale data, else SERVFAIL) to admit the new
-         * one, if it has waited jostle_ms or more, else the new one; "servfail" always answers the new one now.
-         */
-        when_full: z.enum(["drop_oldest", "servfail"]).default("drop_oldest"),
-        /** "drop_oldest": how long the oldest must have waited to be pushed out (Unbound's jostle-timeout). */
-        jostle_ms: z.number().int().min(0).max(60_000).default(200),
+        max_queries: z.number().int().min(16).max(1_000_000).default(2048)
+          .describe("How many may wait at once (each costs about 9 KB while it waits)."),
+        when_full: z.enum(["drop_oldest", "servfail"]).default("drop_oldest")
+          .describe("When that many wait: \"drop_oldest\" answers the oldest now (stale data, else SERVFAIL) to admit the new one, if it has waited jostle_ms or more, else the new one; \"servfail\" always answers the new one now."),
+        jostle_ms: z.number().int().min(0).max(60_000).default(200)
+          .describe("\"drop_oldest\": how long the oldest must have waited to be pushed out (Unbound's jostle-timeout)."),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("Misses waiting for upstreams, UDP and TCP together: each holds a small fixed record, not a ring slot. Changes need a restart."),
     ring: z
       .object({
-        udp_slots: z.number().int().min(16).max(1_000_000).default(4096),
-        /** Must hold the largest UDP query; answers beyond the client's size are truncated anyway. */
-        udp_slot_size: z.number().int().min(512).max(65_535).default(4096),
-        tcp_slots: z.number().int().min(16).max(100_000).default(512),
-        tcp_slot_size: z.number().int().min(514).max(65_537).default(65_537),
-        /** Throw on ownership violations instead of counting them (tests). */
-        strict: z.boolean().default(false),
+        udp_slots: z.number().int().min(16).max(1_000_000).default(4096)
+          .describe("UDP answers being written and sent at once; beyond this queries are dropped and counted."),
+        udp_slot_size: z.number().int().min(512).max(65_535).default(4096)
+          .describe("Must hold the largest UDP query; answers beyond the client's size are truncated anyway."),
+        tcp_slots: z.number().int().min(16).max(100_000).default(512)
+          .describe("TCP answers being written at once (and zone transfers); beyond this reading waits."),
+        tcp_slot_size: z.number().int().min(514).max(65_537).default(65_537)
+          .describe("A full 65535-byte message plus its 2-byte length prefix."),
+        strict: z.boolean().default(false).describe("Throw on buffer ownership violations instead of counting them (tests)."),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .describe("The preallocated buffers answers are written in, one slot per request. Changes need a restart."),
   })
   .strict();
 
