@@ -1,6 +1,7 @@
 // Test-side DNS tools: build queries with dns-packet (an independent encoder), send them over UDP or TCP
 // to loopback, decode answers.
 import * as packet from "dns-packet";
+import { frame } from "../../src/wire/framing";
 
 export type Packet = packet.Packet;
 
@@ -63,13 +64,7 @@ export async function udpAsk(port: number, msg: Uint8Array, timeoutMs = 3000, ho
 }
 
 /** Frames a message for TCP. */
-export function frame(msg: Uint8Array): Uint8Array {
-  const out = new Uint8Array(msg.length + 2);
-  out[0] = msg.length >> 8;
-  out[1] = msg.length & 0xff;
-  out.set(msg, 2);
-  return out;
-}
+export { frame };
 
 /** A TCP client connection that collects complete framed messages as they arrive. */
 export class TcpClient {
