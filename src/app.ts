@@ -246,10 +246,9 @@ export class App {
       // be taken already; then try another pair.
       for (let attempt = 0; ; attempt++) {
         const udp = new UdpServer(host, port, this.udpRing, this.requests, this.counters, {
+          ...this.cfg.udp,
           backend,
-          receiveBufferBytes: this.cfg.udp.receive_buffer_bytes,
           reusePort,
-          coalesceUs: this.cfg.udp.coalesce_us,
           // Upstream answers and TCP queries arrive through the event loop: while any can, it gets a turn every 1 ms.
           otherWork: () => this.pipeline.inflight > 0 || this.tcp.some((t) => t.connections > 0),
         });

@@ -6,7 +6,7 @@
 //           SO_REUSEPORT; the lowest CPU per datagram of the three.
 import dgram from "node:dgram";
 import { isIP } from "node:net";
-import { mmsgUnsupported, openMmsg } from "./mmsg";
+import { mmsgUnsupported, openMmsg, type MmsgOptions } from "./mmsg";
 
 /** A datagram arrived: its bytes are data[off, off + len), valid only until the callback returns. */
 export type OnDatagram = (sock: DatagramSocket, data: Uint8Array, off: number, len: number, port: number, address: string) => void;
@@ -70,16 +70,12 @@ export function chooseBackend(configured: Backend | "auto", reusePort: boolean):
   return reusePort && b === "bun" ? "dgram" : b;
 }
 
-export interface DatagramOptions {
+/**
+ * The udp section's receive_buffer_bytes (SO_RCVBUF for "dgram" and "mmsg") and coalesce_us ("mmsg"), the backend
+ * chosen for it, SO_REUSEPORT, and for "mmsg" whether the event loop has I/O waiting that must not wait long.
+ */
+export interface DatagramOptions extends MmsgOptions {
   backend: Backend;
-  /** SO_RCVBUF for "dgram" and "mmsg". */
-  receiveBufferBytes: number;
-  /** SO_REUSEPORT for "dgram" and "mmsg": several processes share the port. */
-  reusePort: boolean;
-  /** "mmsg": coalescing window under load, µs (0: off). */
-  coalesceUs?: number;
-  /** "mmsg": whether the event loop has I/O waiting that must not wait long (see mmsg.ts, QUIET_SLICE_MS). */
-  otherWork?: () => boolean;
 }
 
 export async function openDatagram(
@@ -128,7 +124,7 @@ export async function openDatagram(
     type: isIP(host) === 6 ? "udp6" : "udp4",
     reuseAddr: opts.reusePort,
     reusePort: opts.reusePort,
-    recvBufferSize: opts.receiveBufferBytes,
+    recvBufferSize: opts.receive_buffer_bytes,
   } as dgram.SocketOptions);
   let closed = false;
   let me!: DatagramSocket;

@@ -12,6 +12,7 @@ import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import { isIP } from "node:net";
 import { ipv6FromBytes, ipv6ToBytes } from "../net/address";
 import type { DatagramSocket, OnDatagram, SendBatch } from "./datagram";
+import type { UdpConfig } from "../config/types";
 import { log } from "../metrics/log";
 
 const AF_INET = 2;
@@ -430,11 +431,8 @@ export function mmsgLoopState(): { parked: boolean; wakeups: number; coalesced: 
   return { parked: loop.isParked, wakeups: loop.wakeups, coalesced: loop.coalesced, quietSlices: loop.quietSlices };
 }
 
-export interface MmsgOptions {
-  receiveBufferBytes: number;
+export interface MmsgOptions extends Pick<UdpConfig, "receive_buffer_bytes">, Partial<Pick<UdpConfig, "coalesce_us">> {
   reusePort: boolean;
-  /** Coalescing window under load, µs (0: off). One loop serves the process and uses the largest window. */
-  coalesceUs?: number;
   /**
    * True while the event loop has I/O waiting that should not wait long (upstream queries in flight, TCP
    * connections open): slices stay at SLICE_MS. When absent or false, slices may last QUIET_SLICE_MS.
@@ -459,7 +457,7 @@ export function openMmsg(host: string, port: number, opts: MmsgOptions, onData: 
       throw err;
     }
   };
-  setInt(SOL_SOCKET, SO_RCVBUF, opts.receiveBufferBytes, "setsockopt SO_RCVBUF");
+  setInt(SOL_SOCKET, SO_RCVBUF, opts.receive_buffer_bytes, "setsockopt SO_RCVBUF");
   if (opts.reusePort) {
     setInt(SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt SO_REUSEADDR");
     setInt(SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt SO_REUSEPORT");
@@ -476,7 +474,8 @@ export function openMmsg(host: string, port: number, opts: MmsgOptions, onData: 
   const nameLen = new Uint32Array([NAME_SIZE]);
   c.getsockname(fd, ptr(sa), ptr(nameLen));
   const bound = (sa[2]! << 8) | sa[3]!;
-  const s = new MmsgSocket(fd, bound, v6, onData, onBatch, opts.coalesceUs ?? 0, opts.otherWork);
+  // One loop serves the process and uses the largest coalescing window of its sockets.
+  const s = new MmsgSocket(fd, bound, v6, onData, onBatch, opts.coalesce_us ?? 0, opts.otherWork);
   loop.add(s);
   return s;
 }

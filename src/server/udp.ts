@@ -31,7 +31,7 @@ export class UdpServer implements Sink {
     readonly ring: Ring,
     private readonly requests: Requests,
     private readonly counters: ServerCounters,
-    private readonly socketOptions: DatagramOptions = { backend: "bun", receiveBufferBytes: 4 << 20, reusePort: false },
+    private readonly socketOptions: DatagramOptions = { backend: "bun", receive_buffer_bytes: 4 << 20, reusePort: false },
   ) {}
 
   async start(): Promise<void> {

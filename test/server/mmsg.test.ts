@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 /** An echo server on the mmsg backend: answers each datagram with itself, QR set, batched like UdpServer. */
-function echo(host: string, opts: MmsgOptions = { receiveBufferBytes: 1 << 20, reusePort: false }, seen: Array<[string, number]> = []) {
+function echo(host: string, opts: MmsgOptions = { receive_buffer_bytes: 1 << 20, reusePort: false }, seen: Array<[string, number]> = []) {
   const out = new SendBatch(64);
   let sock!: DatagramSocket;
   sock = openMmsg(host, 0, opts, (_s, data, off, len, port, address) => {
@@ -82,8 +82,8 @@ describe.skipIf(mmsgUnsupported() !== null)("mmsg UDP backend", () => {
 
   test("binding a port in use fails with EADDRINUSE; with SO_REUSEPORT on both, two sockets share it", async () => {
     const a = echo("127.0.0.1");
-    expect(() => openMmsg("127.0.0.1", a.port, { receiveBufferBytes: 1 << 20, reusePort: false }, () => {}, () => {})).toThrow(/EADDRINUSE/);
-    const shared = { receiveBufferBytes: 1 << 20, reusePort: true };
+    expect(() => openMmsg("127.0.0.1", a.port, { receive_buffer_bytes: 1 << 20, reusePort: false }, () => {}, () => {})).toThrow(/EADDRINUSE/);
+    const shared = { receive_buffer_bytes: 1 << 20, reusePort: true };
     const b = echo("127.0.0.1", shared);
     const c = openMmsg("127.0.0.1", b.port, shared, () => {}, () => {});
     cleanup.push(() => c.close());
@@ -92,7 +92,7 @@ describe.skipIf(mmsgUnsupported() !== null)("mmsg UDP backend", () => {
 
   test("a burst of 3,000 datagrams sent at once is received whole (SO_RCVBUF), and answers go out in batches", async () => {
     const seen: Array<[string, number]> = [];
-    const s = echo("127.0.0.1", { receiveBufferBytes: 8 << 20, reusePort: false }, seen);
+    const s = echo("127.0.0.1", { receive_buffer_bytes: 8 << 20, reusePort: false }, seen);
     let answers = 0;
     const client = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array", socket: { data: () => void answers++ } });
     cleanup.push(() => client.close());
@@ -121,7 +121,7 @@ describe.skipIf(mmsgUnsupported() !== null)("mmsg UDP backend", () => {
   });
 
   test("coalescing waits only under load: one query at a time never waits; bursts do, and every one is answered", async () => {
-    const s = echo("127.0.0.1", { receiveBufferBytes: 4 << 20, reusePort: false, coalesceUs: 200 });
+    const s = echo("127.0.0.1", { receive_buffer_bytes: 4 << 20, reusePort: false, coalesce_us: 200 });
     const { ids, client } = await idClient();
     // Light traffic: each read brings one datagram, which goes out at once and the loop never waits.
     const before = mmsgLoopState().coalesced;
@@ -154,7 +154,7 @@ describe.skipIf(mmsgUnsupported() !== null)("mmsg UDP backend", () => {
 
   test("slices last 4 ms only while nothing else waits on the event loop; otherwise the event loop gets a turn every 1 ms", async () => {
     let other = false;
-    const s = echo("127.0.0.1", { receiveBufferBytes: 4 << 20, reusePort: false, otherWork: () => other });
+    const s = echo("127.0.0.1", { receive_buffer_bytes: 4 << 20, reusePort: false, otherWork: () => other });
     const { ids, client } = await idClient();
     const q0 = mmsgLoopState().quietSlices;
     await sendBursts(client, s.port, 20, 0, 1, (id) => `q${id}.example`);

@@ -70,7 +70,7 @@ describe("the request entry over UDP, with a stub handler", () => {
   async function udp(capacity = 8, pending: Partial<RequestSettings["config"]["pending"]> = {}) {
     const s = setup(capacity, pending);
     const ring = new Ring(16, 4096, 0, true);
-    const server = new UdpServer("127.0.0.1", 0, ring, s.requests, s.counters, { backend: "bun", receiveBufferBytes: 1 << 20, reusePort: false });
+    const server = new UdpServer("127.0.0.1", 0, ring, s.requests, s.counters, { backend: "bun", receive_buffer_bytes: 1 << 20, reusePort: false });
     await server.start();
     cleanup.push(() => server.close());
     return { ...s, ring, server, port: server.boundPort };
