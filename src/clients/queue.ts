@@ -1,7 +1,9 @@
 // The client-update queue (seed 004): every answered query posts (ip, time, qname, qtype, rcode) here with a
 // non-blocking enqueue; when a queue is full the update is dropped and counted. Two priorities — clients we
 // know (high) and clients still being discovered (low) — with a guaranteed share for low so it never starves.
-// Storage is preallocated struct-of-arrays: posting copies a few numbers and the qname bytes, nothing else.
+// Storage is struct-of-arrays: posting copies a few numbers and the qname bytes, nothing else. A ring starts
+// small and doubles when full, up to its configured capacity: the tracker drains it within milliseconds, so
+// its size follows the deepest backlog seen, not the worst case the setting allows.
 // A client's queries tend to come in runs (a page load, a burst from one host): a post from the same client
 // as the newest entry still waiting is folded into it (its count goes up, time/qname/qtype/rcode become the
 // latest), which is what the tracker does with them anyway — it keeps a count and the last query per client.
@@ -20,30 +22,68 @@ export interface ClientUpdate {
   rcode: number;
 }
 
+/** Entries a ring starts with; it doubles from here when full. */
+const INITIAL_SLOTS = 64;
+
 /** A bounded FIFO of updates held in typed arrays (and one array of address strings Bun already made). */
 class Ring {
-  private readonly ips: string[];
-  private readonly times: Float64Array;
-  private readonly firsts: Float64Array;
-  private readonly counts: Uint32Array;
-  private readonly meta: Uint32Array; // qtype << 8 | rcode
-  private readonly names: Uint8Array; // wire qname, up to 255 bytes per slot
+  private ips: string[];
+  private times: Float64Array;
+  private firsts: Float64Array;
+  private counts: Uint32Array;
+  private meta: Uint32Array; // qtype << 8 | rcode
+  private names: Uint8Array; // wire qname, up to 255 bytes per slot
   private head = 0;
   private size = 0;
   constructor(readonly capacity: number) {
-    this.ips = new Array<string>(capacity).fill("");
-    this.times = new Float64Array(capacity);
-    this.firsts = new Float64Array(capacity);
-    this.counts = new Uint32Array(capacity);
-    this.meta = new Uint32Array(capacity);
-    this.names = new Uint8Array(capacity * 256);
+    const n = Math.min(capacity, INITIAL_SLOTS);
+    this.ips = new Array<string>(n).fill("");
+    this.times = new Float64Array(n);
+    this.firsts = new Float64Array(n);
+    this.counts = new Uint32Array(n);
+    this.meta = new Uint32Array(n);
+    this.names = new Uint8Array(n * 256);
+  }
+  /** Slots allocated now (≤ capacity). */
+  get allocated(): number {
+    return this.times.length;
+  }
+  /** Doubles the storage (up to capacity), the waiting updates moved to the front in order. */
+  private grow(): void {
+    const old = this.allocated;
+    const n = Math.min(this.capacity, old * 2);
+    const ips = new Array<string>(n).fill("");
+    const times = new Float64Array(n);
+    const firsts = new Float64Array(n);
+    const counts = new Uint32Array(n);
+    const meta = new Uint32Array(n);
+    const names = new Uint8Array(n * 256);
+    for (let k = 0; k < this.size; k++) {
+      const j = (this.head + k) % old;
+      ips[k] = this.ips[j]!;
+      times[k] = this.times[j]!;
+      firsts[k] = this.firsts[j]!;
+      counts[k] = this.counts[j]!;
+      meta[k] = this.meta[j]!;
+      names.set(this.names.subarray(j * 256, j * 256 + 256), k * 256);
+    }
+    this.ips = ips;
+    this.times = times;
+    this.firsts = firsts;
+    this.counts = counts;
+    this.meta = meta;
+    this.names = names;
+    this.head = 0;
   }
   get length(): number {
     return this.size;
   }
   push(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, count: number, first: number): boolean {
-    if (this.size === this.capacity) return false;
-    const i = (this.head + this.size) % this.capacity;
+    if (this.size === this.allocated) {
+      if (this.size === this.capacity) return false;
+      this.grow();
+    }
+    const i = (this.head + this.size) % this.allocated;
     this.ips[i] = ip;
     this.firsts[i] = first;
     this.counts[i] = count;
@@ -54,7 +94,7 @@ class Ring {
   /** Folds the update into the newest entry when that one is the same client's; false otherwise. */
   fold(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, count: number): boolean {
     if (this.size === 0) return false;
-    const i = (this.head + this.size - 1) % this.capacity;
+    const i = (this.head + this.size - 1) % this.allocated;
     if (this.ips[i] !== ip || this.counts[i]! + count > 0xffff_ffff) return false;
     this.counts[i]! += count;
     this.latest(i, time, name, nameOff, nameEnd, qtype, rcode);
@@ -69,7 +109,7 @@ class Ring {
   shiftInto(out: RawUpdate): boolean {
     if (this.size === 0) return false;
     const i = this.head;
-    this.head = (this.head + 1) % this.capacity;
+    this.head = (this.head + 1) % this.allocated;
     this.size--;
     const base = i * 256;
     const len = this.names[base]!;
@@ -148,14 +188,19 @@ export class ClientQueue {
     return this.low.length;
   }
 
+  /** Slots allocated in the high and low rings (they grow with the backlog, up to their capacity). */
+  get allocated(): { high: number; low: number } {
+    return { high: this.high.allocated, low: this.low.allocated };
+  }
+
   get dropped(): number {
     return this.counters.droppedHigh + this.counters.droppedLow;
   }
 
   /**
    * Non-blocking: records the update (folded into the newest entry when that is the same client's, see the
-   * top of this file) or drops it (counted). Never allocates, never awaits. `count` > 1 posts updates already
-   * folded elsewhere (a serving process's batch); `first` is then the time of the first of them.
+   * top of this file) or drops it (counted). Never awaits; allocates only when a ring grows. `count` > 1 posts
+   * updates already folded elsewhere (a serving process's batch); `first` is then the time of the first of them.
    */
   post(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, count = 1, first = time): boolean {
     const c = this.counters;

@@ -1,5 +1,6 @@
 // Client tracking and discovery from configuration: the store worker, the tracker loop and the discovery
-// workers, all registered with the task manager. Returns null parts for what the config turns off.
+// workers, all registered with the task manager (the store's and discovery's workers as their work arrives).
+// Returns null parts for what the config turns off.
 import type { Config } from "../config/schema";
 import type { TaskManager } from "../lifecycle/tasks";
 import { DiscoveryPool } from "../discovery/pool";
@@ -18,7 +19,7 @@ export function startClientTracking(cfg: Config, tasks: TaskManager, dns: { host
   if (!c.enabled) return { store: null, tracker: null, discovery: null };
   const d = cfg.discovery;
   const store = new ClientStore(cfg.data_dir);
-  tasks.register("client-store", "clients", (signal) => store.run(signal));
+  store.start(tasks);
   let tracker: ClientTracker | null = null;
   const discovery = d.enabled
     ? new DiscoveryPool(

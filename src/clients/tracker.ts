@@ -68,7 +68,9 @@ export class ClientTracker {
 
   start(tasks: TaskManager): void {
     tasks.register("client-tracker", "clients", async (signal) => {
-      await this.preload().catch((err) => log.warn("could not preload known clients", { err }));
+      // The store opens with the first client to arrive, not at start: a resolver nobody asks need not hold it.
+      while (!signal.aborted && this.queue.depthHigh + this.queue.depthLow === 0) await this.sleepUntilPost(signal);
+      if (!signal.aborted) await this.preload().catch((err) => log.warn("could not preload known clients", { err }));
       while (!signal.aborted) {
         this.drain(2048);
         if (this.pending.size >= this.opts.batchSize || performance.now() - this.lastFlush >= this.opts.batchMs) await this.flush();

@@ -1,7 +1,9 @@
-// The discovery pool (seed 004): N Bun workers take jobs from a bounded queue; submitting never blocks (a
-// full queue drops and counts). A token bucket limits the rate and a circuit breaker stops discovery during
-// failure storms; jobs held back by either stay queued and go later. Each worker is a task-manager task, so a
-// crashed worker is logged and replaced with backoff, and shutdown stops them all.
+// The discovery pool (seed 004): up to N Bun workers take jobs from a bounded queue; submitting never blocks
+// (a full queue drops and counts). A token bucket limits the rate and a circuit breaker stops discovery during
+// failure storms; jobs held back by either stay queued and go later. New clients are rare once a network is
+// known, so a worker starts only when a job is ready and no started one is free, and an idle one is let go.
+// Each worker's life is a task-manager task, so a crashed worker is logged and replaced with backoff, and
+// shutdown stops them all.
 import { sleep, Wakeup, type TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
 import { CircuitBreaker, TokenBucket } from "./limits";
@@ -11,6 +13,7 @@ import type { DiscoveryResult, Method, MethodConfig } from "./methods";
 const DISPATCH_MS = 50;
 /** Longest sleep of an idle dispatcher (submit() wakes it sooner). */
 const IDLE_CHECK_MS = 1000;
+export const DEFAULT_DISCOVERY_IDLE_MS = 30_000;
 
 export interface PoolOptions {
   workers: number;
@@ -20,6 +23,8 @@ export interface PoolOptions {
   breakerFailures: number;
   breakerOpenMs: number;
   methods: MethodConfig;
+  /** A worker with no job for this long is let go. */
+  idleMs?: number;
 }
 
 export class DiscoveryMetrics {
@@ -37,6 +42,9 @@ export class DiscoveryMetrics {
     mdns: { named: 0, tried: 0 },
     dhcp: { named: 0, tried: 0 },
   };
+  /** Workers started (on demand, or replacing one that failed) and let go after the idle period. */
+  workerStarts = 0;
+  idleStops = 0;
 }
 /** Upper bounds (ms) of the latency histogram buckets; the last bucket is everything above. */
 export const LATENCY_BUCKETS_MS = [10, 50, 100, 250, 1000, 5000];
@@ -46,9 +54,16 @@ function workerEntry(): URL | string {
 }
 
 interface Slot {
+  name: string;
+  /** Its task is registered: from the start of its first worker until it is let go. */
+  live: boolean;
+  /** Started for a job (not a replacement after a failure). */
+  fresh: boolean;
   worker: Worker | null;
   busy: boolean;
   done: ((r: DiscoveryResult) => void) | null;
+  /** When it last took or finished a job, on the pool's clock. */
+  lastActive: number;
 }
 
 export class DiscoveryPool {
@@ -63,9 +78,12 @@ export class DiscoveryPool {
   /** The dispatcher's idle sleep, ended when a job is queued that could not go at once. */
   private readonly idleSleep = new Wakeup();
 
+  private tasks: TaskManager | null = null;
+
   constructor(
     public opts: PoolOptions,
     private readonly onResult: (r: DiscoveryResult) => void,
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.bucket = new TokenBucket(opts.rate, opts.burst);
     this.breaker = new CircuitBreaker(opts.breakerFailures, opts.breakerOpenMs);
@@ -79,13 +97,14 @@ export class DiscoveryPool {
     return this.slots.filter((s) => s.worker).length;
   }
 
-  /** Starts the workers as tasks, plus the dispatcher that retries held-back jobs. */
+  private get idleMs(): number {
+    return this.opts.idleMs ?? DEFAULT_DISCOVERY_IDLE_MS;
+  }
+
+  /** Starts the dispatcher that retries held-back jobs; workers start as jobs need them. */
   start(tasks: TaskManager): void {
-    for (let i = 0; i < this.opts.workers; i++) {
-      const slot: Slot = { worker: null, busy: false, done: null };
-      this.slots.push(slot);
-      tasks.register(`discovery-worker-${i}`, "discovery-workers", (signal) => this.runWorker(slot, signal));
-    }
+    this.tasks = tasks;
+    for (let i = 0; i < this.opts.workers; i++) this.slots.push({ name: `discovery-worker-${i}`, live: false, fresh: false, worker: null, busy: false, done: null, lastActive: 0 });
     // Held-back jobs (rate limit, open breaker) are retried every DISPATCH_MS; with nothing queued the loop
     // sleeps until submit() wakes it, instead of waking 20 times a second to find nothing to do.
     tasks.register("discovery-dispatch", "discovery", async (signal) => {
@@ -115,17 +134,25 @@ export class DiscoveryPool {
     return true;
   }
 
+  /** One worker's life in `slot`: until the idle period passes with no job, shutdown, or the worker fails. */
   private async runWorker(slot: Slot, signal: AbortSignal): Promise<void> {
+    if (!slot.fresh && this.depth === 0) return this.letGo(slot); // a replacement with nothing left to do
+    slot.fresh = false;
     const worker = new Worker(workerEntry());
     slot.worker = worker;
+    slot.lastActive = this.now();
+    this.metrics.workerStarts++;
     try {
-      await new Promise<void>((resolve, reject) => {
+      const died = new Promise<never>((_, reject) => {
         worker.onmessage = (ev: MessageEvent<DiscoveryResult>) => slot.done?.(ev.data);
         worker.onerror = (ev) => reject(new Error(`discovery worker crashed: ${(ev as ErrorEvent).message}`));
-        if (signal.aborted) resolve();
-        signal.addEventListener("abort", () => resolve(), { once: true });
-        this.dispatch();
       });
+      this.dispatch();
+      await Promise.race([died, this.untilIdle(slot, signal)]);
+      if (!signal.aborted) {
+        this.metrics.idleStops++;
+        this.letGo(slot);
+      }
     } finally {
       worker.terminate();
       slot.worker = null;
@@ -133,13 +160,51 @@ export class DiscoveryPool {
     }
   }
 
-  /** Hands queued jobs to idle workers as far as the breaker and the bucket allow. */
+  /** Frees the slot's task name at once: a job arriving from now on starts a new worker there. */
+  private letGo(slot: Slot): void {
+    slot.live = false;
+    this.tasks!.end(slot.name);
+  }
+
+  /** Resolves once `slot` has had no job for the idle period, or when `signal` aborts. */
+  private async untilIdle(slot: Slot, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const left = slot.busy ? this.idleMs : this.idleMs - (this.now() - slot.lastActive);
+      if (left <= 0) return;
+      await sleep(left, signal);
+    }
+  }
+
+  /**
+   * Starts a worker in the first unused slot (lowest first, so the highest go idle first). Its body runs up
+   * to its first await inside register(), so the worker exists on return; if not, it dispatches once up.
+   */
+  private startWorker(): Slot | null {
+    const slot = this.slots.find((s) => !s.live);
+    if (!slot || !this.tasks) return null;
+    slot.live = true;
+    slot.fresh = true;
+    try {
+      this.tasks.register(slot.name, "discovery-workers", (signal) => this.runWorker(slot, signal));
+    } catch {
+      slot.live = false; // the task manager is shutting down
+      return null;
+    }
+    return slot;
+  }
+
+  /**
+   * Hands queued jobs to free workers as far as the breaker and the bucket allow, starting a worker for a job
+   * that may go when none of the started ones is free. A slot whose worker is being replaced (backoff)
+   * dispatches itself once its new worker is up.
+   */
   dispatch(): void {
     if (this.dispatching) return;
     this.dispatching = true;
     try {
-      for (const slot of this.slots) {
-        if (!slot.worker || slot.busy || this.depth === 0) continue;
+      while (this.depth > 0) {
+        let slot = this.slots.find((s) => s.worker && !s.busy) ?? null;
+        if (!slot && this.slots.every((s) => s.live)) return;
         if (!this.breaker.allow()) {
           this.metrics.breakerBlocked++;
           return;
@@ -149,21 +214,34 @@ export class DiscoveryPool {
           this.breaker.release(); // a half-open trial not made goes back
           return;
         }
-        const ip = (this.high.length ? this.high : this.low).shift()!;
-        this.queued.delete(ip);
-        slot.busy = true;
-        this.metrics.total++;
-        slot.done = (r) => {
-          slot.busy = false;
-          slot.done = null;
-          if (r.ip) this.record(r);
-          this.dispatch();
-        };
-        slot.worker.postMessage({ ip, cfg: this.opts.methods });
+        slot ??= this.startWorker();
+        if (!slot?.worker) {
+          this.breaker.release();
+          return;
+        }
+        this.post(slot);
       }
     } finally {
       this.dispatching = false;
     }
+  }
+
+  /** Gives the next queued job to `slot`'s worker. */
+  private post(slot: Slot): void {
+    const w = slot.worker!;
+    const ip = (this.high.length ? this.high : this.low).shift()!;
+    this.queued.delete(ip);
+    slot.busy = true;
+    slot.lastActive = this.now();
+    this.metrics.total++;
+    slot.done = (r) => {
+      slot.busy = false;
+      slot.done = null;
+      slot.lastActive = this.now();
+      if (r.ip) this.record(r);
+      this.dispatch();
+    };
+    w.postMessage({ ip, cfg: this.opts.methods });
   }
 
   private record(r: DiscoveryResult): void {

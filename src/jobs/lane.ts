@@ -1,6 +1,9 @@
 // The heavy lane: a bounded job queue served by its own Bun worker, apart from the query thread. One job per
 // zone at a time; a newer reload of a zone supersedes one still queued; every job has a deadline; a worker
 // that dies or overruns a deadline is replaced. The query thread only ever receives finished results.
+// Jobs are rare (start-up, a zone file change, a re-sign, an AXFR), so the worker starts with the first job
+// and is let go after an idle period; its life is a task-manager task, replaced with backoff if it dies.
+import { sleep, TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
 import type { Job, JobReply, JobRequest } from "./protocol";
 
@@ -9,7 +12,16 @@ export interface LaneOptions {
   maxQueue: number;
   /** A job still running after this is abandoned and the worker replaced. */
   jobTimeoutMs: number;
+  /** The worker is let go after this long without a job; the next job starts a new one. */
+  idleMs?: number;
+  /** Where the worker's life is registered; without one the lane keeps a manager of its own. */
+  tasks?: TaskManager;
+  /** The clock the idle period is measured on (ms). */
+  now?: () => number;
 }
+
+export const DEFAULT_LANE_IDLE_MS = 30_000;
+const WORKER_TASK = "heavy-lane-worker";
 
 /**
  * Where the worker's code is: next to this file when run from source; in the single-file binary, the path of
@@ -27,6 +39,10 @@ export class LaneCounters {
   rejected = 0;
   timedOut = 0;
   workerRestarts = 0;
+  /** Workers started (the first job, the first after an idle stop, a replacement). */
+  workerStarts = 0;
+  /** Workers let go after the idle period. */
+  idleStops = 0;
 }
 
 interface Pending {
@@ -37,16 +53,30 @@ interface Pending {
 export class HeavyLane {
   readonly counters = new LaneCounters();
   private worker: Worker | null = null;
+  /** The worker's task is registered (from the first job until it is let go or the lane stops). */
+  private live = false;
+  /** Ends the current worker's life with an error; the task manager then replaces it with backoff. */
+  private kill: ((err: Error) => void) | null = null;
+  private lastActive = 0;
   private readonly queue: Pending[] = [];
   private running: Pending | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private seq = 0;
   private closed = false;
+  private readonly tasks: TaskManager;
+  private readonly ownTasks: boolean;
+  private readonly idleMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly opts: LaneOptions,
     private readonly workerUrl: URL | string = workerEntry(),
-  ) {}
+  ) {
+    this.ownTasks = !opts.tasks;
+    this.tasks = opts.tasks ?? new TaskManager();
+    this.idleMs = opts.idleMs ?? DEFAULT_LANE_IDLE_MS;
+    this.now = opts.now ?? (() => performance.now());
+  }
 
   get depth(): number {
     return this.queue.length;
@@ -54,6 +84,11 @@ export class HeavyLane {
 
   get busy(): boolean {
     return this.running !== null;
+  }
+
+  /** Whether a worker thread exists right now. */
+  get workerAlive(): boolean {
+    return this.worker !== null;
   }
 
   /**
@@ -82,29 +117,81 @@ export class HeavyLane {
     });
   }
 
-  private spawn(): Worker {
+  /** Registers the worker's task; it calls next() once its worker is up. */
+  private startWorker(): void {
+    this.live = true;
+    try {
+      this.tasks.register(WORKER_TASK, "jobs", (signal) => this.runWorker(signal));
+    } catch (err) {
+      // The task manager is shutting down: nothing will run these.
+      this.live = false;
+      log.warn("heavy lane cannot start its worker", { err });
+      for (const p of this.queue.splice(0)) p.resolve({ seq: p.job.seq, ok: false, error: "heavy lane is stopped", ms: 0 });
+    }
+  }
+
+  /** One worker's life: until the idle period passes with nothing to do, the lane stops, or the worker fails. */
+  private async runWorker(signal: AbortSignal): Promise<void> {
+    if (this.queue.length === 0) return this.letGo(); // a replacement with nothing left to do
     const w = new Worker(this.workerUrl);
+    const died = new Promise<never>((_, reject) => (this.kill = reject));
     w.onmessage = (ev: MessageEvent<JobReply>) => this.done(ev.data);
-    w.onerror = (ev) => {
-      log.error("heavy lane worker crashed; replacing it", { err: (ev as ErrorEvent).message });
-      this.restart("worker crashed");
-    };
-    return w;
+    w.onerror = (ev) => this.kill?.(new Error(`heavy lane worker crashed: ${(ev as ErrorEvent).message}`));
+    this.worker = w;
+    this.counters.workerStarts++;
+    this.lastActive = this.now();
+    try {
+      this.next();
+      await Promise.race([died, this.untilIdle(signal)]);
+      if (!signal.aborted) {
+        this.counters.idleStops++;
+        this.letGo();
+      }
+    } catch (err) {
+      this.counters.workerRestarts++;
+      this.abandon((err as Error).message);
+      throw err;
+    } finally {
+      clearTimeout(this.timer);
+      this.kill = null;
+      this.worker = null;
+      w.terminate();
+      this.abandon("heavy lane is stopped");
+    }
+  }
+
+  /** Frees the task's name at once, so that a job arriving from now on starts a new worker. */
+  private letGo(): void {
+    this.live = false;
+    this.tasks.end(WORKER_TASK);
+  }
+
+  /** Resolves once no job has run or waited for `idleMs`, or when `signal` aborts. */
+  private async untilIdle(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const left = this.running || this.queue.length ? this.idleMs : this.idleMs - (this.now() - this.lastActive);
+      if (left <= 0) return;
+      await sleep(left, signal);
+    }
   }
 
   private next(): void {
-    if (this.running || this.closed) return;
+    if (this.running || this.closed || this.queue.length === 0) return;
+    const w = this.worker;
+    if (!w) {
+      if (!this.live) this.startWorker();
+      return;
+    }
     // One job per zone at a time holds trivially: one worker, one job at a time.
-    const p = this.queue.shift();
-    if (!p) return;
+    const p = this.queue.shift()!;
     this.running = p;
-    this.worker ??= this.spawn();
+    this.lastActive = this.now();
     this.timer = setTimeout(() => {
       this.counters.timedOut++;
       log.warn("heavy lane job overran its deadline; replacing the worker", { kind: p.job.kind, zone: p.job.zone, timeoutMs: this.opts.jobTimeoutMs });
-      this.restart(`job exceeded its ${this.opts.jobTimeoutMs} ms deadline`);
+      this.kill?.(new Error(`job exceeded its ${this.opts.jobTimeoutMs} ms deadline`));
     }, this.opts.jobTimeoutMs);
-    this.worker.postMessage(p.job);
+    w.postMessage(p.job);
   }
 
   private done(reply: JobReply): void {
@@ -112,29 +199,25 @@ export class HeavyLane {
     if (!p || reply.seq !== p.job.seq) return;
     clearTimeout(this.timer);
     this.running = null;
+    this.lastActive = this.now();
     if (reply.ok) this.counters.completed++;
     else this.counters.failed++;
     p.resolve(reply);
     this.next();
   }
 
-  /** Fails the running job, terminates the worker and goes on with a new one. */
-  private restart(reason: string): void {
-    clearTimeout(this.timer);
-    this.worker?.terminate();
-    this.worker = null;
-    this.counters.workerRestarts++;
+  /** Fails the running job, if any. */
+  private abandon(reason: string): void {
     const p = this.running;
+    if (!p) return;
     this.running = null;
-    if (p) {
-      this.counters.failed++;
-      p.resolve({ seq: p.job.seq, ok: false, error: reason, ms: 0 });
-    }
-    this.next();
+    clearTimeout(this.timer);
+    this.counters.failed++;
+    p.resolve({ seq: p.job.seq, ok: false, error: reason, ms: 0 });
   }
 
-  /** Idempotent: fails what is queued, terminates the worker. */
-  stop(): void {
+  /** Idempotent: fails what is queued, stops the worker; resolves once it is gone. */
+  async stop(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
@@ -142,6 +225,7 @@ export class HeavyLane {
     if (this.running) this.running.resolve({ seq: this.running.job.seq, ok: false, error: "heavy lane is stopped", ms: 0 });
     this.running = null;
     this.worker?.terminate();
-    this.worker = null;
+    this.live = false;
+    await (this.ownTasks ? this.tasks.stopAll() : this.tasks.stop(WORKER_TASK));
   }
 }

@@ -25,4 +25,7 @@ export type JobRequest = Job & { seq: number };
 export type JobReply =
   | { seq: number; ok: true; kind: "load"; zone: PackedZone; ms: number }
   | { seq: number; ok: true; kind: "axfr"; messages: Uint8Array[]; ms: number }
-  | { seq: number; ok: false; error: string; ms: number };
+  | { seq: number; ok: false; error: string; ms: number; code?: JobFailure };
+
+/** A failure the caller can act on: "not-built" — this worker has not built the zone (a new worker since). */
+export type JobFailure = "not-built";

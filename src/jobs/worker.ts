@@ -29,7 +29,7 @@ async function run(job: JobRequest): Promise<{ reply: JobReply; transfer: ArrayB
     return { reply: { seq: job.seq, ok: true, kind: "load", zone, ms: performance.now() - t0 }, transfer };
   }
   const b = built.get(job.zone);
-  if (!b) throw new Error(`zone ${job.zone} is not loaded`);
+  if (!b) return { reply: { seq: job.seq, ok: false, code: "not-built", error: `zone ${job.zone} is not built in this worker`, ms: 0 }, transfer: [] };
   const messages = axfrMessages(b.origin, b.nodes, job.id, job.question);
   return { reply: { seq: job.seq, ok: true, kind: "axfr", messages, ms: performance.now() - t0 }, transfer: messages.map((m) => m.buffer as ArrayBuffer) };
 }

@@ -150,9 +150,15 @@ export class ZoneManager {
     return !!s && inAcl(peer, s.acl);
   }
 
-  /** The AXFR messages for a zone, built in the heavy lane. */
+  /**
+   * The AXFR messages for a zone, built in the heavy lane. A worker that has not built the zone (the one that
+   * did was let go when idle, or replaced) builds it again first; the rebuilt version is also the one served.
+   */
   async transfer(zone: string, id: number, question: Uint8Array): Promise<Uint8Array[] | null> {
-    const reply = await this.lane.submit({ kind: "axfr", zone: this.served.get(norm(zone))?.cfg.name ?? zone, id, question: question.slice() });
+    const name = this.served.get(norm(zone))?.cfg.name ?? zone;
+    const axfr = () => this.lane.submit({ kind: "axfr", zone: name, id, question: question.slice() });
+    let reply = await axfr();
+    if (!reply.ok && reply.code === "not-built" && (await this.reload(name)).ok) reply = await axfr();
     if (!reply.ok || reply.kind !== "axfr") {
       log.warn("AXFR failed", { zone, error: reply.ok ? "unexpected reply" : reply.error });
       return null;

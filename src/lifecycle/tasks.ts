@@ -70,6 +70,8 @@ export class Wakeup {
 
 export class TaskManager {
   private readonly tasks = new Map<string, Task>();
+  /** Tasks ended with end(): no longer listed, still waited for by stopAll(). */
+  private readonly ending = new Set<Promise<void>>();
   private stopping: Promise<string[]> | null = null;
 
   constructor(private readonly backoff: BackoffOptions = DEFAULT_BACKOFF) {}
@@ -109,8 +111,22 @@ export class TaskManager {
     if (!task) return true;
     task.controller.abort();
     const ok = await settleWithin(task.done, timeoutMs);
-    this.tasks.delete(name);
+    if (this.tasks.get(name) === task) this.tasks.delete(name);
     return ok;
+  }
+
+  /**
+   * Aborts a task and frees its name at once, without waiting: for a component that lets an idle worker go
+   * and may start the next one under the same name before the last has finished cleaning up. stopAll()
+   * still waits for it.
+   */
+  end(name: string): void {
+    const task = this.tasks.get(name);
+    if (!task) return;
+    task.controller.abort();
+    this.tasks.delete(name);
+    this.ending.add(task.done);
+    void task.done.finally(() => this.ending.delete(task.done));
   }
 
   /**
@@ -122,7 +138,9 @@ export class TaskManager {
     this.stopping = (async () => {
       const all = [...this.tasks.values()];
       for (const t of all) t.controller.abort();
+      const ending = settleWithin(Promise.all(this.ending), timeoutMs);
       const results = await Promise.all(all.map(async (t) => ((await settleWithin(t.done, timeoutMs)) ? null : t.name)));
+      await ending;
       const stuck = results.filter((n): n is string => n !== null);
       if (stuck.length) log.warn("tasks did not stop in time", { tasks: stuck, timeoutMs });
       return stuck;

@@ -92,4 +92,27 @@ describe("client update queue", () => {
     expect(rest).toBe(600);
     expect(q.counters.processed).toBe(800);
   });
+
+  test("a ring starts small and grows with the backlog, up to its capacity, keeping the order of what waits", () => {
+    const q = new ClientQueue(1000, 200, 0.25, () => false);
+    expect(q.allocated).toEqual({ high: 64, low: 64 });
+    for (let i = 0; i < 50; i++) post(q, `a${i}`);
+    for (let i = 0; i < 40; i++) q.take(); // the ring's head is now mid-way: growing must unwrap it
+    for (let i = 50; i < 250; i++) post(q, `a${i}`, i);
+    expect(q.allocated).toEqual({ high: 64, low: 200 });
+    expect(q.depthLow).toBe(200);
+    expect(q.counters.droppedLow).toBe(10); // the capacity still bounds it
+    const ips: string[] = [];
+    for (let u = q.take(); u; u = q.take()) ips.push(u.ip);
+    expect(ips).toEqual(Array.from({ length: 200 }, (_, i) => `a${i + 40}`));
+  });
+
+  test("a queue that never holds more than a few updates stays at its initial size", () => {
+    const q = new ClientQueue(10_000, 10_000, 0.25, () => false);
+    for (let i = 0; i < 100_000; i++) {
+      post(q, `c${i & 7}`);
+      if (i % 4 === 3) while (q.take());
+    }
+    expect(q.allocated).toEqual({ high: 64, low: 64 });
+  });
 });

@@ -71,4 +71,17 @@ describe("client tracker", () => {
     expect(jobs).toEqual([["10.0.0.2", false], ["10.0.0.2", true]]);
     expect(t.counters.rediscoveries).toBe(1);
   });
+
+  test("the store is not asked anything until the first client arrives; then known clients are read before its batch", async () => {
+    const { store, ops } = fakeStore();
+    const t = new ClientTracker(opts, store, () => true);
+    const tm = new TaskManager();
+    t.start(tm);
+    await Bun.sleep(50);
+    expect(ops).toEqual([]);
+    t.queue.post("10.0.0.5", Date.now(), name, 0, name.length, 1, 0);
+    for (let i = 0; i < 100 && !ops.some((o) => o.op === "batch"); i++) await Bun.sleep(5);
+    expect(ops.map((o) => o.op)).toEqual(["known", "batch"]);
+    await tm.stopAll(2000);
+  });
 });

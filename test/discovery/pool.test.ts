@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DiscoveryPool } from "../../src/discovery/pool";
+import { DiscoveryPool, type PoolOptions } from "../../src/discovery/pool";
 import type { DiscoveryResult } from "../../src/discovery/methods";
 import { TaskManager } from "../../src/lifecycle/tasks";
 
@@ -31,7 +31,6 @@ describe("discovery pool dispatcher", () => {
     const dispatch = pool.dispatch.bind(pool);
     pool.dispatch = () => (dispatches++, dispatch());
     pool.start(tm);
-    for (let i = 0; i < 50 && pool.liveWorkers === 0; i++) await Bun.sleep(20);
     for (const n of ["50", "51", "52"]) expect(pool.submit(`192.168.1.${n}`, false)).toBe(true);
     // One token at a time, 10 a second: the second and third wait for the dispatcher's retries.
     for (let i = 0; i < 100 && results.length < 3; i++) await Bun.sleep(20);
@@ -49,5 +48,100 @@ describe("discovery pool dispatcher", () => {
     expect(pool.depth).toBe(1);
     for (let i = 0; i < 50 && results.length < 5; i++) await Bun.sleep(20);
     expect(results.length).toBe(5);
+  });
+});
+
+const methods: PoolOptions["methods"] = {
+  methods: ["dhcp"],
+  timeoutMs: { ptr: 100, netbios: 100, mdns: 100, dhcp: 100 },
+  dns: { host: "127.0.0.1", port: 9 },
+  netbiosPort: 9,
+  mdnsPort: 9,
+  leases: [{ format: "dnsmasq", file: leases }],
+};
+/** A started pool with its own task manager and a clock the test moves. */
+function pool(over: Partial<PoolOptions> = {}) {
+  const clock = { t: 0 };
+  const tasks = new TaskManager();
+  const results: DiscoveryResult[] = [];
+  const p = new DiscoveryPool({ workers: 4, queueSize: 16, rate: 1000, burst: 100, breakerFailures: 50, breakerOpenMs: 30_000, methods, idleMs: 30, ...over }, (r) => results.push(r), () => clock.t);
+  p.start(tasks);
+  stops.push(() => tasks.stopAll(2000));
+  return { p, tasks, clock, results };
+}
+const stops: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const s of stops) await s();
+});
+async function until(ok: () => boolean, ms = 3000): Promise<void> {
+  for (const end = performance.now() + ms; !ok() && performance.now() < end; ) await Bun.sleep(5);
+}
+
+describe("discovery workers: started by work, let go when idle", () => {
+  test("no worker is started until the first job arrives; the dispatcher alone is a task", async () => {
+    const { p, tasks, results } = pool();
+    await Bun.sleep(50);
+    expect(p.liveWorkers).toBe(0);
+    expect(tasks.byCategory()).toEqual({ discovery: 1 });
+    expect(p.submit("192.168.1.50", false)).toBe(true);
+    await until(() => results.length === 1);
+    expect(results[0]!.name).toBe("host50");
+    expect(p.liveWorkers).toBe(1);
+    expect(tasks.byCategory()["discovery-workers"]).toBe(1);
+  });
+
+  test("as many workers start as the queued work needs, never more than `workers`", async () => {
+    const { p, results } = pool({ workers: 2 });
+    for (const n of ["50", "51", "52"]) p.submit(`192.168.1.${n}`, false);
+    expect(p.liveWorkers).toBe(2);
+    expect(p.depth).toBe(1);
+    await until(() => results.length === 3);
+    expect(results.map((r) => r.name).sort()).toEqual(["host50", "host51", "host52"]);
+    expect(p.metrics.workerStarts).toBe(2);
+  });
+
+  test("a job held back by the rate limit starts no worker", async () => {
+    const { p } = pool({ rate: 0.001, burst: 1 });
+    p.submit("192.168.1.50", false);
+    p.submit("192.168.1.51", false);
+    expect(p.liveWorkers).toBe(1);
+    expect(p.depth).toBe(1);
+  });
+
+  test("an idle worker is let go once the idle period has passed on the pool's clock, and not before", async () => {
+    const { p, tasks, clock, results } = pool();
+    p.submit("192.168.1.50", false);
+    await until(() => results.length === 1);
+    await Bun.sleep(100); // more than idleMs of real time, but the clock has not moved
+    expect(p.liveWorkers).toBe(1);
+    clock.t += 30;
+    await until(() => p.liveWorkers === 0);
+    expect(p.liveWorkers).toBe(0);
+    expect(p.metrics.idleStops).toBe(1);
+    expect(tasks.byCategory()["discovery-workers"]).toBeUndefined();
+  });
+
+  test("a job after the idle stop starts a new worker and completes", async () => {
+    const { p, clock, results } = pool();
+    p.submit("192.168.1.50", false);
+    await until(() => results.length === 1);
+    clock.t += 30;
+    await until(() => p.liveWorkers === 0);
+    expect(p.submit("192.168.1.51", false)).toBe(true);
+    await until(() => results.length === 2);
+    expect(results[1]!.name).toBe("host51");
+    expect(p.metrics.workerStarts).toBe(2);
+  });
+
+  test("shutdown stops every worker: none is left, and later jobs stay queued without starting one", async () => {
+    const { p, tasks, results } = pool();
+    for (const n of ["50", "51", "52"]) p.submit(`192.168.1.${n}`, false);
+    await until(() => results.length === 3);
+    expect(p.liveWorkers).toBe(3);
+    expect(await tasks.stopAll(2000)).toEqual([]);
+    expect(p.liveWorkers).toBe(0);
+    expect(tasks.byCategory()).toEqual({});
+    p.submit("192.168.1.50", false);
+    expect(p.liveWorkers).toBe(0);
   });
 });

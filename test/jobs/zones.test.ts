@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { HeavyLane } from "../../src/jobs/lane";
+import { HeavyLane } from "../../src/jobs/lane";
 import type { Job, JobReply } from "../../src/jobs/protocol";
 import { ZoneManager, type ZoneConfig } from "../../src/jobs/zones";
 import { toWire } from "../../src/wire/name";
@@ -67,5 +67,24 @@ describe("zone manager", () => {
     expect(zm.mayTransfer("example.lan", "::ffff:127.0.0.5")).toBe(true);
     expect(zm.mayTransfer("example.lan", "192.0.2.1")).toBe(false);
     expect(zm.mayTransfer("other.lan", "127.0.0.1")).toBe(false);
+  });
+
+  test("an AXFR after the lane's worker was let go builds the zone again in the new worker, then transfers it", async () => {
+    const clock = { t: 0 };
+    const lane = new HeavyLane({ maxQueue: 8, jobTimeoutMs: 20_000, idleMs: 20, now: () => clock.t });
+    try {
+      const zm = new ZoneManager(lane, "/tmp");
+      await zm.apply([cfg()]);
+      clock.t += 20;
+      for (let i = 0; i < 400 && lane.workerAlive; i++) await Bun.sleep(5);
+      expect(lane.workerAlive).toBe(false);
+      const q = toWire("example.lan");
+      const messages = await zm.transfer("example.lan", 7, new Uint8Array([...q, 0, 252, 0, 1]));
+      expect(messages?.length).toBeGreaterThan(0);
+      expect(lane.counters.workerStarts).toBe(2);
+      expect(lane.counters.completed).toBe(3); // load, rebuild, transfer
+    } finally {
+      await lane.stop();
+    }
   });
 });
