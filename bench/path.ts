@@ -32,7 +32,7 @@ const udp = new UdpServer("127.0.0.1", 0, ring, requests, counters);
 const observer = new Observer();
 const store = { request: async () => [] } as unknown as ClientStore;
 const tracker = new ClientTracker(
-  { highQueue: 16384, lowQueue: 4096, lowShare: 0.2, batchSize: 512, batchMs: 1000, maxClients: 100_000, rediscoverMs: 86_400_000 },
+  { ...defaults.clients, high_queue: 16384, low_queue: 4096, low_share: 0.2, batch_size: 512 },
   store,
   null,
 );

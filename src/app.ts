@@ -139,7 +139,7 @@ export class App {
     this.udpRing = new Ring(r.udp_slots, r.udp_slot_size, 0, r.strict);
     this.tcpRing = new Ring(r.tcp_slots, r.tcp_slot_size, 2, r.strict);
     this.cache = new PacketCache(() => this.runtime.config.cache, this.cacheCounters);
-    this.lane = new HeavyLane({ maxQueue: cfg.jobs.max_queue, jobTimeoutMs: cfg.jobs.job_timeout_ms, tasks: this.tasks });
+    this.lane = new HeavyLane({ jobs: cfg.jobs, tasks: this.tasks });
     this.zones = new ZoneManager(this.lane, cfg.data_dir);
     this.pipeline = new Pipeline(() => this.runtime, this.cache, this.zones.table, this.counters, this.cacheCounters);
     this.requests = new Requests(this.pipeline, this.counters, cfg.pending.max_queries, () => this.runtime);

@@ -6,9 +6,9 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { sleep, type TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
+import type { ClientsConfig } from "../config/types";
 import type { StoreOp, StoreReply } from "./store-protocol";
 
-export const DEFAULT_STORE_IDLE_MS = 30_000;
 const TASK = "client-store";
 
 function storeWorkerEntry(): URL | string {
@@ -18,8 +18,8 @@ function storeWorkerEntry(): URL | string {
 export interface StoreOptions {
   /** Each request's deadline. */
   timeoutMs?: number;
-  /** The store is closed (its worker let go) after this long without a request; the next one opens it. */
-  idleMs?: number;
+  /** store_idle_ms: the store is closed (its worker let go) after this long without a request; the next opens it. */
+  clients: Pick<ClientsConfig, "store_idle_ms">;
   /** The clock the idle period is measured on (ms). */
   now?: () => number;
 }
@@ -53,10 +53,10 @@ export class ClientStore {
 
   constructor(
     private readonly dataDir: string,
-    opts: StoreOptions = {},
+    opts: StoreOptions,
   ) {
     this.timeoutMs = opts.timeoutMs ?? 5000;
-    this.idleMs = opts.idleMs ?? DEFAULT_STORE_IDLE_MS;
+    this.idleMs = opts.clients.store_idle_ms;
     this.now = opts.now ?? (() => performance.now());
   }
 

@@ -4,23 +4,19 @@
 // calls post(), which never waits.
 import { Wakeup, type TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
+import type { ClientsConfig } from "../config/types";
 import type { DiscoveryResult } from "../discovery/methods";
 import { ClientQueue, RawUpdate } from "./queue";
 import { copyBytes, toText } from "../wire/name";
 import type { ClientStore } from "./store";
 import type { ClientRow, NameRow } from "./store-protocol";
 
-export interface TrackerOptions {
-  highQueue: number;
-  lowQueue: number;
-  lowShare: number;
-  batchSize: number;
-  batchMs: number;
-  /** Clients remembered in memory (for new-client detection); the oldest are forgotten beyond this. */
-  maxClients: number;
-  /** A known client seen again this long after its last discovery is discovered again (high priority). */
-  rediscoverMs: number;
-}
+/**
+ * The clients section's queue sizes and share, store batching, max_clients (remembered for new-client detection;
+ * the oldest are forgotten beyond it) and rediscover_after_ms (a known client seen again this long after its
+ * last discovery is discovered again, first in line).
+ */
+export type TrackerOptions = Pick<ClientsConfig, "high_queue" | "low_queue" | "low_share" | "batch_size" | "batch_ms" | "max_clients" | "rediscover_after_ms">;
 
 /** Longest idle sleep of the loop: the per-second rate it reports gets back to 0 within about this. */
 const IDLE_CHECK_MS = 1000;
@@ -56,14 +52,14 @@ export class ClientTracker {
     private readonly store: ClientStore,
     private readonly discover: ((ip: string, known: boolean) => boolean) | null,
   ) {
-    this.queue = new ClientQueue(opts.highQueue, opts.lowQueue, opts.lowShare, (ip) => (this.seen.get(ip) ?? 0) > 0);
+    this.queue = new ClientQueue(opts.high_queue, opts.low_queue, opts.low_share, (ip) => (this.seen.get(ip) ?? 0) > 0);
   }
 
   /** Learns which clients the store already knows (after a restart), so they are not rediscovered. */
   async preload(): Promise<void> {
     const known = (await this.store.request({ op: "known" })) as string[];
     const now = Date.now();
-    for (const ip of known.slice(-this.opts.maxClients)) this.seen.set(ip, now);
+    for (const ip of known.slice(-this.opts.max_clients)) this.seen.set(ip, now);
   }
 
   start(tasks: TaskManager): void {
@@ -73,7 +69,7 @@ export class ClientTracker {
       if (!signal.aborted) await this.preload().catch((err) => log.warn("could not preload known clients", { err }));
       while (!signal.aborted) {
         this.drain(2048);
-        if (this.pending.size >= this.opts.batchSize || performance.now() - this.lastFlush >= this.opts.batchMs) await this.flush();
+        if (this.pending.size >= this.opts.batch_size || performance.now() - this.lastFlush >= this.opts.batch_ms) await this.flush();
         if (this.idle()) await this.sleepUntilPost(signal);
         else await new Promise((r) => setTimeout(r, this.busy() ? 1 : 10));
       }
@@ -106,7 +102,7 @@ export class ClientTracker {
    * pays for while it is busy (~7 µs each here, measured).
    */
   private busy(): boolean {
-    return this.queue.depthHigh + this.queue.depthLow >= Math.min(this.opts.highQueue, this.opts.lowQueue) / 16;
+    return this.queue.depthHigh + this.queue.depthLow >= Math.min(this.opts.high_queue, this.opts.low_queue) / 16;
   }
 
   /** Takes up to `max` updates off the queue into the pending batch; returns how many. */
@@ -120,7 +116,7 @@ export class ClientTracker {
       if (!row) {
         const at = this.seen.get(u.ip);
         const isNew = at === undefined;
-        if (at !== undefined && at > 0 && u.time - at > this.opts.rediscoverMs) {
+        if (at !== undefined && at > 0 && u.time - at > this.opts.rediscover_after_ms) {
           // A known client, named long enough ago: name it again, ahead of new clients (high priority).
           this.seen.set(u.ip, u.time);
           this.counters.rediscoveries++;
@@ -150,7 +146,7 @@ export class ClientTracker {
 
   private newClient(ip: string): void {
     this.counters.newClients++;
-    if (this.seen.size >= this.opts.maxClients) this.seen.delete(this.seen.keys().next().value!);
+    if (this.seen.size >= this.opts.max_clients) this.seen.delete(this.seen.keys().next().value!);
     this.seen.set(ip, 0);
     this.discover?.(ip, false);
   }

@@ -170,6 +170,8 @@ export const configSchema = z
           .describe("A job running longer fails and its worker is replaced."),
         watch_interval_ms: z.number().int().min(0).max(3_600_000).default(5000)
           .describe("How often zone and hosts files are checked for changes (mtime) and re-read; 0 = never."),
+        idle_ms: z.number().int().min(100).max(86_400_000).default(30_000)
+          .describe("The heavy lane's worker is started by the first job and let go after this long without one; the next job starts a new one."),
       })
       .strict()
       .prefault({})
@@ -191,6 +193,8 @@ export const configSchema = z
           .describe("Clients remembered in memory for new-client detection."),
         rediscover_after_ms: z.number().int().min(1000).max(365 * 86_400_000).default(86_400_000)
           .describe("A known client seen this long after its last discovery is named again, ahead of new clients."),
+        store_idle_ms: z.number().int().min(100).max(86_400_000).default(30_000)
+          .describe("The client store (its worker) is opened by the first batch or API read and closed after this long without a request."),
       })
       .strict()
       .prefault({})
@@ -198,7 +202,9 @@ export const configSchema = z
     discovery: z
       .object({
         enabled: z.boolean().default(true).describe("Name new clients."),
-        workers: z.number().int().min(1).max(64).default(4).describe("Bun workers in the discovery pool."),
+        workers: z.number().int().min(1).max(64).default(4).describe("Bun workers in the discovery pool, at most: they start as queued work needs them."),
+        idle_ms: z.number().int().min(100).max(86_400_000).default(30_000)
+          .describe("A discovery worker with no job for this long is let go."),
         queue_size: z.number().int().min(1).max(1_000_000).default(1000)
           .describe("Jobs beyond this are dropped and counted; jobs held back (token bucket, breaker) stay queued."),
         rate: z.number().min(0.1).max(10_000).default(10).describe("Discoveries per second (token bucket)."),

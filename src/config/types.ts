@@ -2,6 +2,7 @@
 // so a setting is written once, in the schema.
 import type { Config } from "./schema";
 
+export type { Config };
 export type CacheConfig = Config["cache"];
 export type TimeoutsConfig = Config["timeouts"];
 export type TcpConfig = Config["tcp"];

@@ -6,6 +6,7 @@
 // shutdown stops them all.
 import { sleep, Wakeup, type TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
+import type { DiscoveryConfig } from "../config/types";
 import { CircuitBreaker, TokenBucket } from "./limits";
 import type { DiscoveryResult, Method, MethodConfig } from "./methods";
 
@@ -13,18 +14,20 @@ import type { DiscoveryResult, Method, MethodConfig } from "./methods";
 const DISPATCH_MS = 50;
 /** Longest sleep of an idle dispatcher (submit() wakes it sooner). */
 const IDLE_CHECK_MS = 1000;
-export const DEFAULT_DISCOVERY_IDLE_MS = 30_000;
 
-export interface PoolOptions {
-  workers: number;
-  queueSize: number;
-  rate: number;
-  burst: number;
-  breakerFailures: number;
-  breakerOpenMs: number;
-  methods: MethodConfig;
-  /** A worker with no job for this long is let go. */
-  idleMs?: number;
+/** The discovery section (workers, queue, token bucket, breaker, methods and their timeouts, ports, leases, idle_ms). */
+export type PoolOptions = DiscoveryConfig;
+
+/** What a worker is told to do a discovery with (it is posted to the worker), from the discovery section. */
+export function methodConfig(d: DiscoveryConfig, dns: { host: string; port: number }): MethodConfig {
+  return {
+    methods: d.methods,
+    timeoutMs: { ptr: d.ptr_timeout_ms, netbios: d.netbios_timeout_ms, mdns: d.mdns_timeout_ms, dhcp: 0 },
+    dns,
+    netbiosPort: d.netbios_port,
+    mdnsPort: d.mdns_port,
+    leases: d.leases,
+  };
 }
 
 export class DiscoveryMetrics {
@@ -80,13 +83,18 @@ export class DiscoveryPool {
 
   private tasks: TaskManager | null = null;
 
+  private readonly methods: MethodConfig;
+
+  /** @param dns bunbound's own listener, where PTR discovery asks. */
   constructor(
     public opts: PoolOptions,
+    dns: { host: string; port: number },
     private readonly onResult: (r: DiscoveryResult) => void,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.bucket = new TokenBucket(opts.rate, opts.burst);
-    this.breaker = new CircuitBreaker(opts.breakerFailures, opts.breakerOpenMs);
+    this.breaker = new CircuitBreaker(opts.breaker_failures, opts.breaker_open_ms);
+    this.methods = methodConfig(opts, dns);
   }
 
   get depth(): number {
@@ -98,7 +106,7 @@ export class DiscoveryPool {
   }
 
   private get idleMs(): number {
-    return this.opts.idleMs ?? DEFAULT_DISCOVERY_IDLE_MS;
+    return this.opts.idle_ms;
   }
 
   /** Starts the dispatcher that retries held-back jobs; workers start as jobs need them. */
@@ -122,7 +130,7 @@ export class DiscoveryPool {
   /** Non-blocking: queues a client for naming (known clients first); false when dropped (full) or already queued. */
   submit(ip: string, known: boolean): boolean {
     if (this.queued.has(ip)) return false;
-    if (this.depth >= this.opts.queueSize) {
+    if (this.depth >= this.opts.queue_size) {
       this.metrics.dropped++;
       return false;
     }
@@ -241,7 +249,7 @@ export class DiscoveryPool {
       if (r.ip) this.record(r);
       this.dispatch();
     };
-    w.postMessage({ ip, cfg: this.opts.methods });
+    w.postMessage({ ip, cfg: this.methods });
   }
 
   private record(r: DiscoveryResult): void {

@@ -5,22 +5,19 @@
 // and is let go after an idle period; its life is a task-manager task, replaced with backoff if it dies.
 import { sleep, TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
+import type { JobsConfig } from "../config/types";
 import type { Job, JobReply, JobRequest } from "./protocol";
 
 export interface LaneOptions {
-  /** Queued jobs beyond this are refused (the caller is told). */
-  maxQueue: number;
-  /** A job still running after this is abandoned and the worker replaced. */
-  jobTimeoutMs: number;
-  /** The worker is let go after this long without a job; the next job starts a new one. */
-  idleMs?: number;
+  /** max_queue (queued jobs beyond it are refused), job_timeout_ms (a job still running is abandoned and the worker
+   * replaced), idle_ms (the worker is let go after this long without a job; the next job starts a new one). */
+  jobs: Pick<JobsConfig, "max_queue" | "job_timeout_ms" | "idle_ms">;
   /** Where the worker's life is registered; without one the lane keeps a manager of its own. */
   tasks?: TaskManager;
   /** The clock the idle period is measured on (ms). */
   now?: () => number;
 }
 
-export const DEFAULT_LANE_IDLE_MS = 30_000;
 const WORKER_TASK = "heavy-lane-worker";
 
 /**
@@ -74,7 +71,7 @@ export class HeavyLane {
   ) {
     this.ownTasks = !opts.tasks;
     this.tasks = opts.tasks ?? new TaskManager();
-    this.idleMs = opts.idleMs ?? DEFAULT_LANE_IDLE_MS;
+    this.idleMs = opts.jobs.idle_ms;
     this.now = opts.now ?? (() => performance.now());
   }
 
@@ -107,9 +104,9 @@ export class HeavyLane {
           old!.resolve({ seq: old!.job.seq, ok: false, error: "superseded by a newer reload", ms: 0 });
         }
       }
-      if (this.queue.length >= this.opts.maxQueue) {
+      if (this.queue.length >= this.opts.jobs.max_queue) {
         this.counters.rejected++;
-        return resolve({ seq, ok: false, error: `heavy lane queue is full (${this.opts.maxQueue})`, ms: 0 });
+        return resolve({ seq, ok: false, error: `heavy lane queue is full (${this.opts.jobs.max_queue})`, ms: 0 });
       }
       this.counters.submitted++;
       this.queue.push({ job: { ...job, seq } as JobRequest, resolve });
@@ -188,9 +185,9 @@ export class HeavyLane {
     this.lastActive = this.now();
     this.timer = setTimeout(() => {
       this.counters.timedOut++;
-      log.warn("heavy lane job overran its deadline; replacing the worker", { kind: p.job.kind, zone: p.job.zone, timeoutMs: this.opts.jobTimeoutMs });
-      this.kill?.(new Error(`job exceeded its ${this.opts.jobTimeoutMs} ms deadline`));
-    }, this.opts.jobTimeoutMs);
+      log.warn("heavy lane job overran its deadline; replacing the worker", { kind: p.job.kind, zone: p.job.zone, timeoutMs: this.opts.jobs.job_timeout_ms });
+      this.kill?.(new Error(`job exceeded its ${this.opts.jobs.job_timeout_ms} ms deadline`));
+    }, this.opts.jobs.job_timeout_ms);
     w.postMessage(p.job);
   }
 

@@ -15,7 +15,7 @@ function store(idleMs = 30) {
   const clock = { t: 0 };
   const tasks = new TaskManager({ initialMs: 10, maxMs: 50, resetAfterMs: 60_000 });
   managers.push(tasks);
-  const s = new ClientStore(mkdtempSync(join(tmpdir(), "bunbound-store-")), { idleMs, now: () => clock.t });
+  const s = new ClientStore(mkdtempSync(join(tmpdir(), "bunbound-store-")), { clients: { store_idle_ms: idleMs }, now: () => clock.t });
   s.start(tasks);
   return { s, tasks, clock };
 }

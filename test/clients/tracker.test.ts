@@ -4,6 +4,7 @@ import type { StoreOp } from "../../src/clients/store-protocol";
 import { ClientTracker } from "../../src/clients/tracker";
 import { TaskManager } from "../../src/lifecycle/tasks";
 import { toWire } from "../../src/wire/name";
+import { defaults } from "../helpers/pipeline";
 
 /** A store stand-in that records batches. */
 function fakeStore() {
@@ -11,7 +12,7 @@ function fakeStore() {
   return { ops, store: { request: async (op: StoreOp) => (ops.push(op), op.op === "known" ? [] : {}) } as unknown as ClientStore };
 }
 const name = toWire("a.lan");
-const opts = { highQueue: 100, lowQueue: 100, lowShare: 0.25, batchSize: 100, batchMs: 100, maxClients: 1000, rediscoverMs: 60_000 };
+const opts = { ...defaults.clients, high_queue: 100, low_queue: 100, batch_size: 100, batch_ms: 100, max_clients: 1000, rediscover_after_ms: 60_000 };
 
 describe("client tracker", () => {
   test("a new client gets a placeholder row and one discovery job; its later updates go to the high queue once named", async () => {

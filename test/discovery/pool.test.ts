@@ -5,28 +5,30 @@ import { join } from "node:path";
 import { DiscoveryPool, type PoolOptions } from "../../src/discovery/pool";
 import type { DiscoveryResult } from "../../src/discovery/methods";
 import { TaskManager } from "../../src/lifecycle/tasks";
+import { defaults } from "../helpers/pipeline";
 
 const dir = mkdtempSync(join(tmpdir(), "bunbound-pool-"));
 const leases = join(dir, "dnsmasq.leases");
 writeFileSync(leases, ["50", "51", "52"].map((n) => `1700000000 aa:bb:cc:dd:ee:${n} 192.168.1.${n} host${n} *`).join("\n") + "\n");
+/** The dhcp method only, from the test's lease file; nothing else is asked (port 9 is the discard port). */
+const settings: PoolOptions = {
+  ...defaults.discovery,
+  methods: ["dhcp"],
+  ptr_timeout_ms: 100,
+  netbios_timeout_ms: 100,
+  mdns_timeout_ms: 100,
+  netbios_port: 9,
+  mdns_port: 9,
+  leases: [{ format: "dnsmasq", file: leases }],
+};
+const DNS = { host: "127.0.0.1", port: 9 };
 const tm = new TaskManager();
 afterAll(() => tm.stopAll(2000));
 
 describe("discovery pool dispatcher", () => {
   test("jobs held back by the rate limit are offered again until done; with nothing queued the dispatcher sleeps instead of ticking", async () => {
     const results: DiscoveryResult[] = [];
-    const pool = new DiscoveryPool(
-      {
-        workers: 1,
-        queueSize: 16,
-        rate: 10,
-        burst: 1,
-        breakerFailures: 5,
-        breakerOpenMs: 30_000,
-        methods: { methods: ["dhcp"], timeoutMs: { ptr: 100, netbios: 100, mdns: 100, dhcp: 100 }, dns: { host: "127.0.0.1", port: 9 }, netbiosPort: 9, mdnsPort: 9, leases: [{ format: "dnsmasq", file: leases }] },
-      },
-      (r) => results.push(r),
-    );
+    const pool = new DiscoveryPool({ ...settings, workers: 1, queue_size: 16, rate: 10, burst: 1 }, DNS, (r) => results.push(r));
     let dispatches = 0;
     const dispatch = pool.dispatch.bind(pool);
     pool.dispatch = () => (dispatches++, dispatch());
@@ -51,20 +53,13 @@ describe("discovery pool dispatcher", () => {
   });
 });
 
-const methods: PoolOptions["methods"] = {
-  methods: ["dhcp"],
-  timeoutMs: { ptr: 100, netbios: 100, mdns: 100, dhcp: 100 },
-  dns: { host: "127.0.0.1", port: 9 },
-  netbiosPort: 9,
-  mdnsPort: 9,
-  leases: [{ format: "dnsmasq", file: leases }],
-};
+
 /** A started pool with its own task manager and a clock the test moves. */
 function pool(over: Partial<PoolOptions> = {}) {
   const clock = { t: 0 };
   const tasks = new TaskManager();
   const results: DiscoveryResult[] = [];
-  const p = new DiscoveryPool({ workers: 4, queueSize: 16, rate: 1000, burst: 100, breakerFailures: 50, breakerOpenMs: 30_000, methods, idleMs: 30, ...over }, (r) => results.push(r), () => clock.t);
+  const p = new DiscoveryPool({ ...settings, workers: 4, queue_size: 16, rate: 1000, burst: 100, breaker_failures: 50, idle_ms: 30, ...over }, DNS, (r) => results.push(r), () => clock.t);
   p.start(tasks);
   stops.push(() => tasks.stopAll(2000));
   return { p, tasks, clock, results };

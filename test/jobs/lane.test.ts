@@ -6,13 +6,14 @@ import { HeavyLane, type LaneOptions } from "../../src/jobs/lane";
 import { TaskManager } from "../../src/lifecycle/tasks";
 import { ZoneSnapshot } from "../../src/zones/snapshot";
 import { fixture } from "../helpers/zones";
+import { defaults } from "../helpers/pipeline";
 
 const lanes: HeavyLane[] = [];
 afterEach(async () => {
   for (const l of lanes.splice(0)) await l.stop();
 });
 function lane(maxQueue = 8, jobTimeoutMs = 20_000) {
-  const l = new HeavyLane({ maxQueue, jobTimeoutMs });
+  const l = new HeavyLane({ jobs: { ...defaults.jobs, max_queue: maxQueue, job_timeout_ms: jobTimeoutMs } });
   lanes.push(l);
   return l;
 }
@@ -87,10 +88,10 @@ describe("heavy lane", () => {
 const scripted = new URL("./scripted-worker.ts", import.meta.url);
 const job = (zone = "a.lan") => ({ kind: "axfr", zone, id: 1, question: new Uint8Array(0) }) as const;
 /** A lane on the scripted worker, its own task manager (fast backoff) and a clock the test moves. */
-function scriptedLane(over: Partial<LaneOptions> = {}) {
+function scriptedLane(over: Partial<LaneOptions["jobs"]> = {}) {
   const clock = { t: 0 };
   const tasks = new TaskManager({ initialMs: 10, maxMs: 50, resetAfterMs: 60_000 });
-  const l = new HeavyLane({ maxQueue: 8, jobTimeoutMs: 5000, idleMs: 30, tasks, now: () => clock.t, ...over }, scripted);
+  const l = new HeavyLane({ jobs: { ...defaults.jobs, max_queue: 8, job_timeout_ms: 5000, idle_ms: 30, ...over }, tasks, now: () => clock.t }, scripted);
   lanes.push(l);
   return { l, tasks, clock };
 }

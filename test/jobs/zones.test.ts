@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { defaults } from "../helpers/pipeline";
 import { HeavyLane } from "../../src/jobs/lane";
 import type { Job, JobReply } from "../../src/jobs/protocol";
 import { ZoneManager, type ZoneConfig } from "../../src/jobs/zones";
@@ -71,7 +72,7 @@ describe("zone manager", () => {
 
   test("an AXFR after the lane's worker was let go builds the zone again in the new worker, then transfers it", async () => {
     const clock = { t: 0 };
-    const lane = new HeavyLane({ maxQueue: 8, jobTimeoutMs: 20_000, idleMs: 20, now: () => clock.t });
+    const lane = new HeavyLane({ jobs: { ...defaults.jobs, max_queue: 8, job_timeout_ms: 20_000, idle_ms: 20 }, now: () => clock.t });
     try {
       const zm = new ZoneManager(lane, "/tmp");
       await zm.apply([cfg()]);
