@@ -85,7 +85,7 @@ export function answerHook(stats: QueryStats | null, qlog: QueryLog | null, queu
 }
 
 /** Settings a reload cannot apply (sockets, rings, processes, threads): they keep their values until a restart. */
-const RESTART_KEYS = ["listen", "http", "ring", "pending", "data_dir", "udp", "processes", "background_nice"] as const;
+const RESTART_KEYS = ["listen", "listen_tls", "listen_https", "doh", "http", "ring", "pending", "data_dir", "udp", "processes", "background_nice"] as const;
 type RestartKey = (typeof RESTART_KEYS)[number];
 
 export class App {

@@ -15,7 +15,12 @@ Usage: bunbound [options]
 
   --config FILE          TOML config file (env BUNBOUND_CONFIG)
   --listen ADDR:PORT     UDP+TCP listener, repeatable (default 127.0.0.1:5300 and [::1]:5300)
-  --upstream ADDR[:PORT] upstream server, repeatable (default: nameservers in /etc/resolv.conf)
+  --listen-tls ADDR[:PORT]
+                         DNS over TLS listener (port 853 by default), repeatable
+  --listen-https ADDR[:PORT]
+                         DNS over HTTPS listener (port 443 by default; path /dns-query), repeatable
+  --upstream ADDR[:PORT] upstream server, repeatable (default: nameservers in /etc/resolv.conf);
+                         also tls://ADDR[:PORT][#auth-name] and https://HOST[:PORT]/PATH[#ADDR]
   --http ADDR:PORT|off   HTTP API (default 127.0.0.1:8053)
   --record 'NAME TTL TYPE DATA'
                          local record, repeatable, e.g. --record 'a.lan 60 A 10.0.0.5'
@@ -26,7 +31,8 @@ Usage: bunbound [options]
   --version              print the version and exit
   --help                 print this help and exit
 
-Flags override the config file; BUNBOUND_* environment variables (BUNBOUND_LISTEN, BUNBOUND_UPSTREAMS,
+Flags override the config file; BUNBOUND_* environment variables (BUNBOUND_LISTEN, BUNBOUND_LISTEN_TLS,
+BUNBOUND_LISTEN_HTTPS, BUNBOUND_UPSTREAMS,
 BUNBOUND_HTTP, BUNBOUND_RECORDS, BUNBOUND_DATA_DIR, BUNBOUND_LOG_LEVEL, BUNBOUND_PROCESSES) sit between the two.
 Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT drain and stop.
 `;
@@ -42,6 +48,8 @@ export function parseFlags(argv: string[]): Overrides & { help?: boolean; versio
       options: {
         config: { type: "string" },
         listen: { type: "string", multiple: true },
+        "listen-tls": { type: "string", multiple: true },
+        "listen-https": { type: "string", multiple: true },
         upstream: { type: "string", multiple: true },
         http: { type: "string" },
         record: { type: "string", multiple: true },
@@ -59,6 +67,8 @@ export function parseFlags(argv: string[]): Overrides & { help?: boolean; versio
   return {
     config: values.config as string | undefined,
     listen: values.listen as string[] | undefined,
+    listen_tls: values["listen-tls"] as string[] | undefined,
+    listen_https: values["listen-https"] as string[] | undefined,
     upstream: values.upstream as string[] | undefined,
     http: values.http as string | undefined,
     record: values.record as string[] | undefined,

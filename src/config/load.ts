@@ -8,6 +8,8 @@ import { resolvConfNameservers } from "./resolvconf";
 export interface Overrides {
   config?: string;
   listen?: string[];
+  listen_tls?: string[];
+  listen_https?: string[];
   upstream?: string[];
   http?: string;
   record?: string[];
@@ -42,6 +44,8 @@ export function envOverrides(env: Record<string, string | undefined>): Overrides
   const o: Overrides = {};
   if (env.BUNBOUND_CONFIG) o.config = env.BUNBOUND_CONFIG;
   if (env.BUNBOUND_LISTEN) o.listen = list(env.BUNBOUND_LISTEN);
+  if (env.BUNBOUND_LISTEN_TLS) o.listen_tls = list(env.BUNBOUND_LISTEN_TLS);
+  if (env.BUNBOUND_LISTEN_HTTPS) o.listen_https = list(env.BUNBOUND_LISTEN_HTTPS);
   const up = env.BUNBOUND_UPSTREAMS ?? env.BUNBOUND_UPSTREAM;
   if (up) o.upstream = list(up);
   if (env.BUNBOUND_HTTP) o.http = env.BUNBOUND_HTTP;
@@ -88,6 +92,8 @@ export function loadConfig(flags: Overrides, env: Record<string, string | undefi
     .filter(Boolean)
     .join(" + ");
   if (o.listen) raw.listen = o.listen;
+  if (o.listen_tls) raw.listen_tls = o.listen_tls;
+  if (o.listen_https) raw.listen_https = o.listen_https;
   if (o.upstream) raw.upstreams = o.upstream;
   if (o.http) raw.http = o.http;
   if (o.record) raw.records = o.record;

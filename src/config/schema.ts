@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { parseRecord } from "../zones/records";
 import { toWire } from "../wire/name";
-import { parseCidr, parseHostPort } from "../net/address";
+import { parseCidr, parseHostPort, parseUpstream } from "../net/address";
 
 const hostPort = (defaultPort?: number) =>
   z.string().superRefine((v, ctx) => {
@@ -14,6 +14,14 @@ const hostPort = (defaultPort?: number) =>
       ctx.addIssue({ code: "custom", message: (e as Error).message });
     }
   });
+
+const upstream = z.string().superRefine((v, ctx) => {
+  try {
+    parseUpstream(v);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+  }
+});
 
 const record = z.string().superRefine((v, ctx) => {
   try {
@@ -41,8 +49,12 @@ export const configSchema = z
       .describe("HTTP API and dashboard address (ADDR:PORT), or `\"off\"`. Off loopback it needs `http_token`. Changing it needs a restart."),
     http_token: z.string().min(16, "must be at least 16 characters").optional()
       .describe("Bearer token for mutating API requests (the POST endpoints, `Authorization: Bearer <token>`), at least 16 characters; required when `http` is not on loopback: bunbound refuses to start without it."),
-    upstreams: z.array(hostPort(53)).optional()
-      .describe("Upstream servers, ADDR[:PORT] (port 53 by default), tried as `upstream.strategy` says; when absent, the nameservers of /etc/resolv.conf."),
+    listen_tls: z.array(hostPort(853)).default([])
+      .describe("DNS over TLS (RFC 7858) listeners, ADDR[:PORT] (port 853 by default), with the certificate of `[tls]`. Changing it needs a restart."),
+    listen_https: z.array(hostPort(443)).default([])
+      .describe("DNS over HTTPS (RFC 8484) listeners, ADDR[:PORT] (port 443 by default): HTTP/2 and HTTP/1.1, GET and POST at `doh.path`, with the certificate of `[tls]`. Apart from the `http` API and dashboard listener. Changing it needs a restart."),
+    upstreams: z.array(upstream).optional()
+      .describe("Upstream servers, tried as `upstream.strategy` says: `ADDR[:PORT]` (DNS over UDP and TCP, port 53), `tls://ADDR[:PORT][#auth-name]` (DNS over TLS, port 853; the certificate must name auth-name, else the address), `https://HOST[:PORT]/PATH[#ADDR]` (DNS over HTTPS, port 443; a HOST that is a name needs its address after #). When absent, the nameservers of /etc/resolv.conf."),
     records: z.array(record).default([])
       .describe("Local records, `NAME [TTL] [IN] TYPE DATA` (A, AAAA, CNAME, MX, NS, PTR, SRV, TXT, CAA; TXT data as quoted strings, several allowed). A name with records but none of the asked type gets NODATA; a CNAME is followed through local data."),
     data_dir: z.string().min(1).default("./data")
@@ -74,7 +86,26 @@ export const configSchema = z
       })
       .strict()
       .prefault({})
-      .describe("Client TCP connections (RFC 7766)."),
+      .describe("Client TCP connections (RFC 7766), and DNS over TLS connections, which follow the same rules (each listener its own table)."),
+    tls: z
+      .object({
+        cert: z.string().min(1).optional()
+          .describe("PEM certificate (chain) of the DoT and DoH listeners. Without `cert` and `key`, bunbound makes a self-signed ECDSA P-256 certificate in `data_dir/tls/` on first start and logs its SHA-256 SPKI pin (RFC 7858 4.2). Re-read on SIGHUP and when the file changes; open connections keep theirs, a bad file keeps the last good certificate."),
+        key: z.string().min(1).optional().describe("PEM private key of `cert`."),
+        min_version: z.enum(["1.2", "1.3"]).default("1.2").describe("The lowest TLS version the listeners accept."),
+      })
+      .strict()
+      .prefault({})
+      .describe("The certificate of the encrypted listeners (`listen_tls`, `listen_https`)."),
+    doh: z
+      .object({
+        path: z.string().regex(/^\/[\w./-]*$/, "must be a URL path such as /dns-query").default("/dns-query").describe("The DoH endpoint's path (RFC 8484 uses /dns-query)."),
+        max_streams: z.number().int().min(1).max(1000).default(100)
+          .describe("HTTP/2 streams one connection may have open at once; more are refused (RST_STREAM REFUSED_STREAM), a flood ends the session."),
+      })
+      .strict()
+      .prefault({})
+      .describe("DNS over HTTPS serving (`listen_https`). Changing it needs a restart."),
     cache: z
       .object({
         max_entries: z.number().int().min(1).max(50_000_000).default(200_000)
@@ -117,6 +148,10 @@ export const configSchema = z
           .describe("Longer CNAME chains, and loops, from upstreams are refused (the next upstream is tried; SERVFAIL when none does better)."),
         exploration: z.number().min(0).max(0.5).default(0.05)
           .describe("With strategy fastest: the share of queries that try another upstream than the fastest first, so every RTT estimate stays current."),
+        tls_ca: z.string().min(1).optional()
+          .describe("PEM file of certificate authorities trusted for tls:// and https:// upstreams, beside the system store. A certificate that does not verify, or does not name the upstream, fails the attempt; there is never a fallback to cleartext."),
+        connection_idle_ms: z.number().int().min(100).max(600_000).default(10_000)
+          .describe("A TLS or HTTPS connection to an upstream is kept this long without a query, then closed; the next query opens a new one."),
       })
       .strict()
       .prefault({})
@@ -132,7 +167,7 @@ export const configSchema = z
                 ctx.addIssue({ code: "custom", message: (e as Error).message });
               }
             }).describe("The domain."),
-            upstreams: z.array(hostPort(53)).min(1).describe("Its upstream servers, ADDR[:PORT] (port 53 by default)."),
+            upstreams: z.array(upstream).min(1).describe("Its upstream servers, in the forms of the top-level `upstreams`."),
           })
           .strict(),
       )

@@ -126,3 +126,55 @@ export function inAcl(ip: string, acl: Array<{ bytes: number[]; bits: number }>)
     return true;
   });
 }
+
+/** How an upstream is asked: DNS over UDP (TCP on TC), over TLS (RFC 7858), or over HTTPS (RFC 8484). */
+export type UpstreamProtocol = "udp" | "tls" | "https";
+
+export interface UpstreamAddress extends HostPort {
+  protocol: UpstreamProtocol;
+  /**
+   * The name the server's certificate must carry (RFC 8310 strict profile): `#name` of a tls:// upstream, the host
+   * of an https:// one; absent when a tls:// upstream gives none (its certificate must then name its address).
+   */
+  authName?: string;
+  /** https:// only: the URL path of the DoH endpoint ("/dns-query"). */
+  path?: string;
+  /** The upstream as written, normalised: its label in figures and logs. */
+  label: string;
+}
+
+/**
+ * An upstream entry: `ADDR[:PORT]` (DNS over UDP and TCP, port 53), `tls://ADDR[:PORT][#auth-name]` (port 853),
+ * or `https://HOST[:PORT]/PATH[#ADDR]` (port 443). A DoH HOST that is a name needs the `#ADDR` hint: bunbound never
+ * needs DNS to reach its own upstreams.
+ */
+export function parseUpstream(text: string): UpstreamAddress {
+  const s = text.trim();
+  if (s.startsWith("tls://")) {
+    const [where, name] = s.slice(6).split("#", 2) as [string, string | undefined];
+    if (name !== undefined && !/^[A-Za-z0-9.-]+$/.test(name)) throw new Error(`"${text}": the auth name after # must be a host name`);
+    const hp = parseHostPort(where, 853);
+    return { ...hp, protocol: "tls", authName: name?.toLowerCase(), label: `tls://${formatHostPort(hp)}${name ? `#${name.toLowerCase()}` : ""}` };
+  }
+  if (s.startsWith("https://")) {
+    const [url, hint] = s.split("#", 2) as [string, string | undefined];
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new Error(`"${text}" is not a URL (https://HOST[:PORT]/PATH[#ADDR])`);
+    }
+    const host = u.hostname.replace(/^\[|\]$/g, "");
+    const port = u.port ? Number(u.port) : 443;
+    const literal = isIP(host);
+    let addr: HostPort;
+    if (hint !== undefined) addr = parseHostPort(hint, port);
+    else if (literal) addr = { host, port, family: literal as 4 | 6 };
+    else throw new Error(`"${text}": the host is a name; give its address after # (https://${u.host}${u.pathname}#192.0.2.1)`);
+    if (u.search || u.hash) throw new Error(`"${text}": no query string in a DoH upstream's URL`);
+    const path = u.pathname === "/" ? "/dns-query" : u.pathname;
+    return { ...addr, protocol: "https", authName: host.toLowerCase(), path, label: `https://${u.host}${path}${hint !== undefined ? `#${formatHostPort(addr)}` : ""}` };
+  }
+  const hp = parseHostPort(s, 53);
+  return { ...hp, protocol: "udp", label: formatHostPort(hp) };
+}

@@ -1,7 +1,7 @@
 // The upstream pool: per-upstream health (smoothed RTT, circuit breaker with exponential backoff — seed 003),
 // the choice of upstream per question (fastest / round robin / ordered), and per-domain forwarding where the
 // longest matching zone wins.
-import { formatHostPort, parseHostPort } from "../net/address";
+import { parseUpstream } from "../net/address";
 import { hashName, nameEquals, toWire, type WireName, closestSuffix, type SuffixLookup } from "../wire/name";
 import type { Upstream } from "./transport";
 import type { ForwardConfig, UpstreamConfig } from "../config/types";
@@ -113,10 +113,10 @@ export class UpstreamPool {
     now: () => number = Date.now,
   ) {
     const state = (addr: string) => {
-      const hp = parseHostPort(addr, 53);
-      const label = formatHostPort(hp);
+      const up = parseUpstream(addr);
+      const label = up.label;
       let s = registry.get(label);
-      if (!s) registry.set(label, (s = new UpstreamState({ ...hp, label }, opts, now)));
+      if (!s) registry.set(label, (s = new UpstreamState(up, opts, now)));
       else s.configure(opts);
       return s;
     };

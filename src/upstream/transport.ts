@@ -2,15 +2,12 @@
 // both on every way out: answer, timeout, abort (the client's deadline), or error (seed 000, seed 001).
 // It reports how it ended as a value; what that means for the upstream's health is the forwarder's call.
 import { answersQuestion, wellFormed } from "../wire/message";
+import type { UpstreamAddress } from "../net/address";
 import { systemClock, type Clock } from "../lifecycle/clock";
 import { frame, FrameReader } from "../wire/framing";
 
-export interface Upstream {
-  host: string;
-  port: number;
-  family: 4 | 6;
-  label: string;
-}
+/** An upstream as configured: where it is, how it is asked (udp, tls, https), what its certificate must name. */
+export type Upstream = UpstreamAddress;
 
 /** One question as sent: the message, its ID, and the question bytes (qname+type+class) an answer must echo. */
 export interface Ask {

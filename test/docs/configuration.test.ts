@@ -89,7 +89,9 @@ describe("docs/configuration.md", () => {
   test("each documented environment variable sets the setting the page names", () => {
     const samples: Record<string, [string, unknown]> = {
       listen: ["127.0.0.1:5301", ["127.0.0.1:5301"]],
-      upstreams: ["192.0.2.9", ["192.0.2.9"]],
+      listen_tls: ["127.0.0.1:8853", ["127.0.0.1:8853"]],
+      listen_https: ["127.0.0.1:8443,[::1]:8443", ["127.0.0.1:8443", "[::1]:8443"]],
+      upstreams: ["192.0.2.9,tls://192.0.2.10#dns.example", ["192.0.2.9", "tls://192.0.2.10#dns.example"]],
       http: ["off", "off"],
       records: ["a.lan 60 A 10.0.0.1", ["a.lan 60 A 10.0.0.1"]],
       data_dir: ["/var/lib/bunbound", "/var/lib/bunbound"],

@@ -11,7 +11,7 @@ function ask(name = "x.example"): Ask {
   const msg = makeQuery(name);
   return { msg, id: (msg[0]! << 8) | msg[1]!, question: msg.slice(12), exactCase: false };
 }
-const at = (port: number): Upstream => ({ host: "127.0.0.1", port, family: 4, label: `127.0.0.1:${port}` });
+const at = (port: number): Upstream => ({ host: "127.0.0.1", port, family: 4, protocol: "udp", label: `127.0.0.1:${port}` });
 const never = () => new AbortController().signal;
 
 /** A reply to `query` built from its own bytes: QR set, ID changed by `idDelta`, optionally cut after the header. */
