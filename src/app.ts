@@ -26,6 +26,9 @@ import { rcodeOf } from "./wire/message";
 import { UdpServer } from "./server/udp";
 import { Requests, type AnswerHook } from "./server/request";
 import { RateLimit } from "./server/ratelimit";
+import { HttpsServer } from "./server/https";
+import { TlsCertificates } from "./server/tls";
+import { Transport } from "./metrics/querystats";
 import { assertUdpPortFree, chooseBackend } from "./server/datagram";
 import { Forwarder } from "./upstream/forwarder";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
@@ -75,11 +78,11 @@ function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, r
  * (bench/path.ts measures them one at a time with the same function).
  */
 export function answerHook(stats: QueryStats | null, qlog: QueryLog | null, queue: ClientQueue | null): AnswerHook {
-  return (ip, buf, q, tcp, seconds) => {
+  return (ip, buf, q, transport, seconds) => {
     const rcode = rcodeOf(buf);
     const now = Date.now(); // one clock read for the log and the client update
-    stats?.record(tcp, q.qtype, rcode, seconds);
-    qlog?.add(ip, now, buf, q.qnameEnd, q.qtype, rcode, tcp, seconds * 1000);
+    stats?.record(transport, q.qtype, rcode, seconds);
+    qlog?.add(ip, now, buf, q.qnameEnd, q.qtype, rcode, transport, seconds * 1000);
     queue?.post(ip, now, buf, 12, q.qnameEnd, q.qtype, rcode);
   };
 }
@@ -114,7 +117,12 @@ export class App {
   /** The request entry every transport hands queries to, with the pending misses. */
   readonly requests: Requests;
   readonly udp: UdpServer[] = [];
+  /** DNS over TCP listeners, then DNS over TLS ones (TcpServer with a certificate). */
   readonly tcp: TcpServer[] = [];
+  /** DNS over HTTPS listeners. */
+  readonly https: HttpsServer[] = [];
+  /** The certificate of the encrypted listeners; null when there are none. */
+  readonly certificates: TlsCertificates | null;
   private http: Server<undefined> | null = null;
   /** The serving processes (primary with processes > 1). */
   processes: ProcessGroup | null = null;
@@ -143,6 +151,7 @@ export class App {
     this.zones = new ZoneManager(this.lane, cfg.data_dir);
     this.pipeline = new Pipeline(() => this.runtime, this.cache, this.zones.table, this.counters, this.cacheCounters);
     this.requests = new Requests(this.pipeline, this.counters, cfg.pending.max_queries, () => this.runtime);
+    this.certificates = cfg.listen_tls.length + cfg.listen_https.length > 0 ? new TlsCertificates(() => ({ ...this.runtime.config.tls, data_dir: this.runtime.config.data_dir })) : null;
     this.hosts = new HostsWatch(
       () => this.runtime.config.hosts,
       () => {
@@ -201,9 +210,11 @@ export class App {
     app.zones.start(app.tasks, cfg.jobs.watch_interval_ms);
     app.hosts.start(app.tasks, cfg.jobs.watch_interval_ms);
     app.cache.start(app.tasks);
+    app.certificates?.start(app.tasks, cfg.jobs.watch_interval_ms);
     log.info("bunbound started", {
       version: VERSION,
       listen: app.boundListen(),
+      ...(app.certificates && { listenTls: app.boundEncrypted().tls, listenHttps: app.boundEncrypted().https, spkiPin: app.certificates.material.pin }),
       udpBackend: app.udpBackend,
       role,
       processes: cfg.processes,
@@ -250,7 +261,7 @@ export class App {
           backend,
           reusePort,
           // Upstream answers and TCP queries arrive through the event loop: while any can, it gets a turn every 1 ms.
-          otherWork: () => this.pipeline.inflight > 0 || this.tcp.some((t) => t.connections > 0),
+          otherWork: () => this.pipeline.inflight > 0 || this.tcp.some((t) => t.connections > 0) || this.https.some((h) => h.connections > 0),
         });
         await udp.start();
         const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.requests, this.counters, settings, this.transfer);
@@ -266,6 +277,7 @@ export class App {
         break;
       }
     }
+    await this.listenEncrypted(settings);
     if (this.cfg.http !== "off") {
       const { host, port } = parseHostPort(this.cfg.http);
       if (!isLoopback(host)) log.warn("HTTP listener is not on loopback", { http: this.cfg.http });
@@ -297,6 +309,32 @@ export class App {
         token: this.cfg.http_token,
       });
     }
+  }
+
+  /** DoT and DoH listeners, with the configured certificate or the self-signed one of data_dir. */
+  private async listenEncrypted(settings: () => ResolvedConfig): Promise<void> {
+    const certificates = this.certificates;
+    if (!certificates) return;
+    const m = await certificates.load();
+    log.info("TLS certificate", { file: m.certFile, selfSigned: m.selfSigned, spkiPin: m.pin });
+    for (const addr of this.cfg.listen_tls) {
+      const { host, port } = parseHostPort(addr, 853);
+      const dot = new TcpServer(host, port, this.tcpRing, this.requests, this.counters, settings, this.transfer, certificates);
+      dot.start(this.tasks);
+      this.tcp.push(dot);
+    }
+    for (const addr of this.cfg.listen_https) {
+      const { host, port } = parseHostPort(addr, 443);
+      const doh = new HttpsServer(host, port, this.tcpRing, this.requests, this.counters, settings, certificates);
+      await doh.start();
+      this.https.push(doh);
+    }
+  }
+
+  /** The encrypted listeners as bound: DoT, then DoH (port 0 resolved). */
+  boundEncrypted(): { tls: string[]; https: string[] } {
+    const fmt = (host: string, port: number) => formatHostPort({ host, port, family: host.includes(":") ? 6 : 4 });
+    return { tls: this.tcp.filter((t) => t.transport === Transport.TLS).map((t) => fmt(t.host, t.boundPort)), https: this.https.map((h) => fmt(h.host, h.boundPort)) };
   }
 
   /** The listen addresses as bound (port 0 resolved). */
@@ -339,6 +377,7 @@ export class App {
     log.info("configuration reloaded", { records: this.runtime.local.recordCount, upstreams: next.upstreams, source: next.source });
     if (needsRestart.length) log.warn("some changes take effect only after a restart", { fields: needsRestart });
     this.hosts.reset();
+    void this.certificates?.check(); // other files configured, or the same ones changed: a bad pair keeps the old one
     return this.zones.apply(next.zone).then(() => undefined);
   }
 
@@ -354,7 +393,7 @@ export class App {
       this.http?.stop(true);
       this.http = null;
       const children = this.processes?.stop() ?? Promise.resolve(); // they drain at the same time as we do
-      const drained = Promise.all([...this.udp.map((u) => u.drain()), ...this.tcp.map((t) => t.drain())]);
+      const drained = Promise.all([...this.udp.map((u) => u.drain()), ...this.tcp.map((t) => t.drain()), ...this.https.map((h) => h.drain())]);
       const inTime = await settleWithin(drained, this.cfg.timeouts.drain_ms);
       if (!inTime) {
         log.warn("drain timeout: cancelling in-flight queries", { inflight: this.inflight });
@@ -375,6 +414,7 @@ export class App {
   private closeSockets(): void {
     for (const u of this.udp) u.close();
     for (const t of this.tcp) t.close();
+    for (const h of this.https) h.close();
     this.http?.stop(true);
     this.http = null;
   }
@@ -384,6 +424,6 @@ export class App {
   }
 
   get inflight(): number {
-    return this.udp.reduce((n, u) => n + u.inflight, 0) + this.tcp.reduce((n, t) => n + t.inflight, 0);
+    return this.udp.reduce((n, u) => n + u.inflight, 0) + this.tcp.reduce((n, t) => n + t.inflight, 0) + this.https.reduce((n, h) => n + h.inflight, 0);
   }
 }

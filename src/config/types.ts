@@ -15,3 +15,5 @@ export type ClientsConfig = Config["clients"];
 export type DiscoveryConfig = Config["discovery"];
 export type UdpConfig = Config["udp"];
 export type RingConfig = Config["ring"];
+export type TlsConfig = Config["tls"];
+export type DohConfig = Config["doh"];

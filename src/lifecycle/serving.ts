@@ -15,6 +15,9 @@ export function servingConfig(cfg: ResolvedConfig, listen: string[]): ResolvedCo
   return {
     ...cfg,
     listen,
+    // The encrypted listeners are the primary's alone.
+    listen_tls: [],
+    listen_https: [],
     http: "off",
     processes: 1,
     clients: { ...cfg.clients, enabled: false },

@@ -23,6 +23,11 @@ export class ServerCounters {
   tcpConnections = 0;
   tcpRejected = 0;
   tcpIdleClosed = 0;
+  /** DNS over HTTPS: messages handed to the resolver, requests refused with a 4xx/5xx, connections taken and refused. */
+  httpsQueries = 0;
+  httpsErrors = 0;
+  httpsConnections = 0;
+  httpsRejected = 0;
   /** UDP answers dropped or truncated by rate_limit.udp_per_ip. */
   rateLimited = 0;
   /** TCP connections closed because a message did not arrive whole within timeouts.tcp_message_ms (slowloris). */

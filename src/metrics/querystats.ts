@@ -13,16 +13,27 @@ export const RCODE_LABELS = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTI
 /** Upper bounds of the latency histogram, seconds (Prometheus `le`). */
 export const LATENCY_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
+/** How a query arrived. `const enum`: a number on the query path. */
+export const enum Transport {
+  UDP = 0,
+  TCP = 1,
+  /** DNS over TLS (RFC 7858). */
+  TLS = 2,
+  /** DNS over HTTPS (RFC 8484). */
+  HTTPS = 3,
+}
+export const TRANSPORT_LABELS = ["udp", "tcp", "tls", "https"];
+
 export class QueryStats {
-  /** [transport 0 udp / 1 tcp][qtype][rcode] */
-  readonly counts = new Float64Array(2 * QTYPE_LABELS.length * RCODE_LABELS.length);
+  /** [transport][qtype][rcode] */
+  readonly counts = new Float64Array(TRANSPORT_LABELS.length * QTYPE_LABELS.length * RCODE_LABELS.length);
   readonly latency = new Float64Array(LATENCY_BUCKETS.length + 1);
   latencySum = 0;
   total = 0;
 
-  record(tcp: boolean, qtype: number, rcode: number, seconds: number): void {
+  record(transport: Transport, qtype: number, rcode: number, seconds: number): void {
     const r = rcode < 6 ? rcode : 6;
-    this.counts[((tcp ? 1 : 0) * QTYPE_LABELS.length + QTYPE_INDEX[qtype]!) * RCODE_LABELS.length + r]!++;
+    this.counts[(transport * QTYPE_LABELS.length + QTYPE_INDEX[qtype]!) * RCODE_LABELS.length + r]!++;
     let b = 0;
     while (b < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[b]!) b++;
     this.latency[b]!++;
@@ -49,12 +60,24 @@ export class QueryStats {
   /** Non-zero series as (transport, qtype, rcode, count). */
   series(): Array<{ transport: string; qtype: string; rcode: string; value: number }> {
     const out = [];
-    for (let t = 0; t < 2; t++)
+    for (let t = 0; t < TRANSPORT_LABELS.length; t++)
       for (let q = 0; q < QTYPE_LABELS.length; q++)
         for (let r = 0; r < RCODE_LABELS.length; r++) {
           const v = this.counts[(t * QTYPE_LABELS.length + q) * RCODE_LABELS.length + r]!;
-          if (v > 0) out.push({ transport: t ? "tcp" : "udp", qtype: QTYPE_LABELS[q]!, rcode: RCODE_LABELS[r]!, value: v });
+          if (v > 0) out.push({ transport: TRANSPORT_LABELS[t]!, qtype: QTYPE_LABELS[q]!, rcode: RCODE_LABELS[r]!, value: v });
         }
+    return out;
+  }
+
+  /** Answered queries by transport, all qtypes and rcodes together. */
+  byTransport(): Record<string, number> {
+    const per = QTYPE_LABELS.length * RCODE_LABELS.length;
+    const out: Record<string, number> = {};
+    TRANSPORT_LABELS.forEach((label, t) => {
+      let n = 0;
+      for (let i = t * per; i < (t + 1) * per; i++) n += this.counts[i]!;
+      out[label] = n;
+    });
     return out;
   }
 
@@ -100,14 +123,14 @@ export class QueryLog {
     this.names = new Uint8Array(capacity * 256);
   }
 
-  add(ip: string, time: number, buf: Uint8Array, qnameEnd: number, qtype: number, rcode: number, tcp: boolean, ms: number): void {
+  add(ip: string, time: number, buf: Uint8Array, qnameEnd: number, qtype: number, rcode: number, transport: Transport, ms: number): void {
     const i = this.next;
     this.next = (this.next + 1) % this.capacity;
     if (this.size < this.capacity) this.size++;
     this.total++;
     this.ips[i] = ip;
     this.times[i] = time;
-    this.meta[i] = (qtype << 16) | ((rcode & 0xff) << 8) | (tcp ? 1 : 0);
+    this.meta[i] = (qtype << 16) | ((rcode & 0xff) << 8) | transport;
     this.ms[i] = ms;
     putName(this.names, i * 256, buf, 12, qnameEnd);
   }
@@ -141,7 +164,7 @@ export class QueryLog {
         qname: toText(this.names, i * 256 + 1, i * 256 + 1 + this.names[i * 256]!),
         qtype: QTYPES.find(([c]) => c === qtype)?.[1] ?? `TYPE${qtype}`,
         rcode: RCODE_LABELS[Math.min(rcode, 6)]!,
-        transport: m & 1 ? "tcp" : "udp",
+        transport: TRANSPORT_LABELS[m & 0xff] ?? "udp",
         ms: Math.round(this.ms[i]! * 1000) / 1000,
       });
     }

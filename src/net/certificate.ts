@@ -5,7 +5,7 @@
 import { isIP } from "node:net";
 import { ipv6ToBytes } from "./address";
 
-const concat = (...parts: Uint8Array[]): Uint8Array => {
+const concat = (...parts: Uint8Array[]): Uint8Array<ArrayBuffer> => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -23,7 +23,7 @@ function length(n: number): Uint8Array {
   return Uint8Array.of(0x80 | bytes.length, ...bytes);
 }
 
-const tlv = (tag: number, ...content: Uint8Array[]): Uint8Array => {
+const tlv = (tag: number, ...content: Uint8Array[]): Uint8Array<ArrayBuffer> => {
   const v = concat(...content);
   return concat(Uint8Array.of(tag), length(v.length), v);
 };
@@ -72,7 +72,7 @@ function pem(label: string, der: Uint8Array): string {
 }
 
 /** The base64 SHA-256 of a SubjectPublicKeyInfo: the pin of RFC 7858 4.2 (and kdig's +tls-pin). */
-export async function spkiPin(spki: Uint8Array): Promise<string> {
+export async function spkiPin(spki: Uint8Array<ArrayBuffer>): Promise<string> {
   return Buffer.from(await crypto.subtle.digest("SHA-256", spki)).toString("base64");
 }
 

@@ -7,6 +7,7 @@
 // is answered now (stale data or SERVFAIL) to make room if it has waited long enough, else the new one is.
 import { Outcome, type RequestHandler, type Waiting } from "../pipeline/handler";
 import type { ServerCounters } from "../metrics/counters";
+import { Transport } from "../metrics/querystats";
 import { copyBytes } from "../wire/name";
 import { QueryInfo } from "../wire/query";
 import type { Ring } from "./ring";
@@ -20,12 +21,13 @@ import { truncatedAnswer } from "../wire/response";
  * byte 3), the transport, and the seconds from arrival to answer (0 for answers given at once). For tracking
  * and metrics; it must not block.
  */
-export type AnswerHook = (ip: string, buf: Uint8Array, q: QueryInfo, tcp: boolean, seconds: number) => void;
+export type AnswerHook = (ip: string, buf: Uint8Array, q: QueryInfo, transport: Transport, seconds: number) => void;
 
 /** A transport, as the entry sees it: where slots come from, and how an answer that was waited for leaves. */
 export interface Sink {
   readonly ring: Ring;
-  readonly tcp: boolean;
+  /** UDP answers are held to the client's size; the others take the slot. Encrypted ones are padded (RFC 8467). */
+  readonly transport: Transport;
   /**
    * A miss admitted by this transport ended: its answer is n bytes of ring slot h, to `target` (and `port`).
    * h < 0 (no slot) or n = 0 (nothing to send) happen too. The sink sends and releases h, always exactly once.
@@ -104,8 +106,9 @@ export class Requests {
    * Outcome.PENDING: the miss is in the table and the slot may be released; sink.deliver() follows once.
    */
   receive(sink: Sink, buf: Uint8Array, len: number, q: QueryInfo, target: unknown, port: number, ip: string): number {
-    const udp = !sink.tcp;
+    const udp = sink.transport === Transport.UDP;
     q.peer = ip; // the server cookie is bound to it (RFC 9018)
+    q.encrypted = sink.transport >= Transport.TLS;
     let n = this.handler.answerNow(buf, len, q, udp);
     const limit = this.settings().limit;
     if (limit && udp && (n > 0 || n === Outcome.PENDING) && q.cookie !== Cookie.GOOD) {
@@ -124,7 +127,7 @@ export class Requests {
         return Outcome.PENDING;
       }
     }
-    if (n > 0 && this.onAnswered && q.hasQuestion) this.onAnswered(ip, buf, q, sink.tcp, 0);
+    if (n > 0 && this.onAnswered && q.hasQuestion) this.onAnswered(ip, buf, q, sink.transport, 0);
     return n;
   }
 
@@ -173,8 +176,8 @@ export class Requests {
       const buf = sink.ring.payload(h);
       copyBytes(buf, 0, this.queries, i * QUERY_BYTES, this.lens[i]!);
       const q = this.info[i]!;
-      n = this.handler.finish(buf, q, !sink.tcp, result);
-      if (n > 0 && this.onAnswered) this.onAnswered(this.ips[i]!, buf, q, sink.tcp, (performance.now() - this.arrived[i]!) / 1000);
+      n = this.handler.finish(buf, q, sink.transport === Transport.UDP, result);
+      if (n > 0 && this.onAnswered) this.onAnswered(this.ips[i]!, buf, q, sink.transport, (performance.now() - this.arrived[i]!) / 1000);
     }
     this.release(i);
     w?.cancel(); // pushed out before it settled: stop waiting (the upstream query goes on for the others)

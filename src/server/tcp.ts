@@ -1,4 +1,4 @@
-// DNS over TCP (RFC 7766): 2-byte length framing across arbitrary chunk boundaries, pipelined queries
+// DNS over TCP (RFC 7766), and DNS over TLS (RFC 7858) with a certificate: 2-byte length framing across arbitrary chunk boundaries, pipelined queries
 // answered as they complete (out of order), a per-connection in-flight cap (reading pauses at the cap), a
 // global connection cap, 65535-byte messages. Each message is handed to the request entry in a ring slot of
 // its own; a miss leaves the ring for the pending table, so slots are only held while an answer is written.
@@ -7,25 +7,34 @@
 // its longest-idle connection to admit a new one, and a message must arrive whole within timeouts.tcp_message_ms
 // of its first byte however slowly it trickles in (slowloris). A client that half-closes after its queries
 // (RFC 7766 6.1, RFC 1035 4.2.2) gets every answer before we close.
-import type { Socket, TCPSocketListener } from "bun";
+import type { Socket, TCPSocketListener, TCPSocketListenOptions, TLSOptions } from "bun";
 import { Outcome } from "../pipeline/handler";
 import { Rcode } from "../wire/constants";
 import { QueryInfo } from "../wire/query";
 import { errorResponse } from "../wire/response";
 import type { ServerCounters } from "../metrics/counters";
+import { Transport } from "../metrics/querystats";
 import { log } from "../metrics/log";
 import type { Ring } from "./ring";
 import type { Requests, Sink } from "./request";
 import { FrameReader } from "../wire/framing";
-import type { TcpConfig, TimeoutsConfig } from "../config/types";
+import type { TcpConfig, TimeoutsConfig, TlsConfig } from "../config/types";
+import type { TlsCertificates } from "./tls";
 import type { TaskManager } from "../lifecycle/tasks";
 
 /** Produces a zone transfer: the messages to send, "refused" (ACL), or null (failed). */
 export type TransferFn = (query: Uint8Array, q: QueryInfo, peer: string) => Promise<Uint8Array[] | "refused" | null>;
 
+/** ALPN of DNS over TLS (RFC 7858 3.2), in the wire format Bun takes: a length byte, then the name. */
+const DOT_ALPN = Buffer.from("\x03dot", "latin1");
+const TLS_1_2 = 0x0303;
+const TLS_1_3 = 0x0304;
+
 /** The settings TCP serving reads, from the running configuration (a reload swaps them). */
 export interface TcpSettings {
   readonly tcp: TcpConfig;
+  /** min_version, for DNS over TLS listeners. */
+  readonly tls?: Pick<TlsConfig, "min_version">;
   /** tcp_idle_ms, and tcp_message_ms: from a message's first byte to its last. */
   readonly timeouts: Pick<TimeoutsConfig, "tcp_idle_ms" | "tcp_message_ms">;
 }
@@ -60,7 +69,7 @@ const closedConn = (): Conn => ({
 });
 
 export class TcpServer implements Sink {
-  readonly tcp = true;
+  readonly transport: Transport;
   private listener: TCPSocketListener<Conn> | null = null;
   private readonly conns = new Set<Socket<Conn>>();
   private readonly waitingForSlot = new Set<Socket<Conn>>();
@@ -70,6 +79,9 @@ export class TcpServer implements Sink {
   /** Messages of this listener not yet answered. */
   inflight = 0;
 
+  /**
+   * @param tls DNS over TLS (RFC 7858): the listener's certificate, swapped for new connections when it changes.
+   */
   constructor(
     readonly host: string,
     readonly port: number,
@@ -78,7 +90,10 @@ export class TcpServer implements Sink {
     private readonly counters: ServerCounters,
     private readonly settings: () => TcpSettings,
     private readonly transfer: TransferFn | null = null,
-  ) {}
+    private readonly tls: TlsCertificates | null = null,
+  ) {
+    this.transport = tls ? Transport.TLS : Transport.TCP;
+  }
 
   /**
    * Listens, and registers the sweep that closes idle and too-slow connections with `tasks`. Its period is a
@@ -86,9 +101,31 @@ export class TcpServer implements Sink {
    * @param reusePort SO_REUSEPORT: several processes share the port (`processes = N`).
    */
   start(tasks: Pick<TaskManager, "every"> | null, reusePort = false): void {
-    this.listener = Bun.listen<Conn>({
+    this.listener = this.bind(this.port, reusePort || this.tls !== null);
+    this.tls?.onChange(() => this.swapCertificate());
+    if (tasks) this.startSweep(tasks);
+  }
+
+  /**
+   * A new certificate: a second listener on the same port (SO_REUSEPORT) takes new connections with it, then the
+   * old one stops accepting; connections already open keep theirs (Bun's reload() does not swap TLS settings).
+   */
+  private swapCertificate(): void {
+    const old = this.listener;
+    if (!old || this.draining) return;
+    try {
+      this.listener = this.bind(old.port, true);
+      old.stop(false);
+    } catch (err) {
+      log.warn("DoT listener kept its certificate", { listen: `${this.host}:${old.port}`, err });
+    }
+  }
+
+  private bind(port: number, reusePort: boolean): TCPSocketListener<Conn> {
+    const tls = this.tls?.material;
+    const options: TCPSocketListenOptions<Conn> = {
       hostname: this.host,
-      port: this.port,
+      port,
       allowHalfOpen: true,
       // Bun.listen sets SO_REUSEPORT with this (checked across processes); bun-types lists it for connect only.
       ...({ reusePort } as object),
@@ -104,8 +141,11 @@ export class TcpServer implements Sink {
           this.onClose(s);
         },
       },
-    });
-    if (tasks) this.startSweep(tasks);
+    };
+    if (tls) {
+      options.tls = { cert: tls.cert, key: tls.key, ALPNProtocols: DOT_ALPN, minVersion: this.settings().tls?.min_version === "1.3" ? TLS_1_3 : TLS_1_2 } as TLSOptions;
+    }
+    return Bun.listen<Conn>(options);
   }
 
   get boundPort(): number {

@@ -4,6 +4,7 @@
 // answer is sent or its query dropped.
 import { Outcome } from "../pipeline/handler";
 import type { ServerCounters } from "../metrics/counters";
+import { Transport } from "../metrics/querystats";
 import { log } from "../metrics/log";
 import type { Ring } from "./ring";
 import { copyBytes } from "../wire/name";
@@ -12,7 +13,7 @@ import { openDatagram, SendBatch, type DatagramOptions, type DatagramSocket } fr
 import type { Requests, Sink } from "./request";
 
 export class UdpServer implements Sink {
-  readonly tcp = false;
+  readonly transport = Transport.UDP;
   private socket: DatagramSocket | null = null;
   private draining = false;
   /** Requests of this listener not yet answered. */

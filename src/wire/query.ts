@@ -39,6 +39,8 @@ export class QueryInfo {
   ednsVersion = 0;
   /** The client's address as its socket reports it ("192.0.2.1", "::1"): set by the transport, kept by reset(). */
   peer = "";
+  /** It came over TLS or HTTPS: our OPT pads the answer (RFC 7830, 8467). Set by the transport, kept by reset(). */
+  encrypted = false;
   /** What the COOKIE option said; GOOD means the client has proved it receives our answers at its address. */
   cookie: Cookie = Cookie.NONE;
   /** The client cookie at [0, 8), the server cookie it sent at [8, 8 + serverCookieLen): see wire/cookie.ts. */
@@ -57,7 +59,7 @@ export class QueryInfo {
     this.id = o.id; this.flags = o.flags; this.opcode = o.opcode; this.hasQuestion = o.hasQuestion;
     this.qnameEnd = o.qnameEnd; this.qtype = o.qtype; this.qclass = o.qclass; this.questionEnd = o.questionEnd;
     this.nameHash = o.nameHash; this.edns = o.edns; this.udpSize = o.udpSize; this.dnssecOk = o.dnssecOk;
-    this.ednsVersion = o.ednsVersion; this.peer = o.peer; this.cookie = o.cookie; this.serverCookieLen = o.serverCookieLen;
+    this.ednsVersion = o.ednsVersion; this.peer = o.peer; this.encrypted = o.encrypted; this.cookie = o.cookie; this.serverCookieLen = o.serverCookieLen;
     if (o.cookie !== Cookie.NONE) this.cookieData.set(o.cookieData);
     return this;
   }

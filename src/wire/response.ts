@@ -40,12 +40,32 @@ export function writeOpt(buf: Uint8Array, off: number, rcode: number, dnssecOk: 
   buf[off + 6] = 0; // version 0
   buf[off + 7] = dnssecOk ? 0x80 : 0;
   buf[off + 8] = 0;
-  if (q === undefined || q.cookie === Cookie.NONE) {
+  if (q === undefined || (q.cookie === Cookie.NONE && !q.encrypted)) {
     put16(buf, off + 9, 0); // rdlen
     return off + OPT_LEN;
   }
-  put16(buf, off + 9, COOKIE_OPTION_LEN);
-  return writeCookieOption(buf, off + OPT_LEN, q);
+  let end = off + OPT_LEN;
+  if (q.cookie !== Cookie.NONE) end = writeCookieOption(buf, end, q);
+  if (q.encrypted) end = writePadding(buf, end);
+  put16(buf, off + 9, end - off - OPT_LEN);
+  return end;
+}
+
+/** Responses over encrypted transports are padded to a multiple of this (RFC 8467 4.1, block-length padding). */
+const PAD_BLOCK = 468;
+const PADDING_OPTION = 12;
+
+/**
+ * A PADDING option (RFC 7830) at `end` that makes the message end on a PAD_BLOCK boundary, so its size says
+ * little about its content; none when the slot has no room for it. Returns the new end.
+ */
+function writePadding(buf: Uint8Array, end: number): number {
+  const target = Math.ceil((end + 4) / PAD_BLOCK) * PAD_BLOCK;
+  if (target > buf.length || target > 0xffff) return end;
+  put16(buf, end, PADDING_OPTION);
+  put16(buf, end + 2, target - end - 4);
+  buf.fill(0, end + 4, target);
+  return target;
 }
 
 /**

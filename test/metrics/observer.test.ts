@@ -41,14 +41,14 @@ describe("a second nobody watches", () => {
     const o = new Observer(100);
     const q = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0x61, 0x62, 0x63, 0]);
     for (let i = 0; i < 40; i++) {
-      o.stats.record(false, 1, 0, 0.0001);
-      o.log.add("127.0.0.1", Date.now(), q, 17, 1, 0, false, 0.1);
+      o.stats.record(0, 1, 0, 0.0001);
+      o.log.add("127.0.0.1", Date.now(), q, 17, 1, 0, 0, 0.1);
     }
     o.skipInterval(0, 0);
     expect(o.domains.size).toBe(0); // nothing sampled
     for (let i = 0; i < 10; i++) {
-      o.stats.record(false, 1, 0, 0.0001);
-      o.log.add("127.0.0.1", Date.now(), q, 17, 1, 0, false, 0.1);
+      o.stats.record(0, 1, 0, 0.0001);
+      o.log.add("127.0.0.1", Date.now(), q, 17, 1, 0, 0, 0.1);
     }
     const next = o.interval(0, 0);
     // the next interval counts only what came after the skipped one

@@ -116,7 +116,7 @@ describe("the pending table when full", () => {
     const got: Array<{ target: unknown; n: number; rcode: number }> = [];
     return {
       ring,
-      tcp: false,
+      transport: 0,
       got,
       deliver(target: unknown, _port: number, h: number, n: number) {
         got.push({ target, n, rcode: h >= 0 ? ring.payload(h)[3]! & 0xf : -1 });

@@ -128,3 +128,35 @@ describe("a request for a server cookie (QDCOUNT=0, RFC 7873 5.4)", () => {
     expect([...b.subarray(0, n)]).toEqual([...a.subarray(0, n)]);
   });
 });
+
+describe("EDNS padding on encrypted transports (RFC 7830, RFC 8467)", () => {
+  test("an answer to a query that came over TLS or HTTPS ends on a 468-byte boundary, padded with zeros", async () => {
+    const { QueryInfo: Q, parseQuery: parse } = await import("../../src/wire/query");
+    const { finishResponse: finish, beginResponse: begin } = await import("../../src/wire/response");
+    const { makeQuery } = await import("../helpers/dns");
+    const query = makeQuery("pad.example", "A", { edns: 1232 });
+    const slot = new Uint8Array(4096);
+    slot.set(query);
+    const q = new Q();
+    q.encrypted = true;
+    parse(slot, query.length, q);
+    const n = finish(slot, begin(slot, q, 0, false), q, 0, 0, 0);
+    expect(n).toBe(468);
+    const opt = q.questionEnd;
+    const rdlen = (slot[opt + 9]! << 8) | slot[opt + 10]!;
+    expect(rdlen).toBe(n - opt - 11);
+    expect((slot[opt + 11]! << 8) | slot[opt + 12]!).toBe(12); // PADDING
+    expect([...slot.subarray(opt + 15, n)].every((b) => b === 0)).toBe(true);
+  });
+  test("over UDP and TCP there is no padding: the OPT stays 11 bytes", async () => {
+    const { QueryInfo: Q, parseQuery: parse } = await import("../../src/wire/query");
+    const { finishResponse: finish, beginResponse: begin } = await import("../../src/wire/response");
+    const { makeQuery } = await import("../helpers/dns");
+    const query = makeQuery("pad.example", "A", { edns: 1232 });
+    const slot = new Uint8Array(4096);
+    slot.set(query);
+    const q = new Q();
+    parse(slot, query.length, q);
+    expect(finish(slot, begin(slot, q, 0, false), q, 0, 0, 0)).toBe(q.questionEnd + 11);
+  });
+});
