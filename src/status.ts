@@ -131,6 +131,8 @@ export class Status {
         : null,
       tasks: this.app.tasks.byCategory(),
       topClients: this.topClients,
+      /** Answered queries since the start, by transport (udp, tcp, tls, https). */
+      transports: t.queries.byTransport(),
       topDomains: this.app.observer.domains.top(10),
       recent: this.app.observer.log.recent(15),
     };

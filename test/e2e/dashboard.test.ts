@@ -64,6 +64,8 @@ describe("dashboard", () => {
       expect(Number((await page.textContent("#qps"))!.replace(/,/g, ""))).toBeGreaterThan(0);
       expect(await page.getAttribute("[data-testid=upstream-breaker]", "data-state")).toBe("closed");
       expect(await page.locator("#recent tr").count()).toBeGreaterThan(0);
+      expect(await page.textContent("#recent")).toContain("udp"); // each query with the transport it came by
+      expect(await page.textContent("[data-testid=transports]")).toMatch(/udp\s*[1-9]/); // queries by transport
       expect(await page.textContent("#domains")).toContain("a.lan.");
 
       // Trip the upstream's breaker: names only the (silent) upstream could answer, until five attempts fail.

@@ -54,6 +54,7 @@
     $("p99").textContent = `${fmt(s.p99ms, 2)} ms`;
     $("uptime").textContent = `${fmt(s.uptimeSeconds)} s`;
     charts.qps.push(s.t, [s.qps, s.hitRatio === null ? null : s.hitRatio * 100]);
+    if (s.transports) $("transport-kv").innerHTML = kv(Object.entries(s.transports).map(([k, v]) => [k, fmt(v)]));
     charts.latency.push(s.t, [s.p50ms, s.p99ms]);
     rows("upstreams", s.upstreams, (u) => [esc(u.upstream), state(u.breaker, "upstream-breaker"), `${fmt(u.srttMs, 1)} ms`, fmt(u.queries), fmt(u.failures)]);
     if (s.queue) {
@@ -68,7 +69,7 @@
     rows("tasks", Object.entries(s.tasks), ([k, v]) => [esc(k), fmt(v)]);
     rows("clients", s.topClients, (c) => [esc(c.ip), esc(c.name || "–"), fmt(c.queries)]);
     rows("domains", s.topDomains, (d) => [esc(d.name), fmt(d.count)]);
-    rows("recent", s.recent, (q) => [esc(q.time.slice(11, 19)), esc(q.client), esc(q.qname), esc(q.qtype), esc(q.rcode), fmt(q.ms, 2)], [0, 5]);
+    rows("recent", s.recent, (q) => [esc(q.time.slice(11, 19)), esc(q.client), esc(q.qname), esc(q.qtype), esc(q.rcode), esc(q.transport), fmt(q.ms, 2)], [0, 5, 6]);
   }
 
   const conn = $("conn");
