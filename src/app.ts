@@ -40,7 +40,7 @@ import { Status } from "./status";
 import { ProcessGroup, selfCommand } from "./lifecycle/processes";
 import { ThreadPriority } from "./lifecycle/priority";
 import { forwardingQueue, postBatch } from "./lifecycle/serving";
-import type { ClientQueue } from "./clients/queue";
+import { viaOf, type ClientQueue } from "./clients/queue";
 
 /** "primary": the whole app. "serve": one of the extra processes of `processes = N` (src/lifecycle/processes.ts). */
 export type Role = "primary" | "serve";
@@ -83,7 +83,7 @@ export function answerHook(stats: QueryStats | null, qlog: QueryLog | null, queu
     const now = Date.now(); // one clock read for the log and the client update
     stats?.record(transport, q.qtype, rcode, seconds);
     qlog?.add(ip, now, buf, q.qnameEnd, q.qtype, rcode, transport, seconds * 1000);
-    queue?.post(ip, now, buf, 12, q.qnameEnd, q.qtype, rcode);
+    queue?.post(ip, now, buf, 12, q.qnameEnd, q.qtype, rcode, viaOf(transport));
   };
 }
 

@@ -52,7 +52,7 @@ export interface StatusSource {
 }
 
 export class Status {
-  private topClients: Array<{ ip: string; queries: number; name: string | null }> = [];
+  private topClients: Array<{ ip: string; queries: number; name: string | null; transports: string[] }> = [];
   private lastDiscoveryTotal = 0;
 
   constructor(private readonly app: StatusSource) {}
@@ -141,9 +141,9 @@ export class Status {
   async refreshTopClients(): Promise<void> {
     if (!this.app.store?.ready) return;
     const r = (await this.app.store.request({ op: "list", offset: 0, limit: 10, sort: "queries" }, 2000)) as {
-      clients: Array<{ ip: string; queries: number; names: Array<{ name: string }> }>;
+      clients: Array<{ ip: string; queries: number; names: Array<{ name: string }>; transports: string[] }>;
     };
-    this.topClients = r.clients.map((c) => ({ ip: c.ip, queries: c.queries, name: c.names[0]?.name ?? null }));
+    this.topClients = r.clients.map((c) => ({ ip: c.ip, queries: c.queries, name: c.names[0]?.name ?? null, transports: c.transports }));
   }
 
   stats(): Record<string, unknown> {

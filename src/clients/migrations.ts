@@ -41,6 +41,12 @@ export const MIGRATIONS: Migration[] = [
     up: ["ALTER TABLE clients ADD COLUMN discovering INTEGER NOT NULL DEFAULT 0", "CREATE INDEX clients_discovering ON clients(discovering)"],
     down: ["DROP INDEX clients_discovering", "ALTER TABLE clients DROP COLUMN discovering"],
   },
+  {
+    version: 3,
+    name: "transports (the latest query's, and every one a client used, one bit each)",
+    up: ["ALTER TABLE clients ADD COLUMN last_transport TEXT", "ALTER TABLE clients ADD COLUMN transports INTEGER NOT NULL DEFAULT 0"],
+    down: ["ALTER TABLE clients DROP COLUMN transports", "ALTER TABLE clients DROP COLUMN last_transport"],
+  },
 ];
 
 export const LATEST = MIGRATIONS.at(-1)!.version;

@@ -7,7 +7,32 @@
 // A client's queries tend to come in runs (a page load, a burst from one host): a post from the same client
 // as the newest entry still waiting is folded into it (its count goes up, time/qname/qtype/rcode become the
 // latest), which is what the tracker does with them anyway — it keeps a count and the last query per client.
+// An update also carries how its queries came (`via`): the transports they used, and the latest one.
 import { copyBytes, putName, toText } from "../wire/name";
+import { TRANSPORT_LABELS, type Transport } from "../metrics/querystats";
+
+/** `via` of one query over `t`: the set of transports used {t}, the latest t. */
+export function viaOf(t: Transport): number {
+  return (1 << t) | (t << 4);
+}
+
+/** `via` of a query (or run of them) `b` folded after `a`: both sets, b's latest. */
+export function foldVia(a: number, b: number): number {
+  return ((a | b) & 0x0f) | (b & 0xf0);
+}
+
+/** The transports of a `via` set, as labels ("udp", "tls", …). */
+export function transportLabels(mask: number): string[] {
+  return TRANSPORT_LABELS.filter((_, i) => (mask & (1 << i)) !== 0);
+}
+
+/** qtype, rcode and via in one 32-bit word (ring storage, batches between processes). */
+export function packMeta(qtype: number, rcode: number, via: number): number {
+  return ((qtype << 16) | ((via & 0xff) << 8) | (rcode & 0xff)) >>> 0;
+}
+export const metaQtype = (m: number): number => m >>> 16;
+export const metaVia = (m: number): number => (m >>> 8) & 0xff;
+export const metaRcode = (m: number): number => m & 0xff;
 
 export interface ClientUpdate {
   ip: string;
@@ -20,6 +45,9 @@ export interface ClientUpdate {
   qname: string;
   qtype: number;
   rcode: number;
+  /** The latest query's transport, and every transport these queries used. */
+  transport: string;
+  transports: string[];
 }
 
 /** Entries a ring starts with; it doubles from here when full. */
@@ -31,7 +59,7 @@ class Ring {
   private times: Float64Array;
   private firsts: Float64Array;
   private counts: Uint32Array;
-  private meta: Uint32Array; // qtype << 8 | rcode
+  private meta: Uint32Array; // packMeta(qtype, rcode, via)
   private names: Uint8Array; // wire qname, up to 255 bytes per slot
   private head = 0;
   private size = 0;
@@ -78,7 +106,7 @@ class Ring {
   get length(): number {
     return this.size;
   }
-  push(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, count: number, first: number): boolean {
+  push(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, via: number, count: number, first: number): boolean {
     if (this.size === this.allocated) {
       if (this.size === this.capacity) return false;
       this.grow();
@@ -88,21 +116,21 @@ class Ring {
     this.firsts[i] = first;
     this.counts[i] = count;
     this.size++;
-    this.latest(i, time, name, nameOff, nameEnd, qtype, rcode);
+    this.latest(i, time, name, nameOff, nameEnd, qtype, rcode, via);
     return true;
   }
   /** Folds the update into the newest entry when that one is the same client's; false otherwise. */
-  fold(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, count: number): boolean {
+  fold(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, via: number, count: number): boolean {
     if (this.size === 0) return false;
     const i = (this.head + this.size - 1) % this.allocated;
     if (this.ips[i] !== ip || this.counts[i]! + count > 0xffff_ffff) return false;
     this.counts[i]! += count;
-    this.latest(i, time, name, nameOff, nameEnd, qtype, rcode);
+    this.latest(i, time, name, nameOff, nameEnd, qtype, rcode, foldVia(metaVia(this.meta[i]!), via));
     return true;
   }
-  private latest(i: number, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number): void {
+  private latest(i: number, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, via: number): void {
     this.times[i] = time;
-    this.meta[i] = (qtype << 8) | (rcode & 0xff);
+    this.meta[i] = packMeta(qtype, rcode, via);
     putName(this.names, i * 256, name, nameOff, nameEnd);
   }
   /** Moves the oldest update into `out` (its qname as wire bytes); false when empty. Allocates nothing. */
@@ -117,8 +145,10 @@ class Ring {
     out.time = this.times[i]!;
     out.first = this.firsts[i]!;
     out.count = this.counts[i]!;
-    out.qtype = this.meta[i]! >> 8;
-    out.rcode = this.meta[i]! & 0xff;
+    const m = this.meta[i]!;
+    out.qtype = metaQtype(m);
+    out.rcode = metaRcode(m);
+    out.via = metaVia(m);
     out.nameLen = len;
     copyBytes(out.name, 0, this.names, base + 1, len);
     this.ips[i] = "";
@@ -134,6 +164,8 @@ export class RawUpdate {
   count = 0;
   qtype = 0;
   rcode = 0;
+  /** See viaOf: the transports used and the latest. */
+  via = 0;
   nameLen = 0;
   readonly name = new Uint8Array(256);
 
@@ -201,13 +233,14 @@ export class ClientQueue {
    * Non-blocking: records the update (folded into the newest entry when that is the same client's, see the
    * top of this file) or drops it (counted). Never awaits; allocates only when a ring grows. `count` > 1 posts
    * updates already folded elsewhere (a serving process's batch); `first` is then the time of the first of them.
+   * `via` is how they came (viaOf(transport) for one query).
    */
-  post(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, count = 1, first = time): boolean {
+  post(ip: string, time: number, name: Uint8Array, nameOff: number, nameEnd: number, qtype: number, rcode: number, via: number, count = 1, first = time): boolean {
     const c = this.counters;
     let ring = this.lastRing;
-    if (ip !== this.lastIp || ring === null || !ring.fold(ip, time, name, nameOff, nameEnd, qtype, rcode, count)) {
+    if (ip !== this.lastIp || ring === null || !ring.fold(ip, time, name, nameOff, nameEnd, qtype, rcode, via, count)) {
       ring = this.isKnown(ip) ? this.high : this.low;
-      if (!ring.push(ip, time, name, nameOff, nameEnd, qtype, rcode, count, first)) {
+      if (!ring.push(ip, time, name, nameOff, nameEnd, qtype, rcode, via, count, first)) {
         if (ring === this.high) c.droppedHigh += count;
         else c.droppedLow += count;
         return false;
@@ -249,6 +282,6 @@ export class ClientQueue {
   take(): ClientUpdate | undefined {
     const u = new RawUpdate();
     if (!this.takeInto(u)) return undefined;
-    return { ip: u.ip, time: u.time, first: u.first, count: u.count, qname: u.qname(), qtype: u.qtype, rcode: u.rcode };
+    return { ip: u.ip, time: u.time, first: u.first, count: u.count, qname: u.qname(), qtype: u.qtype, rcode: u.rcode, transport: TRANSPORT_LABELS[u.via >> 4]!, transports: transportLabels(u.via) };
   }
 }

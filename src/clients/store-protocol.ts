@@ -7,6 +7,10 @@ export interface ClientRow {
   qname: string;
   qtype: number;
   rcode: number;
+  /** The latest query's transport ("udp", "tcp", "tls", "https"). */
+  transport: string;
+  /** Every transport these queries used, one bit each (metrics/querystats Transport). */
+  transports: number;
   /** 1: a placeholder while discovery runs; 0: discovered; -1: leave as it is. */
   discovering: number;
 }

@@ -3,6 +3,7 @@
 import { Database } from "bun:sqlite";
 import { migrate, schemaText, schemaVersion } from "./migrations";
 import type { StoreReply, StoreRequest } from "./store-protocol";
+import { transportLabels } from "./queue";
 
 declare const self: Worker;
 let db: Database | null = null;
@@ -15,6 +16,7 @@ function withNames(rows: Array<Record<string, unknown>>) {
   return rows.map((r) => ({
     ...r,
     discovering: r.discovering === 1,
+    transports: transportLabels(r.transports as number),
     names: names.filter((n) => n.ip === r.ip).map(({ name, source, seen_at }) => ({ name, source, seenAt: seen_at })),
   }));
 }
@@ -32,10 +34,11 @@ function handle(req: StoreRequest): unknown {
   switch (req.op) {
     case "batch": {
       const upsert = db.query(
-        `INSERT INTO clients (ip, first_seen, last_seen, queries, last_qname, last_qtype, last_rcode, discovering)
-         VALUES ($ip, $first, $last, $count, $qname, $qtype, $rcode, $discovering)
+        `INSERT INTO clients (ip, first_seen, last_seen, queries, last_qname, last_qtype, last_rcode, last_transport, transports, discovering)
+         VALUES ($ip, $first, $last, $count, $qname, $qtype, $rcode, $transport, $transports, $discovering)
          ON CONFLICT(ip) DO UPDATE SET last_seen = max(last_seen, $last), queries = queries + $count,
            last_qname = $qname, last_qtype = $qtype, last_rcode = $rcode,
+           last_transport = $transport, transports = transports | $transports,
            discovering = CASE WHEN $discovering < 0 THEN discovering ELSE $discovering END`,
       );
       const name = db.query(
@@ -45,7 +48,7 @@ function handle(req: StoreRequest): unknown {
       const done = db.query("UPDATE clients SET discovering = 0 WHERE ip = $ip");
       db.transaction(() => {
         for (const c of req.clients)
-          upsert.run({ $ip: c.ip, $first: c.first, $last: c.last, $count: c.count, $qname: c.qname, $qtype: c.qtype, $rcode: c.rcode, $discovering: c.discovering });
+          upsert.run({ $ip: c.ip, $first: c.first, $last: c.last, $count: c.count, $qname: c.qname, $qtype: c.qtype, $rcode: c.rcode, $transport: c.transport, $transports: c.transports, $discovering: c.discovering });
         for (const n of req.names) {
           if (n.name) name.run({ $ip: n.ip, $source: n.source, $name: n.name, $at: n.at });
           done.run({ $ip: n.ip });

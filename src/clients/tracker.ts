@@ -6,8 +6,9 @@ import { Wakeup, type TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
 import type { ClientsConfig } from "../config/types";
 import type { DiscoveryResult } from "../discovery/methods";
-import { ClientQueue, RawUpdate } from "./queue";
+import { ClientQueue, RawUpdate, foldVia } from "./queue";
 import { copyBytes, toText } from "../wire/name";
+import { TRANSPORT_LABELS } from "../metrics/querystats";
 import type { ClientStore } from "./store";
 import type { ClientRow, NameRow } from "./store-protocol";
 
@@ -21,7 +22,7 @@ export type TrackerOptions = Pick<ClientsConfig, "high_queue" | "low_queue" | "l
 /** Longest idle sleep of the loop: the per-second rate it reports gets back to 0 within about this. */
 const IDLE_CHECK_MS = 1000;
 
-type PendingRow = ClientRow & { name: Uint8Array; nameLen: number };
+type PendingRow = ClientRow & { name: Uint8Array; nameLen: number; via: number };
 
 export class TrackerCounters {
   batches = 0;
@@ -122,7 +123,7 @@ export class ClientTracker {
           this.counters.rediscoveries++;
           this.discover?.(u.ip, true);
         }
-        row = { ip: u.ip, first: u.first, last: u.time, count: 0, qname: "", qtype: u.qtype, rcode: u.rcode, discovering: isNew ? 1 : -1, name: new Uint8Array(256), nameLen: 0 };
+        row = { ip: u.ip, first: u.first, last: u.time, count: 0, qname: "", qtype: u.qtype, rcode: u.rcode, transport: "", transports: 0, discovering: isNew ? 1 : -1, name: new Uint8Array(256), nameLen: 0, via: u.via };
         this.pending.set(u.ip, row);
         if (isNew) this.newClient(u.ip);
       }
@@ -130,6 +131,7 @@ export class ClientTracker {
       row.last = Math.max(row.last, u.time);
       row.qtype = u.qtype;
       row.rcode = u.rcode;
+      row.via = foldVia(row.via, u.via);
       // Keep the last qname as bytes; it becomes a string once per client per batch, at flush.
       copyBytes(row.name, 0, u.name, 0, u.nameLen);
       row.nameLen = u.nameLen;
@@ -165,7 +167,12 @@ export class ClientTracker {
       this.lastFlush = performance.now();
       return Promise.resolve();
     }
-    const clients: ClientRow[] = [...this.pending.values()].map(({ name, nameLen, ...row }) => ({ ...row, qname: toText(name, 0, nameLen) }));
+    const clients: ClientRow[] = [...this.pending.values()].map(({ name, nameLen, via, ...row }) => ({
+      ...row,
+      qname: toText(name, 0, nameLen),
+      transport: TRANSPORT_LABELS[via >> 4]!,
+      transports: via & 0x0f,
+    }));
     const names = this.names;
     this.pending = new Map();
     this.names = [];

@@ -33,7 +33,7 @@ export interface ClientBatch {
   /** Per update: the queries it stands for and when the first of them was (see clients/queue.ts). */
   counts: number[];
   firsts: number[];
-  meta: number[]; // qtype << 8 | rcode
+  meta: number[]; // clients/queue packMeta(qtype, rcode, via)
   names: Uint8Array;
 }
 

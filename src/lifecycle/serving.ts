@@ -4,7 +4,7 @@
 import type { PacketCache } from "../cache/cache";
 import type { ZoneManager } from "../jobs/zones";
 import type { TaskManager } from "./tasks";
-import { ClientQueue, RawUpdate } from "../clients/queue";
+import { ClientQueue, RawUpdate, metaQtype, metaRcode, metaVia, packMeta } from "../clients/queue";
 import type { ResolvedConfig } from "../config/load";
 import { log } from "../metrics/log";
 import { putName, toWire } from "../wire/name";
@@ -76,7 +76,7 @@ export function linkToPrimary(app: ServingApp, queue: ClientQueue, send: (msg: T
       batch.times[i] = u.time;
       batch.counts[i] = u.count;
       batch.firsts[i] = u.first;
-      batch.meta[i] = (u.qtype << 8) | u.rcode;
+      batch.meta[i] = packMeta(u.qtype, u.rcode, u.via);
       off += putName(batch.names, off, u.name, 0, u.nameLen);
     }
     batch.names = batch.names.slice(0, off);
@@ -103,7 +103,8 @@ export function postBatch(queue: ClientQueue, b: ClientBatch): void {
   let off = 0;
   for (let i = 0; i < b.ips.length; i++) {
     const len = b.names[off]!;
-    queue.post(b.ips[i]!, b.times[i]!, b.names, off + 1, off + 1 + len, b.meta[i]! >> 8, b.meta[i]! & 0xff, b.counts[i]!, b.firsts[i]!);
+    const m = b.meta[i]!;
+    queue.post(b.ips[i]!, b.times[i]!, b.names, off + 1, off + 1 + len, metaQtype(m), metaRcode(m), metaVia(m), b.counts[i]!, b.firsts[i]!);
     off += 1 + len;
   }
 }

@@ -1,9 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { ClientQueue } from "../../src/clients/queue";
+import { ClientQueue, foldVia, metaQtype, metaRcode, metaVia, packMeta, viaOf } from "../../src/clients/queue";
+import { Transport } from "../../src/metrics/querystats";
 import { toWire } from "../../src/wire/name";
 
 const name = toWire("www.example.com");
-const post = (q: ClientQueue, ip: string, qtype = 1) => q.post(ip, 1000, name, 0, name.length, qtype, 0);
+const UDP = viaOf(Transport.UDP);
+const post = (q: ClientQueue, ip: string, qtype = 1) => q.post(ip, 1000, name, 0, name.length, qtype, 0, UDP);
 
 describe("client update queue", () => {
   test("onNextPost wakes its waiter once, on the next queued post or at once when something is queued; null clears it", () => {
@@ -30,20 +32,20 @@ describe("client update queue", () => {
 
   test("an update carries ip, time, qname, qtype and rcode", () => {
     const q = new ClientQueue(4, 4, 0.25, () => false);
-    q.post("10.0.0.1", 1234, name, 0, name.length, 28, 3);
-    expect(q.take()).toEqual({ ip: "10.0.0.1", time: 1234, first: 1234, count: 1, qname: "www.example.com.", qtype: 28, rcode: 3 });
+    q.post("10.0.0.1", 1234, name, 0, name.length, 28, 3, viaOf(Transport.HTTPS));
+    expect(q.take()).toEqual({ ip: "10.0.0.1", time: 1234, first: 1234, count: 1, qname: "www.example.com.", qtype: 28, rcode: 3, transport: "https", transports: ["https"] });
     expect(q.take()).toBeUndefined();
   });
 
   test("consecutive updates from one client fold into one entry: count, first and latest time, latest query", () => {
     const q = new ClientQueue(4, 4, 0.25, () => false);
     const other = toWire("mail.example.com");
-    q.post("10.0.0.1", 1000, name, 0, name.length, 1, 0);
-    q.post("10.0.0.1", 1001, name, 0, name.length, 28, 0);
-    q.post("10.0.0.1", 1002, other, 0, other.length, 15, 3);
+    q.post("10.0.0.1", 1000, name, 0, name.length, 1, 0, viaOf(Transport.TLS));
+    q.post("10.0.0.1", 1001, name, 0, name.length, 28, 0, UDP);
+    q.post("10.0.0.1", 1002, other, 0, other.length, 15, 3, viaOf(Transport.TCP));
     expect(q.depthLow).toBe(1);
     expect(q.counters.enqueuedLow).toBe(3);
-    expect(q.take()).toEqual({ ip: "10.0.0.1", time: 1002, first: 1000, count: 3, qname: "mail.example.com.", qtype: 15, rcode: 3 });
+    expect(q.take()).toEqual({ ip: "10.0.0.1", time: 1002, first: 1000, count: 3, qname: "mail.example.com.", qtype: 15, rcode: 3, transport: "tcp", transports: ["udp", "tcp", "tls"] });
     expect(q.counters.processed).toBe(3);
     // Once taken, the next post from the same client starts a new entry.
     post(q, "10.0.0.1");
@@ -63,10 +65,19 @@ describe("client update queue", () => {
 
   test("an update posted with a count (a serving process's batch) counts as that many queries", () => {
     const q = new ClientQueue(4, 4, 0.25, () => true);
-    q.post("10.0.0.9", 2000, name, 0, name.length, 1, 0, 7, 1500);
-    q.post("10.0.0.9", 2100, name, 0, name.length, 1, 0, 3, 2050);
+    q.post("10.0.0.9", 2000, name, 0, name.length, 1, 0, UDP, 7, 1500);
+    q.post("10.0.0.9", 2100, name, 0, name.length, 1, 0, UDP, 3, 2050);
     expect(q.counters.enqueuedHigh).toBe(10);
     expect(q.take()).toMatchObject({ ip: "10.0.0.9", first: 1500, time: 2100, count: 10 });
+  });
+
+  test("qtype, rcode and via pack into one word and back, for every qtype", () => {
+    for (const qtype of [0, 1, 28, 255, 32768, 65535]) {
+      const via = foldVia(viaOf(Transport.UDP), viaOf(Transport.HTTPS));
+      const m = packMeta(qtype, 5, via);
+      expect(m).toBeGreaterThanOrEqual(0);
+      expect([metaQtype(m), metaRcode(m), metaVia(m)]).toEqual([qtype, 5, via]);
+    }
   });
 
   test("a full queue drops and counts instead of blocking or growing", () => {

@@ -22,7 +22,7 @@ function store(idleMs = 30) {
 async function until(ok: () => boolean, ms = 3000): Promise<void> {
   for (const end = performance.now() + ms; !ok() && performance.now() < end; ) await Bun.sleep(5);
 }
-const row = (ip: string): ClientRow => ({ ip, first: 1, last: 2, count: 3, qname: "a.lan.", qtype: 1, rcode: 0, discovering: 0 });
+const row = (ip: string): ClientRow => ({ ip, first: 1, last: 2, count: 3, qname: "a.lan.", qtype: 1, rcode: 0, transport: "udp", transports: 1, discovering: 0 });
 const total = async (s: ClientStore) => ((await s.request({ op: "list", offset: 0, limit: 10, sort: "ip" })) as { total: number }).total;
 
 describe("client store: opened by the first request, closed when idle", () => {
@@ -48,6 +48,14 @@ describe("client store: opened by the first request, closed when idle", () => {
     expect(s.isOpen).toBe(false);
     expect(s.idleCloses).toBe(1);
     expect(tasks.list()).toEqual([]);
+  });
+
+  test("a client keeps its latest transport and every transport it has used, across batches", async () => {
+    const { s } = store();
+    await s.request({ op: "batch", clients: [row("10.0.0.7")], names: [] });
+    await s.request({ op: "batch", clients: [{ ...row("10.0.0.7"), transport: "https", transports: 0b1000 }], names: [] });
+    await s.request({ op: "batch", clients: [{ ...row("10.0.0.7"), transport: "tls", transports: 0b0100 }], names: [] });
+    expect(await s.request({ op: "get", ip: "10.0.0.7" })).toMatchObject({ queries: 9, last_transport: "tls", transports: ["udp", "tls", "https"] });
   });
 
   test("a request after the idle close opens it again and reads what was written before", async () => {

@@ -2,6 +2,8 @@ import { describe, expect, test } from "bun:test";
 import type { ClientStore } from "../../src/clients/store";
 import type { StoreOp } from "../../src/clients/store-protocol";
 import { ClientTracker } from "../../src/clients/tracker";
+import { viaOf } from "../../src/clients/queue";
+import { Transport } from "../../src/metrics/querystats";
 import { TaskManager } from "../../src/lifecycle/tasks";
 import { toWire } from "../../src/wire/name";
 import { defaults } from "../helpers/pipeline";
@@ -12,6 +14,7 @@ function fakeStore() {
   return { ops, store: { request: async (op: StoreOp) => (ops.push(op), op.op === "known" ? [] : {}) } as unknown as ClientStore };
 }
 const name = toWire("a.lan");
+const UDP = viaOf(Transport.UDP);
 const opts = { ...defaults.clients, high_queue: 100, low_queue: 100, batch_size: 100, batch_ms: 100, max_clients: 1000, rediscover_after_ms: 60_000 };
 
 describe("client tracker", () => {
@@ -19,14 +22,14 @@ describe("client tracker", () => {
     const { store, ops } = fakeStore();
     const jobs: Array<[string, boolean]> = [];
     const t = new ClientTracker(opts, store, (ip, known) => (jobs.push([ip, known]), true));
-    for (let i = 0; i < 3; i++) t.queue.post("10.0.0.1", 1000 + i, name, 0, name.length, 1, 0);
+    for (let i = 0; i < 3; i++) t.queue.post("10.0.0.1", 1000 + i, name, 0, name.length, 1, 0, UDP);
     t.drain(100);
     expect(jobs).toEqual([["10.0.0.1", false]]);
     await t.flush();
     const batch = ops.find((o) => o.op === "batch") as Extract<StoreOp, { op: "batch" }>;
-    expect(batch.clients).toEqual([{ ip: "10.0.0.1", first: 1000, last: 1002, count: 3, qname: "a.lan.", qtype: 1, rcode: 0, discovering: 1 }]);
+    expect(batch.clients).toEqual([{ ip: "10.0.0.1", first: 1000, last: 1002, count: 3, qname: "a.lan.", qtype: 1, rcode: 0, transport: "udp", transports: 1, discovering: 1 }]);
     t.discovered({ ip: "10.0.0.1", name: "laptop", source: "ptr", tried: ["ptr"], unreachable: false, ms: 3 });
-    t.queue.post("10.0.0.1", 2000, name, 0, name.length, 1, 0);
+    t.queue.post("10.0.0.1", 2000, name, 0, name.length, 1, 0, UDP);
     expect(t.queue.depthHigh).toBe(1);
   });
 
@@ -42,7 +45,7 @@ describe("client tracker", () => {
     // Polling every 10 ms would be ~40 drains by now; the loop drains once, then sleeps (IDLE_CHECK_MS = 1 s).
     expect(drains).toBeLessThanOrEqual(2);
     const before = drains;
-    t.queue.post("10.0.0.9", Date.now(), name, 0, name.length, 1, 0);
+    t.queue.post("10.0.0.9", Date.now(), name, 0, name.length, 1, 0, UDP);
     await Bun.sleep(30);
     expect(drains).toBeGreaterThan(before);
     const batches = () => ops.filter((o) => o.op === "batch") as Array<Extract<StoreOp, { op: "batch" }>>;
@@ -60,14 +63,14 @@ describe("client tracker", () => {
     const { store } = fakeStore();
     const jobs: Array<[string, boolean]> = [];
     const t = new ClientTracker(opts, store, (ip, known) => (jobs.push([ip, known]), true));
-    t.queue.post("10.0.0.2", Date.now(), name, 0, name.length, 1, 0);
+    t.queue.post("10.0.0.2", Date.now(), name, 0, name.length, 1, 0, UDP);
     t.drain(100);
     t.discovered({ ip: "10.0.0.2", name: null, source: null, tried: ["ptr"], unreachable: true, ms: 3 });
-    t.queue.post("10.0.0.2", Date.now() + 1000, name, 0, name.length, 1, 0);
+    t.queue.post("10.0.0.2", Date.now() + 1000, name, 0, name.length, 1, 0, UDP);
     t.drain(100);
     expect(jobs).toEqual([["10.0.0.2", false]]); // too soon
     void t.flush();
-    t.queue.post("10.0.0.2", Date.now() + 61_000, name, 0, name.length, 1, 0);
+    t.queue.post("10.0.0.2", Date.now() + 61_000, name, 0, name.length, 1, 0, UDP);
     t.drain(100);
     expect(jobs).toEqual([["10.0.0.2", false], ["10.0.0.2", true]]);
     expect(t.counters.rediscoveries).toBe(1);
@@ -80,7 +83,7 @@ describe("client tracker", () => {
     t.start(tm);
     await Bun.sleep(50);
     expect(ops).toEqual([]);
-    t.queue.post("10.0.0.5", Date.now(), name, 0, name.length, 1, 0);
+    t.queue.post("10.0.0.5", Date.now(), name, 0, name.length, 1, 0, UDP);
     for (let i = 0; i < 100 && !ops.some((o) => o.op === "batch"); i++) await Bun.sleep(5);
     expect(ops.map((o) => o.op)).toEqual(["known", "batch"]);
     await tm.stopAll(2000);

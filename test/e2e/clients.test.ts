@@ -16,10 +16,10 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-async function server(toml: string, dir = mkdtempSync(join(tmpdir(), "bunbound-clients-"))): Promise<Running & { dir: string }> {
+async function server(toml: string, dir = mkdtempSync(join(tmpdir(), "bunbound-clients-")), flags: string[] = []): Promise<Running & { dir: string }> {
   const cfg = join(dir, "bunbound.toml");
   writeFileSync(cfg, `upstreams = []\ndata_dir = "${dir}/data"\n${toml}`);
-  const b = await startBunbound(["--config", cfg, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
+  const b = await startBunbound(["--config", cfg, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", ...flags]);
   cleanup.push(() => b.stop("SIGKILL"));
   return Object.assign(b, { dir });
 }
@@ -43,12 +43,28 @@ describe("client tracking", () => {
     const page2 = await api(b, "/api/clients?sort=queries&limit=1&page=2");
     expect(page2.body.clients[0].ip).toBe("127.0.0.3");
     const one = await api(b, "/api/clients/127.0.0.2");
-    expect(one.body).toMatchObject({ ip: "127.0.0.2", queries: 3, last_qname: "a.lan.", last_qtype: 1, last_rcode: 0 });
+    expect(one.body).toMatchObject({ ip: "127.0.0.2", queries: 3, last_qname: "a.lan.", last_qtype: 1, last_rcode: 0, last_transport: "udp", transports: ["udp"] });
     expect((await api(b, "/api/clients/127.9.9.9")).status).toBe(404);
     expect((await api(b, "/api/clients/not-an-ip")).status).toBe(400);
     expect((await api(b, "/api/clients?sort=bogus")).status).toBe(400);
     expect((await api(b, "/api/clients?limit=0")).status).toBe(400);
     expect((await api(b, "/api/clients?page=x")).status).toBe(400);
+  });
+
+  test.skipIf(!Bun.which("dig"))("a client's transports are tracked: the latest one, and every one it used (UDP, TCP, DoT)", async () => {
+    const b = await server(`records = ["a.lan 60 A 10.0.0.1"]\n[discovery]\nenabled = false\n`, undefined, ["--listen-tls", "127.0.0.1:0"]);
+    const tls = String((b.logs.find((l) => l.msg === "bunbound started")!.listenTls as string[])[0]);
+    const tlsPort = tls.slice(tls.lastIndexOf(":") + 1);
+    expect(await askFrom("127.0.0.5", b.udpPort, "a.lan")).not.toBeNull();
+    const dig = async (...args: string[]) => {
+      const p = Bun.spawn(["dig", "-b", "127.0.0.5", "@127.0.0.1", ...args, "a.lan", "A", "+short", "+tries=1", "+time=3"], { stdout: "pipe", stderr: "pipe" });
+      expect((await new Response(p.stdout).text()).trim()).toBe("10.0.0.1");
+      expect(await p.exited).toBe(0);
+    };
+    await dig("-p", String(b.udpPort), "+tcp");
+    await dig("-p", tlsPort, "+tls");
+    const c = await until(() => api(b, "/api/clients/127.0.0.5"), (r) => r.status === 200 && r.body.queries === 3);
+    expect(c.body).toMatchObject({ queries: 3, last_transport: "tls", transports: ["udp", "tcp", "tls"] });
   });
 
   test("a new client gets a placeholder row at once and is named by discovery (PTR through bunbound, NetBIOS, mDNS)", async () => {

@@ -67,6 +67,8 @@ describe("dashboard", () => {
       expect(await page.textContent("#recent")).toContain("udp"); // each query with the transport it came by
       expect(await page.textContent("[data-testid=transports]")).toMatch(/udp\s*[1-9]/); // queries by transport
       expect(await page.textContent("#domains")).toContain("a.lan.");
+      // Top clients, each with the transports it has used.
+      await page.waitForFunction(() => /127\.0\.0\.1\s*\S*\s*udp/.test(document.querySelector("#clients")?.textContent ?? ""), null, { timeout: 10_000 });
 
       // Trip the upstream's breaker: names only the (silent) upstream could answer, until five attempts fail.
       for (let i = 0; i < 4; i++) await udpAsk(b.udpPort, makeQuery(`trip${i}.example`), 1000);

@@ -67,7 +67,7 @@
       charts.discovery.push(s.t, [d.rate, d.avgMs]);
     } else $("discovery-kv").textContent = "discovery is off";
     rows("tasks", Object.entries(s.tasks), ([k, v]) => [esc(k), fmt(v)]);
-    rows("clients", s.topClients, (c) => [esc(c.ip), esc(c.name || "–"), fmt(c.queries)]);
+    rows("clients", s.topClients, (c) => [esc(c.ip), esc(c.name || "–"), esc((c.transports || []).join(" ")), fmt(c.queries)], [2]);
     rows("domains", s.topDomains, (d) => [esc(d.name), fmt(d.count)]);
     rows("recent", s.recent, (q) => [esc(q.time.slice(11, 19)), esc(q.client), esc(q.qname), esc(q.qtype), esc(q.rcode), esc(q.transport), fmt(q.ms, 2)], [0, 5, 6]);
   }
