@@ -61,6 +61,20 @@ export class UpstreamCounters {
   scrubbedRecords = 0;
   /** Relayed answers that had at least one record removed. */
   scrubbedResponses = 0;
+  /** Attempts failed by a TLS handshake that did not verify (certificate untrusted, or not naming the upstream). */
+  tlsFailures = 0;
+  /** DoH attempts answered with a status other than 200 or a content type other than application/dns-message. */
+  httpErrors = 0;
+  /** Attempts not made because that upstream's connections were full and so was the queue waiting for them. */
+  busy = 0;
+  /** TLS connections and HTTP/2 sessions opened to upstreams (handshakes begun). */
+  connectionsOpened = 0;
+  /** Of those, the ones of no use: refused, reset, a failed or unfinished handshake, closed before answering. */
+  connectionFailures = 0;
+  /** Attempts sent over a connection that was already open or opening (not opened for them). */
+  connectionReuses = 0;
+  /** Connections closed after upstream.connection_idle_ms without a query. */
+  connectionsIdleClosed = 0;
 }
 
 export class CacheCounters {

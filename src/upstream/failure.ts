@@ -1,6 +1,7 @@
 // What a failed attempt means. Every way an attempt can fail has a name; one table says which counter it
 // raises, and one function applies it to the upstream that had it: a failure for its breaker (SRTT is left
-// alone: only answers measure it), or a release when the attempt ended for a reason that is not the upstream's.
+// alone: only answers measure it), or a release when the attempt ended for a reason that is not the upstream's
+// (cancelled, busy).
 import type { UpstreamCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import type { UpstreamState } from "./pool";
@@ -24,6 +25,9 @@ const COUNTER: Record<Failure, NumericKeys<UpstreamCounters>> = {
   mismatch: "mismatched",
   malformed: "malformed",
   cancelled: "cancelled",
+  tls: "tlsFailures",
+  http: "httpErrors",
+  busy: "busy",
   rcode: "badRcodes",
   "bad-chain": "badChains",
 };
@@ -31,7 +35,7 @@ const COUNTER: Record<Failure, NumericKeys<UpstreamCounters>> = {
 /** Charges one failed attempt to `up`: its breaker and figures, the counters, one debug line. */
 export function charge(up: UpstreamState, failure: Failure, counters: UpstreamCounters, detail?: Record<string, unknown>): void {
   counters[COUNTER[failure]]++;
-  if (failure === "cancelled") {
+  if (failure === "cancelled" || failure === "busy") {
     up.abandon();
   } else {
     counters.failures++;

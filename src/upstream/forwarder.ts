@@ -1,7 +1,9 @@
 // Forwarding a question to upstreams: the pool picks the route (forward zone or defaults) and the order (health,
-// strategy); each attempt has a random ID, a fresh socket, optional 0x20 case randomisation, TCP retry on TC, and
-// ends inside the request's deadline. Every attempt ends as an answer or a named failure charged to the upstream
-// that had it (failure.ts); every answer is scrubbed to the route's zone before anyone sees or caches it.
+// strategy); each attempt has a random ID, optional 0x20 case randomisation, and ends inside the request's
+// deadline: over UDP from a fresh socket with TCP retry on TC, or over the upstream's TLS connections (DoT) or
+// HTTP/2 session (DoH), shared by its attempts. Every attempt ends as an answer or a named failure charged to
+// the upstream that had it (failure.ts); every answer is scrubbed to the route's zone before anyone sees or
+// caches it.
 import { Flag, HEADER_LEN, Rcode } from "../wire/constants";
 import { isTruncated, rcodeOf } from "../wire/message";
 import type { QueryInfo } from "../wire/query";
@@ -12,6 +14,11 @@ import type { WireName } from "../wire/name";
 import type { UpstreamCounters } from "../metrics/counters";
 import type { TimeoutsConfig, UpstreamConfig } from "../config/types";
 import { tcpExchange, udpExchange, type Ask, type Exchange } from "./transport";
+import type { Link } from "./link";
+import type { LinkOptions } from "./channel";
+import { dotLink } from "./dot";
+import { dohLink } from "./doh";
+import { loadTrust, type TrustStore } from "./tls-ca";
 import { charge, type Failure } from "./failure";
 import { systemClock, type Clock } from "../lifecycle/clock";
 import type { UpstreamPool, UpstreamState } from "./pool";
@@ -39,11 +46,16 @@ function randomizeCase(question: Uint8Array, nameLen: number): void {
 
 export interface ForwarderOptions {
   pool: UpstreamPool;
-  /** randomize_case (0x20) and max_cname_chain. */
-  upstream: Pick<UpstreamConfig, "randomize_case" | "max_cname_chain">;
+  /** randomize_case (0x20) and max_cname_chain; tls_ca and connection_idle_ms for tls:// and https:// upstreams. */
+  upstream: Pick<UpstreamConfig, "randomize_case" | "max_cname_chain"> & Partial<Pick<UpstreamConfig, "tls_ca" | "connection_idle_ms">>;
   /** upstream_ms: the longest wait for one attempt. */
   timeouts: Pick<TimeoutsConfig, "upstream_ms">;
+  /** The CAs encrypted upstreams are verified against; by default loaded from `upstream.tls_ca` (throws when bad). */
+  trust?: TrustStore;
 }
+
+/** upstream.connection_idle_ms when the options leave it out (the schema's default). */
+const IDLE_MS = 10_000;
 
 export interface Forwarded {
   /** The upstream's answer as scrubbed for the route's zone (its own copy). */
@@ -60,11 +72,18 @@ export interface Forwarded {
 type Outcome = { ok: true; answer: Forwarded } | { ok: false; failure: Failure; rcode?: number; answer?: Forwarded };
 
 export class Forwarder {
+  /** What the connections of encrypted upstreams are opened with: one object per configuration. */
+  private readonly links: LinkOptions;
+
+  /** Throws when `upstream.tls_ca` cannot be read or holds no certificate that parses. */
   constructor(
     readonly opts: ForwarderOptions,
     private readonly counters: UpstreamCounters,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    const trust = opts.trust ?? loadTrust(opts.upstream.tls_ca);
+    this.links = { clock, counters, trust, idleMs: opts.upstream.connection_idle_ms ?? IDLE_MS };
+  }
 
   get usable(): boolean {
     return this.opts.pool.usable;
@@ -116,8 +135,13 @@ export class Forwarder {
     return fallback;
   }
 
-  /** One attempt with one upstream: over UDP, and over TCP when the UDP answer is truncated. */
+  /** One attempt with one upstream: over its TLS or HTTPS link; else over UDP, and TCP when the answer is truncated. */
   private async exchange(up: UpstreamState, ask: Ask, timeoutMs: number, deadline: number, signal: AbortSignal): Promise<Exchange> {
+    if (up.upstream.protocol !== "udp") {
+      const got = await this.link(up).exchange(ask, timeoutMs, signal);
+      this.counters.mismatched += got.mismatched;
+      return got;
+    }
     const udp = await udpExchange(up.upstream, ask, timeoutMs, signal, this.clock);
     this.counters.mismatched += udp.mismatched;
     if (!udp.ok || !isTruncated(udp.resp)) return udp;
@@ -125,6 +149,13 @@ export class Forwarder {
     const tcp = await tcpExchange(up.upstream, ask, Math.max(1, deadline - this.clock.now()), signal, this.clock);
     this.counters.mismatched += tcp.mismatched;
     return tcp;
+  }
+
+  /** The upstream's connections, opened lazily; a reload's new trust store or idle time reaches them here. */
+  private link(up: UpstreamState): Link {
+    if (!up.link) up.link = up.upstream.protocol === "tls" ? dotLink(up.upstream, this.links) : dohLink(up.upstream, this.links);
+    else if (up.link.options !== this.links) up.link.configure(this.links);
+    return up.link;
   }
 
   /** What an exchange's result is worth: scrubbed for the route's zone, then its CNAME chain and rcode checked. */

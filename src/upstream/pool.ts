@@ -6,6 +6,7 @@ import { hashName, nameEquals, toWire, type WireName, closestSuffix, type Suffix
 import type { Upstream } from "./transport";
 import type { ForwardConfig, UpstreamConfig } from "../config/types";
 import { CircuitBreaker, type BreakerState } from "../lifecycle/breaker";
+import type { Link } from "./link";
 
 /** The breaker settings of the upstream section: breaker_failures, breaker_open_ms, breaker_max_open_ms. */
 export type BreakerOptions = Pick<UpstreamConfig, "breaker_failures" | "breaker_open_ms" | "breaker_max_open_ms">;
@@ -17,6 +18,8 @@ export class UpstreamState {
   failures = 0;
   timeouts = 0;
   readonly breaker: CircuitBreaker;
+  /** The connections of a tls:// or https:// upstream (opened on its first query); kept across reloads like health. */
+  link: Link | null = null;
 
   constructor(
     readonly upstream: Upstream,
@@ -68,6 +71,12 @@ export class UpstreamState {
     this.breaker.failure();
   }
 
+  /** Shutdown: its connections close and what waits on them is cancelled. */
+  close(): void {
+    this.link?.close();
+    this.link = null;
+  }
+
   snapshot() {
     return {
       upstream: this.upstream.label,
@@ -77,6 +86,7 @@ export class UpstreamState {
       srttMs: Math.round(this.srttMs * 100) / 100,
       breaker: this.state,
       consecutiveFailures: this.breaker.consecutiveFailures,
+      ...(this.link ? { connections: this.link.connections } : {}),
     };
   }
 }

@@ -1,6 +1,7 @@
 // One exchange with one upstream, over UDP or TCP. Each exchange owns its socket and its timer and frees
 // both on every way out: answer, timeout, abort (the client's deadline), or error (seed 000, seed 001).
 // It reports how it ended as a value; what that means for the upstream's health is the forwarder's call.
+// The encrypted transports (link.ts, dot.ts, doh.ts) share connections but end each exchange the same way.
 import { answersQuestion, wellFormed } from "../wire/message";
 import type { UpstreamAddress } from "../net/address";
 import { systemClock, type Clock } from "../lifecycle/clock";
@@ -26,9 +27,16 @@ export interface Ask {
  * - closed: the TCP connection was closed before an answer came;
  * - mismatch: over TCP, the upstream itself answered something that is not an answer to our question;
  * - malformed: over TCP, our answer came but its records do not parse;
- * - cancelled: the caller's signal aborted (the client's deadline, shutdown): says nothing about the upstream.
+ * - cancelled: the caller's signal aborted (the client's deadline, shutdown): says nothing about the upstream;
+ * - tls: the TLS handshake failed, most often because the certificate does not verify against the trusted CAs or
+ *   does not name the upstream (RFC 8310 strict profile); nothing was sent, nor is it ever sent in cleartext;
+ * - http: a DoH upstream answered with a status other than 200 or a content type other than
+ *   application/dns-message (RFC 8484 4.2.1): it is reachable but not serving DNS at that URL;
+ * - busy: our own bound on queries waiting for that upstream's connections was reached: says nothing about it.
+ * Over a shared connection, closed also ends the exchanges in flight when it closes, and mismatch and malformed
+ * are about the answer that carried our ID.
  */
-export type ExchangeFailure = "timeout" | "refused" | "network" | "closed" | "mismatch" | "malformed" | "cancelled";
+export type ExchangeFailure = "timeout" | "refused" | "network" | "closed" | "mismatch" | "malformed" | "cancelled" | "tls" | "http" | "busy";
 
 /** How an exchange ended. `mismatched`: datagrams or frames thrown away before that (RFC 5452). */
 export type Exchange = { ok: true; resp: Uint8Array; mismatched: number } | { ok: false; failure: ExchangeFailure; mismatched: number };
@@ -37,22 +45,22 @@ export type Exchange = { ok: true; resp: Uint8Array; mismatched: number } | { ok
 export const openExchanges = { udp: 0, tcp: 0 };
 
 /** What a transport reports to its exchange: an answer, a failure, or one more message thrown away. */
-interface Ending {
+export interface Ending {
   answer(resp: Uint8Array): void;
   fail(failure: ExchangeFailure): void;
   mismatch(): void;
 }
 
 /** A socket error's kind: a refusal by the peer's host, or anything else. */
-function socketFailure(err: unknown): ExchangeFailure {
+export function socketFailure(err: unknown): ExchangeFailure {
   return (err as { code?: string } | null)?.code === "ECONNREFUSED" ? "refused" : "network";
 }
 
 /**
  * Runs `start(ending)` until it answers or fails, the timeout fires or the signal aborts; `cleanup` always runs
- * exactly once, and the first ending wins.
+ * exactly once, with the result, and the first ending wins.
  */
-function exchange(timeoutMs: number, signal: AbortSignal, clock: Clock, start: (ending: Ending) => void, cleanup: () => void): Promise<Exchange> {
+export function exchange(timeoutMs: number, signal: AbortSignal, clock: Clock, start: (ending: Ending) => void, cleanup: (result: Exchange) => void): Promise<Exchange> {
   return new Promise((resolve) => {
     let done = false;
     let mismatched = 0;
@@ -62,7 +70,7 @@ function exchange(timeoutMs: number, signal: AbortSignal, clock: Clock, start: (
       clock.cancel(timer);
       signal.removeEventListener("abort", onAbort);
       try {
-        cleanup();
+        cleanup(result);
       } finally {
         resolve(result);
       }
