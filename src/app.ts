@@ -1,7 +1,7 @@
 // Wires the parts together and owns the order of start, reload and stop.
 import type { Server } from "bun";
 import { formatHostPort, isLoopback, parseHostPort } from "./net/address";
-import type { ResolvedConfig } from "./config/load";
+import { ConfigError, type ResolvedConfig } from "./config/load";
 import { settleWithin, TaskManager } from "./lifecycle/tasks";
 import { CacheCounters, ServerCounters, UpstreamCounters } from "./metrics/counters";
 import { log, setLogLevel } from "./metrics/log";
@@ -25,6 +25,7 @@ import { toWire } from "./wire/name";
 import { rcodeOf } from "./wire/message";
 import { UdpServer } from "./server/udp";
 import { Requests, type AnswerHook } from "./server/request";
+import { loadTrust, type TrustStore } from "./upstream/tls-ca";
 import { RateLimit } from "./server/ratelimit";
 import { HttpsServer } from "./server/https";
 import { TlsCertificates } from "./server/tls";
@@ -62,10 +63,17 @@ interface Runtime extends Snapshot {
 function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, registry: Map<string, UpstreamState>, before: Runtime | null): Runtime {
   const pool = new UpstreamPool(cfg.upstreams, cfg.forward, cfg.upstream, registry);
   const sameLimit = before && JSON.stringify(before.config.rate_limit) === JSON.stringify(cfg.rate_limit);
+  let trust: TrustStore;
+  try {
+    trust = loadTrust(cfg.upstream.tls_ca);
+  } catch (e) {
+    // A bad CA file is a bad setting: named like the schema's problems, and a start exits 2, a reload is refused.
+    throw new ConfigError(cfg.source, [{ path: "upstream.tls_ca", message: (e as Error).message.replace(/^upstream\.tls_ca /, "") }]);
+  }
   return {
     config: cfg,
     local: new LocalData([...cfg.records, ...cfg.hosts.flatMap((f) => hostsRecords(f))], true, [...cfg.zone.map((z) => z.name), ...cfg.forward.map((f) => f.zone)]),
-    forwarder: new Forwarder({ pool, upstream: cfg.upstream, timeouts: cfg.timeouts }, upstreamCounters),
+    forwarder: new Forwarder({ pool, upstream: cfg.upstream, timeouts: cfg.timeouts, trust }, upstreamCounters),
     timeouts: cfg.timeouts,
     cache: cfg.cache,
     limit: sameLimit ? before.limit : cfg.rate_limit.udp_per_ip > 0 ? new RateLimit(cfg.rate_limit.udp_per_ip, cfg.rate_limit.slip) : null,
@@ -417,6 +425,8 @@ export class App {
     for (const h of this.https) h.close();
     this.http?.stop(true);
     this.http = null;
+    // Encrypted upstreams' connections: what still waits on them is cancelled, and none keeps the process alive.
+    for (const s of this.upstreamStates.values()) s.close();
   }
 
   get isStopping(): boolean {

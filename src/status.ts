@@ -15,6 +15,7 @@ import type { HeavyLane } from "./jobs/lane";
 import type { ZoneManager } from "./jobs/zones";
 import { LATENCY_BUCKETS_MS } from "./discovery/pool";
 import { openExchanges } from "./upstream/transport";
+import { openEncrypted } from "./upstream/channel";
 import { VERSION } from "./version";
 import { sumCounters } from "./lifecycle/processes";
 import type { QueryStats } from "./metrics/querystats";
@@ -150,7 +151,7 @@ export class Status {
     const t = this.totals();
     return {
       queries: t.server,
-      upstream: { ...t.upstream, open: { ...openExchanges }, servers: [...this.app.upstreamStates.values()].map((s) => s.snapshot()) },
+      upstream: { ...t.upstream, open: { ...openExchanges }, encrypted: { ...openEncrypted }, servers: [...this.app.upstreamStates.values()].map((s) => s.snapshot()) },
       cache: { ...t.cache, flights: this.app.pipeline.flights.inflight },
       ring: { udp: this.app.udpRing.stats(), tcp: this.app.tcpRing.stats() },
       jobs: { ...this.app.lane.counters, queued: this.app.lane.depth, busy: this.app.lane.busy },

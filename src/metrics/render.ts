@@ -70,8 +70,12 @@ export function renderPrometheus(m: MetricsInput): string {
   e.counter(
     "bunbound_upstream_attempt_failures_total",
     "Failed upstream attempts, by kind.",
-    [["timeout", u.timeouts!], ["refused", u.refused!], ["network", u.networkErrors!], ["malformed", u.malformed!], ["rcode", u.badRcodes!], ["bad_chain", u.badChains!], ["cancelled", u.cancelled!]].map(([k, v]) => [{ kind: k as string }, v as number]),
+    [["timeout", u.timeouts!], ["refused", u.refused!], ["network", u.networkErrors!], ["malformed", u.malformed!], ["rcode", u.badRcodes!], ["bad_chain", u.badChains!], ["tls", u.tlsFailures!], ["http", u.httpErrors!], ["busy", u.busy!], ["cancelled", u.cancelled!]].map(([k, v]) => [{ kind: k as string }, v as number]),
   );
+  e.counter("bunbound_upstream_connections_opened_total", "TLS connections and HTTP/2 sessions opened to encrypted upstreams.", u.connectionsOpened!);
+  e.counter("bunbound_upstream_connection_failures_total", "Encrypted-upstream connections of no use: refused, reset, failed handshake, closed before answering.", u.connectionFailures!);
+  e.counter("bunbound_upstream_connection_reuses_total", "Attempts sent over an encrypted-upstream connection already open or opening.", u.connectionReuses!);
+  e.counter("bunbound_upstream_connections_idle_closed_total", "Encrypted-upstream connections closed after upstream.connection_idle_ms without a query.", u.connectionsIdleClosed!);
   e.counter("bunbound_upstream_scrubbed_records_total", "Records removed from relayed answers for lying outside the question's zone or chain.", u.scrubbedRecords!);
   e.counter("bunbound_upstream_queries_total", "Queries sent, by upstream.", m.upstreams.map((x) => [{ upstream: x.upstream }, x.queries]));
   e.counter("bunbound_upstream_failures_total", "Failed attempts, by upstream.", m.upstreams.map((x) => [{ upstream: x.upstream }, x.failures]));
