@@ -29,6 +29,8 @@ export interface HttpsSettings {
 }
 
 const MAX_MESSAGE = 65_535;
+/** How long an HTTP/1.1 connection ended after a refused body may still take to go. */
+const LINGER_MS = 1000;
 const DNS_MESSAGE = "application/dns-message";
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
@@ -177,11 +179,19 @@ export class HttpsServer implements Sink {
   private reject(res: Http2ServerResponse, status: number, reason: string, req?: Http2ServerRequest): void {
     this.counters.httpsErrors++;
     if (!res.closed && !res.headersSent) {
-      res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+      res.writeHead(status, { "content-type": "text/plain; charset=utf-8", ...(req && !req.stream ? { connection: "close" } : {}) });
       res.end(`${reason}\n`);
     }
-    // The body beyond the limit is not read: the stream is cancelled rather than drained (HTTP/1.1: the connection).
-    if (req) req.stream ? req.stream.close(http2.constants.NGHTTP2_CANCEL) : req.socket?.destroy();
+    // The body beyond the limit is not read: the stream is cancelled rather than drained. HTTP/1.1 has no stream to
+    // cancel: the connection ends once the answer is out (FIN, so the client reads it), and is cut soon after.
+    if (req?.stream) req.stream.close(http2.constants.NGHTTP2_CANCEL);
+    else if (req) {
+      const socket = req.socket;
+      res.once("finish", () => {
+        socket?.end();
+        setTimeout(() => socket?.destroy(), LINGER_MS).unref();
+      });
+    }
   }
 
   /** Stop accepting; resolves when every waiting request is answered. */

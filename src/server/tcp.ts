@@ -68,6 +68,20 @@ const closedConn = (): Conn => ({
   frames: new FrameReader(0, 0), inflight: 0, paused: false, closed: true, readClosed: true, pending: [], pendingBytes: 0, lastActive: 0, messageStart: 0, stream: null,
 });
 
+/** Binds host:port without SO_REUSEPORT and lets it go: throws when the port is taken; returns the port bound. */
+function claimPort(hostname: string, port: number): number {
+  let probe: TCPSocketListener;
+  try {
+    probe = Bun.listen({ hostname, port, socket: { data() {} } });
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? String(err);
+    throw new Error(`bind ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}: ${code}`);
+  }
+  const bound = probe.port;
+  probe.stop(true);
+  return bound;
+}
+
 export class TcpServer implements Sink {
   readonly transport: Transport;
   private listener: TCPSocketListener<Conn> | null = null;
@@ -101,7 +115,10 @@ export class TcpServer implements Sink {
    * @param reusePort SO_REUSEPORT: several processes share the port (`processes = N`).
    */
   start(tasks: Pick<TaskManager, "every"> | null, reusePort = false): void {
-    this.listener = this.bind(this.port, reusePort || this.tls !== null);
+    // DoT always binds with SO_REUSEPORT (see swapCertificate), which would let a second server share the port
+    // unnoticed; a plain bind first claims it, so a port in use fails the start as it does for UDP and TCP.
+    const port = this.tls && !reusePort ? claimPort(this.host, this.port) : this.port;
+    this.listener = this.bind(port, reusePort || this.tls !== null);
     this.tls?.onChange(() => this.swapCertificate());
     if (tasks) this.startSweep(tasks);
   }
@@ -136,6 +153,9 @@ export class TcpServer implements Sink {
         drain: (s) => this.flush(s),
         end: (s) => this.onEnd(s),
         close: (s) => this.onClose(s),
+        // With a handshake handler Bun calls open() at accept instead of after the handshake, so a client that never
+        // starts TLS is in the table: counted against max_connections and closed by the idle sweep.
+        ...(tls ? { handshake: () => {} } : {}),
         error: (s, err) => {
           log.debug("tcp connection error", { err });
           this.onClose(s);
