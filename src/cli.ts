@@ -103,20 +103,16 @@ async function main(argv: string[]): Promise<number> {
   const listen = serving ? (JSON.parse(process.env[LISTEN_ENV] ?? "[]") as string[]) : [];
   if (serving) setLogBase({ process: Number(process.env[SLOT_ENV] ?? 0), pid: process.pid });
   const load = () => (serving ? servingConfig(loadConfig(overrides), listen) : loadConfig(overrides));
-  let app: App;
-  try {
-    app = await App.start(load(), serving ? "serve" : "primary");
-    if (serving) linkToPrimary(app, app.forwardQueue!);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`bunbound: ${e.message}\n`);
-      return 2;
-    }
-    log.error("failed to start", { err: e });
-    return 1;
-  }
+  // Handlers go in before the start: a supervisor may signal as soon as "bunbound started" is logged, and a signal
+  // without a handler kills the process. One that comes during the start waits for it; a failed start exits with
+  // its own code.
+  const started = (async () => App.start(load(), serving ? "serve" : "primary"))();
+  const ready = started.catch(() => null);
+  const never = new Promise<void>(() => {});
   installSignals({
     reload: async () => {
+      const app = await ready;
+      if (!app) return;
       try {
         await app.reload(load());
       } catch (e) {
@@ -126,9 +122,23 @@ async function main(argv: string[]): Promise<number> {
         });
       }
     },
-    shutdown: (sig) => app.shutdown(sig),
+    shutdown: async (sig) => {
+      const app = await ready;
+      return app ? app.shutdown(sig) : never;
+    },
     exit: (code) => process.exit(code),
   });
+  try {
+    const app = await started;
+    if (serving) linkToPrimary(app, app.forwardQueue!);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`bunbound: ${e.message}\n`);
+      return 2;
+    }
+    log.error("failed to start", { err: e });
+    return 1;
+  }
   return -1; // keep running
 }
 
