@@ -66,29 +66,42 @@ export async function udpAsk(port: number, msg: Uint8Array, timeoutMs = 3000, ho
 /** Frames a message for TCP. */
 export { frame };
 
-/** A TCP client connection that collects complete framed messages as they arrive. */
+/** A TCP (or, with `tls`, DoT) client connection that collects complete framed messages as they arrive. */
 export class TcpClient {
   private buf = new Uint8Array(0);
   readonly messages: Uint8Array[] = [];
   closed = false;
+  /** performance.now() when the connection closed. */
+  closedAt = 0;
   private waiters: Array<() => void> = [];
   private constructor(private sock: import("bun").Socket<undefined>) {}
 
-  static async open(port: number, host = "127.0.0.1"): Promise<TcpClient> {
+  /** Connects; with `tls` (certificate not checked) resolves once the handshake is done, throwing if it failed. */
+  static async open(port: number, host = "127.0.0.1", opts: { tls?: boolean } = {}): Promise<TcpClient> {
     let client!: TcpClient;
+    let handshake!: (ok: boolean) => void;
+    const done = new Promise<boolean>((r) => (handshake = r));
     const sock = await Bun.connect({
       hostname: host,
       port,
       allowHalfOpen: true,
+      ...(opts.tls && { tls: { rejectUnauthorized: false } }),
       socket: {
         binaryType: "uint8array",
+        ...(opts.tls && { handshake: (_s: unknown, ok: boolean) => handshake(ok) }),
         data: (_s, chunk: Uint8Array) => client.onData(chunk),
         close: () => client.onClose(),
         error: () => client.onClose(),
       },
     });
     client = new TcpClient(sock as never);
+    if (opts.tls && !(await done)) throw new Error("TLS handshake failed");
     return client;
+  }
+
+  /** Writes one message, framed. */
+  ask(msg: Uint8Array): void {
+    this.sock.write(frame(msg));
   }
 
   write(bytes: Uint8Array): number {
@@ -111,6 +124,7 @@ export class TcpClient {
   }
 
   private onClose(): void {
+    if (!this.closed) this.closedAt = performance.now();
     this.closed = true;
     this.wake();
   }
