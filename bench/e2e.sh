@@ -17,10 +17,15 @@
 #               (name=VAR=value[,VAR=value...], space-separated): runtime settings measured side by side
 #   MODE=processes bunbound alone, local data, `--processes 1` vs `--processes ${PROCS:-2}` (BACKEND as below)
 #               (CPU and RSS are summed over the process tree)
+#   MODE=dot       Unbound vs bunbound on local data over DNS over TLS: Unbound's tls-port, bunbound's listen_tls,
+#               the same self-signed ECDSA P-256 certificate (gen/tls.pem, made with openssl), `dnsperf -m dot`
+#               (16 connections, pipelined)
+#   MODE=doh       the same over DNS over HTTPS (HTTP/2): Unbound's https-port, bunbound's listen_https,
+#               `dnsperf -m doh -O doh-uri=https://127.0.0.1:PORT/dns-query -O doh-method=POST`
 # SERVER_CPUS (default 1) is the servers' taskset; dnsperf stays on CPU 0. BACKEND (default auto) is bunbound's
 # UDP backend in MODE=local and MODE=cache.
 # Both servers get a 4 MiB socket receive buffer (Unbound so-rcvbuf: 4m; bunbound udp.receive_buffer_bytes).
-# Needs: apt-get install -y dnsperf unbound bind9-dnsutils
+# Needs: apt-get install -y dnsperf unbound bind9-dnsutils (and openssl for MODE=dot and MODE=doh)
 # Besides the medians of the runs it prints the p50/p99/p99.9 of all queries of all runs together (pooled).
 # STOP=0 leaves the servers not being measured running (default 1: SIGSTOP); KEEP=1 keeps every run's
 # per-query latencies in gen/run-NAME-N.out.
@@ -30,8 +35,17 @@ d=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$d/.." && pwd)
 gen="$d/gen"
 mkdir -p "$gen"
-LEN=${LEN:-8}; RUNS=${RUNS:-3}; WARMUP=${WARMUP:-30}; RATE=${RATE-50000}; MODE=${MODE:-local}; SERVER_CPUS=${SERVER_CPUS:-1}; PROCS=${PROCS:-2}; STOP=${STOP:-1}
+# DoT and DoH are offered less by default, below what either server saturates on its core (RATE= unthrottled shows
+# where that is; docs/performance.md): a saturated server's p99 is its queue.
+case ${MODE:-local} in dot) default_rate=20000 ;; doh) default_rate=10000 ;; *) default_rate=50000 ;; esac
+LEN=${LEN:-8}; RUNS=${RUNS:-3}; WARMUP=${WARMUP:-30}; RATE=${RATE-$default_rate}; MODE=${MODE:-local}; SERVER_CPUS=${SERVER_CPUS:-1}; PROCS=${PROCS:-2}; STOP=${STOP:-1}
 for t in dnsperf unbound dig taskset; do command -v $t >/dev/null || { echo "missing $t (apt-get install -y dnsperf unbound bind9-dnsutils)"; exit 2; }; done
+if [ "$MODE" = dot ] || [ "$MODE" = doh ]; then
+  command -v openssl >/dev/null || { echo "missing openssl (apt-get install -y openssl)"; exit 2; }
+  # one certificate for both servers: the same key type (ECDSA P-256, what bunbound makes itself) and chain
+  [ -s "$gen/tls.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$gen/tls.key" -out "$gen/tls.pem" 2>/dev/null
+fi
 
 python3 - "$gen" "${BACKEND:-auto}" <<'PY'
 import sys, random
@@ -77,6 +91,14 @@ with open(f"{out}/bunbound-dgram.toml", "w") as f:
     f.write(open(f"{out}/bunbound.toml").read().replace('listen = ["127.0.0.1:5302"]', 'listen = ["127.0.0.1:5304"]') + "[udp]\nbackend = \"dgram\"\n")
 with open(f"{out}/bunbound-notrack.toml", "w") as f:
     f.write(open(f"{out}/bunbound.toml").read().replace('listen = ["127.0.0.1:5302"]', 'listen = ["127.0.0.1:5303"]') + "[clients]\nenabled = false\n")
+# DoT and DoH: the local-data configurations above, with the encrypted listeners and gen/tls.pem. Unbound's
+# incoming-num-tcp (10 by default) must take dnsperf's 16 connections.
+with open(f"{out}/unbound-enc.conf", "w") as f:
+    f.write(open(f"{out}/unbound.conf").read() + "  interface: 127.0.0.1@5381\n  interface: 127.0.0.1@5382\n  tls-port: 5381\n  https-port: 5382\n"
+            f"  tls-service-key: \"{out}/tls.key\"\n  tls-service-pem: \"{out}/tls.pem\"\n  http-endpoint: \"/dns-query\"\n  http-max-streams: 100\n  incoming-num-tcp: 100\n")
+with open(f"{out}/bunbound-enc.toml", "w") as f:
+    f.write(open(f"{out}/bunbound-local.toml").read().replace('listen = ["127.0.0.1:5302"]', 'listen = ["127.0.0.1:5385"]\nlisten_tls = ["127.0.0.1:5383"]\nlisten_https = ["127.0.0.1:5384"]')
+            + f'[tls]\ncert = "{out}/tls.pem"\nkey = "{out}/tls.key"\n')
 with open(f"{out}/queries.txt", "w") as f:
     for _ in range(10000):
         f.write(f"{random.choice(names)} {random.choice(['A','AAAA','TXT'])}\n")
@@ -122,12 +144,20 @@ elif [ "$MODE" = env ]; then
   done
 elif [ "$MODE" = echo ]; then
   specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bun-echo=bun $d/echo-bun.ts 5321:5321" "mmsg-echo=bun $d/echo-mmsg.ts 5320:5320")
+elif [ "$MODE" = dot ]; then
+  specs=("unbound=unbound -d -c $gen/unbound-enc.conf:5381" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-enc.toml --data-dir $gen/data-enc:5383")
+  probe_opt=+tls
+elif [ "$MODE" = doh ]; then
+  specs=("unbound=unbound -d -c $gen/unbound-enc.conf:5382" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-enc.toml --data-dir $gen/data-enc:5384")
+  probe_opt=+https
 elif [ "$MODE" = tracking ]; then
   specs=("untracked=bun $root/src/cli.ts --config $gen/bunbound-notrack.toml --data-dir $gen/data-off:5303" "tracked=bun $root/src/cli.ts --config $gen/bunbound.toml --data-dir $gen/data-on:5302")
 else
   specs=("unbound=unbound -d -c $gen/unbound.conf:5301" "bunbound=bun $root/src/cli.ts --config $gen/bunbound-local.toml:5302")
 fi
-qfile=${qfile:-$gen/queries.txt}; probe=${probe:-h1.bench.test}
+qfile=${qfile:-$gen/queries.txt}; probe=${probe:-h1.bench.test}; probe_opt=${probe_opt:-}
+# dnsperf's transport: UDP, or DoT/DoH to the spec's port (dnsperf does not check the certificate)
+dp_args() { case $MODE in dot) echo "-m dot" ;; doh) echo "-m doh -O doh-uri=https://127.0.0.1:$1/dns-query -O doh-method=POST" ;; esac; }
 # A spec is "name=command:port".
 spec_fields() { name=${1%%=*}; local rest=${1#*=}; port=${rest##*:}; cmd=${rest%:*}; }
 names=(); for spec in "${specs[@]}"; do spec_fields "$spec"; names+=("$name"); done
@@ -149,27 +179,27 @@ trap 'for p in ${pids[*]}; do kill -CONT $(tree $p) 2>/dev/null; done; kill ${pi
 [ "$MODE" = processes ] && sleep 2
 for spec in "${specs[@]}"; do
   spec_fields "$spec"
-  for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p "$port" "$probe" A >/dev/null 2>&1 && break; sleep 0.2; done
+  for i in $(seq 50); do dig +time=1 +tries=1 $probe_opt @127.0.0.1 -p "$port" "$probe" A >/dev/null 2>&1 && break; sleep 0.2; done
   # It must answer the bench names with data (not, say, a local NXDOMAIN for an RFC 6761 name).
   if [ "$MODE" != echo ]; then
-    st=$(dig +time=1 +tries=2 @127.0.0.1 -p "$port" "$probe" A | awk '/status:/{gsub(",","",$6); print $6}')
-    an=$(dig +short +time=1 +tries=2 @127.0.0.1 -p "$port" "$probe" A | wc -l)
+    st=$(dig +time=1 +tries=2 $probe_opt @127.0.0.1 -p "$port" "$probe" A | awk '/status:/{gsub(",","",$6); print $6}')
+    an=$(dig +short +time=1 +tries=2 $probe_opt @127.0.0.1 -p "$port" "$probe" A | wc -l)
     if [ "$st" != NOERROR ] || [ "$an" -lt 1 ]; then echo "$name answers $probe with status ${st:-none}, $an records: not what this bench measures"; exit 3; fi
   fi
   # warm-up (JIT, caches), not measured: WARMUP seconds (default 30) of the same load. JavaScriptCore keeps
   # compiling the hot functions (DFG, then FTL, on its JIT thread, which shares the pinned core) for the first
   # ~10-20 s of load, and Bun's per-VM GC timers slow down once the heaps stop growing; a 2 s warm-up measured
   # that start-up phase: p99 ~0.9 ms against ~0.25 ms once settled (README, Performance, "Tails"). WARMUP=2 shows it.
-  taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l "$WARMUP" -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
+  taskset -c 0 dnsperf $(dp_args "$port") -s 127.0.0.1 -p "$port" -d "$qfile" -l "$WARMUP" -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
   [ "$STOP" = 1 ] && kill -STOP $(tree ${pids[$name]})
 done
 for r in $(seq "$RUNS"); do
   for spec in "${specs[@]}"; do
     spec_fields "$spec"; pid=${pids[$name]}
     [ "$STOP" = 1 ] && kill -CONT $(tree $pid)
-    taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$qfile" -l 1 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
+    taskset -c 0 dnsperf $(dp_args "$port") -s 127.0.0.1 -p "$port" -d "$qfile" -l 1 -c 16 -q 512 ${RATE:+-Q $RATE} >/dev/null 2>&1
     t0=$(tree_cpu $pid); read -r _ w0 s0 </proc/$pid/schedstat
-    taskset -c 0 dnsperf -v -s 127.0.0.1 -p "$port" -d "$qfile" -l "$LEN" -c 16 -q 512 ${RATE:+-Q $RATE} >"$gen/run.out" 2>&1
+    taskset -c 0 dnsperf -v $(dp_args "$port") -s 127.0.0.1 -p "$port" -d "$qfile" -l "$LEN" -c 16 -q 512 ${RATE:+-Q $RATE} >"$gen/run.out" 2>&1
     t1=$(tree_cpu $pid); read -r _ w1 s1 </proc/$pid/schedstat
     # how long the server's main thread was runnable but not running (preempted, or waiting to be scheduled)
     # and how many times it was scheduled in (each sleep in poll/epoll and each preemption ends one)
@@ -178,7 +208,7 @@ for r in $(seq "$RUNS"); do
     done_q=$(echo "$res" | awk '/Queries completed/{print $3}')
     cpu=$(python3 -c "print(round(($t1-$t0)*1e6/$(getconf CLK_TCK)/max(1,${done_q:-0}),2))")
     qps=$(echo "$res" | awk '/Queries per second/{print $4}')
-    lat=$(echo "$res" | awk '/Average Latency/{print $4*1e6}')
+    lat=$(echo "$res" | awk '/Average Latency/{print $4*1e6; exit}')  # the first: DoT/DoH add a connection one
     lost=$(echo "$res" | awk '/Queries lost/{print $3}')
     # p99 from dnsperf -v's per-query lines ("> NOERROR name type seconds")
     read -r p50 p90 p99 p999 <<<"$(awk '/^>/{print $NF}' "$gen/run.out" | sort -g | awk '{a[NR]=$1} END {n=split("0.5 0.9 0.99 0.999",q," "); for (j=1;j<=n;j++) {i=int(NR*q[j]); if (i<1) i=1; printf "%s ", a[i]*1e6}}')"
