@@ -212,23 +212,53 @@ export class PacketCache {
    * Returns the entry, or NONE when the response is not cacheable. A SERVFAIL does not replace an answer that
    * can still be served stale (RFC 8767: stale data beats a failure).
    */
+  /**
+   * How long an answer is kept (seconds; 0: not cacheable) and whether its authority and additional records are
+   * capped to that: positive answers clamped to min_ttl..max_ttl, NXDOMAIN/NODATA to negative_max_ttl (RFC 2308:
+   * and never without an SOA), SERVFAIL to servfail_ttl.
+   */
+  private policy(scan: Scan): { ttl: number; capped: boolean } {
+    const o = this.settings();
+    // Negative and SERVFAIL entries: no RR of the authority and additional sections (the SOA) may outlive the
+    // entry; the answer section's (a CNAME chain before the NXDOMAIN) keep their own TTLs, as Unbound shows them.
+    if (scan.rcode === Rcode.NOERROR && scan.answers > 0) return { ttl: Math.min(Math.max(scan.minTtl, o.min_ttl), o.max_ttl), capped: false };
+    if (scan.rcode === Rcode.NOERROR || scan.rcode === Rcode.NXDOMAIN) {
+      return scan.negativeTtl < 0 ? { ttl: 0, capped: true } : { ttl: Math.min(scan.negativeTtl, o.negative_max_ttl), capped: true };
+    }
+    if (scan.rcode === Rcode.SERVFAIL && o.servfail_ttl > 0) return { ttl: o.servfail_ttl, capped: true };
+    return { ttl: 0, capped: false };
+  }
+
+  /** The TTL record k of an answer gets under `policy`: what an entry keeps, and what a fresh answer is relayed with. */
+  private recordTtl(scan: Scan, k: number, p: { ttl: number; capped: boolean }): number {
+    const o = this.settings();
+    const t = scan.ttls[k]!;
+    return p.capped && k >= scan.answers ? Math.min(t, p.ttl) : Math.min(Math.max(t, o.min_ttl), o.max_ttl);
+  }
+
+  /**
+   * Rewrites the TTLs of an answer relayed as it came (its records copied to `buf` at their offsets, less `cut`
+   * bytes after the OPT) to what the cache keeps, so the client that caused the fetch is told what later ones are.
+   */
+  clampRelayed(buf: Uint8Array, scan: Scan, cut: number): void {
+    const p = this.policy(scan);
+    if (p.ttl <= 0) return; // not something the cache keeps: relayed as it came
+    for (let k = 0; k < scan.ttlOffsets.length; k++) {
+      const off = scan.ttlOffsets[k]!;
+      const at = cut && off > scan.optStart ? off - cut : off;
+      const v = this.recordTtl(scan, k, p);
+      buf[at] = v >>> 24;
+      buf[at + 1] = (v >>> 16) & 0xff;
+      buf[at + 2] = (v >>> 8) & 0xff;
+      buf[at + 3] = v & 0xff;
+    }
+  }
+
   insert(query: Uint8Array, q: QueryInfo, resp: Uint8Array, scan: Scan): number {
     const o = this.settings();
     if (resp[2]! & 0x02 || scan.cnameChain < 0) return this.skip(); // TC, or a looping chain
-    let ttl: number;
-    // Negative and SERVFAIL entries: no RR of the authority and additional sections (the SOA) may outlive the
-    // entry; the answer section's (a CNAME chain before the NXDOMAIN) keep their own TTLs, as Unbound shows them.
-    let capped = false;
-    if (scan.rcode === Rcode.NOERROR && scan.answers > 0) {
-      ttl = Math.min(Math.max(scan.minTtl, o.min_ttl), o.max_ttl);
-    } else if (scan.rcode === Rcode.NOERROR || scan.rcode === Rcode.NXDOMAIN) {
-      if (scan.negativeTtl < 0) return this.skip(); // no SOA: RFC 2308 section 5, do not cache
-      ttl = Math.min(scan.negativeTtl, o.negative_max_ttl);
-      capped = true;
-    } else if (scan.rcode === Rcode.SERVFAIL && o.servfail_ttl > 0) {
-      ttl = o.servfail_ttl;
-      capped = true;
-    } else return this.skip();
+    const p = this.policy(scan);
+    const { ttl } = p;
     if (ttl <= 0) return this.skip();
 
     // Copied without the OPT RR (its size and flags are per client: we write our own on every hit).
@@ -278,8 +308,7 @@ export class PacketCache {
     for (let k = 0, r = base + wireLen + nameLen; k < n; k++, r += 6) {
       const off = scan.ttlOffsets[k]!;
       const at = cut && off > scan.optStart ? off - cut : off;
-      const t = scan.ttls[k]!;
-      const v = capped && k >= scan.answers ? Math.min(t, ttl) : Math.min(Math.max(t, o.min_ttl), o.max_ttl);
+      const v = this.recordTtl(scan, k, p);
       d[r] = at >> 8;
       d[r + 1] = at & 0xff;
       d[r + 2] = v >>> 24;

@@ -264,6 +264,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
     buf.set(resp.subarray(4, HEADER_LEN), 4);
     let ar = ((resp[10]! << 8) | resp[11]!) - (cut ? 1 : 0);
     let n = q.qnameEnd + copyWithoutOpt(buf, q.qnameEnd, resp, q.qnameEnd, scan);
+    this.cache.clampRelayed(buf, scan, cut);
     if (q.edns) {
       n = writeOpt(buf, n, rcodeOf(resp), q.dnssecOk, q);
       ar++;

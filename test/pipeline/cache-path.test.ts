@@ -62,6 +62,24 @@ describe("cache in the request path", () => {
     expect(up.received.filter((r) => r.name === "nosoa.example").length).toBe(3);
   });
 
+  test("the answer that fills the cache carries the TTLs the cache keeps: max_ttl, min_ttl, negative_max_ttl", async () => {
+    const up = await standIn({
+      shape: (n) =>
+        n.startsWith("long")
+          ? { answers: [{ name: n, type: "A", class: "IN", ttl: 172_800, data: "192.0.2.1" }] }
+          : n.startsWith("short")
+            ? { answers: [{ name: n, type: "A", class: "IN", ttl: 5, data: "192.0.2.2" }] }
+            : { rcode: "NXDOMAIN", authorities: [soa("example", 86_400, 86_400)] },
+    });
+    const { pipeline } = makePipeline([], [up.address], { cache: { max_ttl: 86_400, min_ttl: 30, negative_max_ttl: 3600 } });
+    for (const pass of ["fetched", "cached"]) {
+      expect([pass, (await ask(pipeline, "long.example")).msg.answers[0]!.ttl]).toEqual([pass, 86_400]);
+      expect([pass, (await ask(pipeline, "short.example")).msg.answers[0]!.ttl]).toEqual([pass, 30]);
+      expect([pass, (await ask(pipeline, "nx.example")).msg.authorities[0]!.ttl]).toEqual([pass, 3600]);
+    }
+    expect(up.count()).toBe(3);
+  });
+
   test("1,000 identical concurrent misses make exactly one upstream query", async () => {
     const up = await standIn({ delayMs: () => 100 });
     const { pipeline, cacheCounters } = makePipeline([], [up.address]);
