@@ -89,6 +89,12 @@ export function parseMasterFile(path: string, origin: Uint8Array, out: ZoneRecor
   } catch (e) {
     throw new ZoneFileError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  return parseMasterText(text, path, origin, out, state);
+}
+
+/** Parses master-file text (each char one byte, as read by parseMasterFile); `path` names it in messages. */
+export function parseMasterText(text: string, path: string, origin: Uint8Array, out: ZoneRecord[] = [], st?: State): ZoneRecord[] {
+  const state: State = st ?? { origin, ttl: undefined, lastTtl: undefined, owner: undefined, depth: 0 };
   for (const { tokens, line, indented } of logicalLines(text, path)) {
     const where = `${path}:${line}`;
     try {
