@@ -21,6 +21,7 @@ Usage: bunbound [options]
                          DNS over HTTPS listener (port 443 by default; path /dns-query), repeatable
   --upstream ADDR[:PORT] upstream server, repeatable (default: nameservers in /etc/resolv.conf);
                          also tls://ADDR[:PORT][#auth-name] and https://HOST[:PORT]/PATH[#ADDR]
+  --recursive            resolve from the root servers instead of forwarding (mode = "recursive")
   --http ADDR:PORT|off   HTTP API (default 127.0.0.1:8053)
   --record 'NAME TTL TYPE DATA'
                          local record, repeatable, e.g. --record 'a.lan 60 A 10.0.0.5'
@@ -33,7 +34,8 @@ Usage: bunbound [options]
 
 Flags override the config file; BUNBOUND_* environment variables (BUNBOUND_LISTEN, BUNBOUND_LISTEN_TLS,
 BUNBOUND_LISTEN_HTTPS, BUNBOUND_UPSTREAMS,
-BUNBOUND_HTTP, BUNBOUND_RECORDS, BUNBOUND_DATA_DIR, BUNBOUND_LOG_LEVEL, BUNBOUND_PROCESSES) sit between the two.
+BUNBOUND_HTTP, BUNBOUND_MODE, BUNBOUND_RECORDS, BUNBOUND_DATA_DIR, BUNBOUND_LOG_LEVEL, BUNBOUND_PROCESSES) sit between
+the two.
 Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT drain and stop.
 `;
 
@@ -52,6 +54,7 @@ export function parseFlags(argv: string[]): Overrides & { help?: boolean; versio
         "listen-https": { type: "string", multiple: true },
         upstream: { type: "string", multiple: true },
         http: { type: "string" },
+        recursive: { type: "boolean" },
         record: { type: "string", multiple: true },
         zone: { type: "string", multiple: true },
         "data-dir": { type: "string" },
@@ -71,6 +74,7 @@ export function parseFlags(argv: string[]): Overrides & { help?: boolean; versio
     listen_https: values["listen-https"] as string[] | undefined,
     upstream: values.upstream as string[] | undefined,
     http: values.http as string | undefined,
+    mode: values.recursive ? "recursive" : undefined,
     record: values.record as string[] | undefined,
     zone: values.zone as string[] | undefined,
     data_dir: values["data-dir"] as string | undefined,

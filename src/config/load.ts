@@ -18,6 +18,8 @@ export interface Overrides {
   data_dir?: string;
   log_level?: string;
   processes?: string;
+  /** forward or recursive (--recursive, BUNBOUND_MODE) */
+  mode?: string;
 }
 
 export interface Problem {
@@ -53,6 +55,7 @@ export function envOverrides(env: Record<string, string | undefined>): Overrides
   if (env.BUNBOUND_DATA_DIR) o.data_dir = env.BUNBOUND_DATA_DIR;
   if (env.BUNBOUND_LOG_LEVEL) o.log_level = env.BUNBOUND_LOG_LEVEL;
   if (env.BUNBOUND_PROCESSES) o.processes = env.BUNBOUND_PROCESSES;
+  if (env.BUNBOUND_MODE) o.mode = env.BUNBOUND_MODE;
   return o;
 }
 
@@ -105,6 +108,7 @@ export function loadConfig(flags: Overrides, env: Record<string, string | undefi
   }
   if (o.data_dir) raw.data_dir = o.data_dir;
   if (o.log_level) raw.log_level = o.log_level;
+  if (o.mode) raw.mode = o.mode;
   if (o.processes) raw.processes = /^\d+$/.test(o.processes) ? Number(o.processes) : o.processes;
   const result = checkedConfigSchema.safeParse(raw);
   if (!result.success) {

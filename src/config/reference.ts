@@ -32,6 +32,7 @@ export const FLAGS: { flag: string; env: string | null; key: string | null; mean
   { flag: "--listen-https ADDR[:PORT]", env: "BUNBOUND_LISTEN_HTTPS", key: "listen_https", meaning: "DNS over HTTPS listener (port 443 by default, path `doh.path`); repeatable" },
   { flag: "--upstream ADDR[:PORT]", env: "BUNBOUND_UPSTREAMS", key: "upstreams", meaning: "upstream server (port 53 by default), or `tls://ADDR[:PORT][#auth-name]`, `https://HOST[:PORT]/PATH[#ADDR]`; repeatable; tried in order (`BUNBOUND_UPSTREAM` works too)" },
   { flag: "--http ADDR:PORT|off", env: "BUNBOUND_HTTP", key: "http", meaning: "HTTP listener" },
+  { flag: "--recursive", env: "BUNBOUND_MODE", key: "mode", meaning: "resolve from the root servers (`mode = \"recursive\"`); the variable takes `forward` or `recursive`" },
   { flag: "--record 'NAME [TTL] [IN] TYPE DATA'", env: "BUNBOUND_RECORDS", key: "records", meaning: "local record; repeatable. Types A, AAAA, CNAME, MX, NS, PTR, SRV, TXT, CAA" },
   { flag: "--zone NAME=FILE", env: null, key: "zone", meaning: "authoritative zone from an RFC 1035 master file; repeatable (the other `[[zone]]` keys at their defaults)" },
   { flag: "--data-dir DIR", env: "BUNBOUND_DATA_DIR", key: "data_dir", meaning: "state directory" },
@@ -70,6 +71,7 @@ leases = [{ format = "dnsmasq", file = "/var/lib/misc/dnsmasq.leases" }]
 /** Values for the keys of an array-of-tables entry that have no default, so its example block loads. */
 const ENTRY_EXAMPLE: Record<string, Record<string, unknown>> = {
   forward: { zone: "corp.example", upstreams: ["10.1.1.53:53"] },
+  stub: { zone: "lab.example", servers: ["10.1.2.53"] },
   zone: { name: "example.lan", file: "zones/example.lan.zone" },
 };
 

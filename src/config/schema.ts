@@ -55,6 +55,10 @@ export const configSchema = z
       .describe("DNS over HTTPS (RFC 8484) listeners, ADDR[:PORT] (port 443 by default): HTTP/2 and HTTP/1.1, GET and POST at `doh.path`, with the certificate of `[tls]`. Apart from the `http` API and dashboard listener. Changing it needs a restart."),
     upstreams: z.array(upstream).optional()
       .describe("Upstream servers, tried as `upstream.strategy` says: `ADDR[:PORT]` (DNS over UDP and TCP, port 53), `tls://ADDR[:PORT][#auth-name]` (DNS over TLS, port 853; the certificate must name auth-name, else the address), `https://HOST[:PORT]/PATH[#ADDR]` (DNS over HTTPS, port 443; a HOST that is a name needs its address after #). When absent, the nameservers of /etc/resolv.conf."),
+    mode: z.enum(["forward", "recursive"]).default("forward")
+      .describe("forward: names not answered locally go to `upstreams`. recursive: bunbound resolves them itself from the root (`root_hints`, `[recursion]`), like Unbound; `[[forward]]` and `[[stub]]` zones still apply."),
+    root_hints: z.string().min(1).optional()
+      .describe("RFC 1035 master file of the root servers (NS records of `.` and their addresses), for `mode = \"recursive\"`; built in: IANA's root hints. The root NS set is then primed from them (RFC 8109)."),
     records: z.array(record).default([])
       .describe("Local records, `NAME [TTL] [IN] TYPE DATA` (A, AAAA, CNAME, MX, NS, PTR, SRV, TXT, CAA; TXT data as quoted strings, several allowed). A name with records but none of the asked type gets NODATA; a CNAME is followed through local data."),
     data_dir: z.string().min(1).default("./data")
@@ -156,6 +160,53 @@ export const configSchema = z
       .strict()
       .prefault({})
       .describe("How upstreams are chosen, and when one is given up on."),
+    stub: z
+      .array(
+        z
+          .object({
+            zone: z.string().superRefine((v, ctx) => {
+              try {
+                toWire(v);
+              } catch (e) {
+                ctx.addIssue({ code: "custom", message: (e as Error).message });
+              }
+            }).describe("The domain."),
+            servers: z.array(hostPort(53)).min(1).describe("Its authoritative servers, ADDR[:PORT] (port 53 by default)."),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe("In recursive mode, names at or below `zone` are resolved starting at these authoritative servers, asked without recursion desired (Unbound's stub-zone); the rest of the tree is found from there as usual."),
+    recursion: z
+      .object({
+        qname_minimisation: z.boolean().default(true)
+          .describe("RFC 9156, relaxed like Unbound's default: each server is asked only for the next label it needs to answer; an NXDOMAIN or failure for a shortened name is asked again in full."),
+        randomize_case: z.boolean().default(false)
+          .describe("0x20: randomise the qname's letter case toward authoritative servers and reject answers that do not echo it exactly."),
+        max_queries: z.number().int().min(4).max(1000).default(64)
+          .describe("Queries sent to authoritative servers for one client question at most, those for NS names and CNAME targets included; past it, SERVFAIL with Extended DNS Error 0 naming the limit (RFC 8914)."),
+        max_ns_lookups: z.number().int().min(1).max(64).default(4)
+          .describe("NS names without glue resolved for one delegation at most (NXNSAttack: a referral to many glue-less names cannot make us send many queries)."),
+        max_depth: z.number().int().min(1).max(16).default(5)
+          .describe("How deep sub-queries may depend on each other (an NS name's address needing another NS name's address, ...)."),
+        max_referrals: z.number().int().min(2).max(200).default(30)
+          .describe("Referrals followed for one name at most (a referral loop ends here)."),
+        port: z.number().int().min(1).max(65_535).default(53)
+          .describe("The port authoritative servers are asked on: 53, except for test beds on loopback."),
+        server_timeout_ms: ms(1000, 10, 30_000)
+          .describe("The longest wait for one authoritative server's answer; a server's own timeout starts lower, from its smoothed RTT, and doubles with each timeout."),
+        infra_ttl_ms: ms(900_000, 1000, 86_400_000)
+          .describe("How long what was learnt about a server (RTT, EDNS support) is kept, and how long a lame or unreachable one is held down."),
+        infra_max: z.number().int().min(16).max(10_000_000).default(10_000)
+          .describe("Servers the infrastructure cache knows at most (the least recently used go)."),
+        delegations_max: z.number().int().min(16).max(10_000_000).default(100_000)
+          .describe("Zone cuts (NS sets) and server addresses kept at most (the least recently used go)."),
+        prime_interval_ms: ms(3_600_000, 1000, 86_400_000)
+          .describe("How often the root NS set is primed again (RFC 8109), besides at start; sooner when its TTL ends."),
+      })
+      .strict()
+      .prefault({})
+      .describe("Full recursion (`mode = \"recursive\"`)."),
     forward: z
       .array(
         z

@@ -97,6 +97,7 @@ describe("docs/configuration.md", () => {
       data_dir: ["/var/lib/bunbound", "/var/lib/bunbound"],
       log_level: ["debug", "debug"],
       processes: ["2", 2],
+      mode: ["recursive", "recursive"],
     };
     for (const f of FLAGS) {
       if (!f.env || !f.key) continue;
