@@ -31,7 +31,9 @@ import { HttpsServer } from "./server/https";
 import { TlsCertificates } from "./server/tls";
 import { Transport } from "./metrics/querystats";
 import { assertUdpPortFree, chooseBackend } from "./server/datagram";
-import { Forwarder } from "./upstream/forwarder";
+import { Forwarder, type Resolver } from "./upstream/forwarder";
+import { loadRootHints, RecursiveResolver, Recursor, type RecursionSettings, type RootHints } from "./recursion";
+import { traceResolution } from "./recursion/trace";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
 import { PacketCache } from "./cache/cache";
 import { LocalData } from "./zones/local";
@@ -54,13 +56,15 @@ export type Role = "primary" | "serve";
 interface Runtime extends Snapshot {
   readonly config: ResolvedConfig;
   readonly limit: RateLimit | null;
+  /** The iterator's settings in recursive mode, else null. */
+  readonly recursion: RecursionSettings | null;
 }
 
 /**
  * The runtime for `cfg`. Upstream health (registry) carries over; so does the rate limiter's state while its
  * settings stay the same. Throws, changing nothing, when the configuration cannot be built.
  */
-function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, registry: Map<string, UpstreamState>, before: Runtime | null): Runtime {
+function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, registry: Map<string, UpstreamState>, before: Runtime | null, recursor: () => Recursor): Runtime {
   const pool = new UpstreamPool(cfg.upstreams, cfg.forward, cfg.upstream, registry);
   const sameLimit = before && JSON.stringify(before.config.rate_limit) === JSON.stringify(cfg.rate_limit);
   let trust: TrustStore;
@@ -70,10 +74,27 @@ function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, r
     // A bad CA file is a bad setting: named like the schema's problems, and a start exits 2, a reload is refused.
     throw new ConfigError(cfg.source, [{ path: "upstream.tls_ca", message: (e as Error).message.replace(/^upstream\.tls_ca /, "") }]);
   }
+  let hints: RootHints | null = null;
+  if (cfg.mode === "recursive") {
+    try {
+      hints = loadRootHints(cfg.root_hints);
+    } catch (e) {
+      throw new ConfigError(cfg.source, [{ path: "root_hints", message: (e as Error).message }]);
+    }
+  }
+  const forwarder = new Forwarder({ pool, upstream: cfg.upstream, timeouts: cfg.timeouts, trust }, upstreamCounters);
+  let resolver: Resolver = forwarder;
+  if (hints) {
+    const r = recursor();
+    r.configure(hints, cfg.stub.map((s) => ({ zone: toWire(s.zone), servers: s.servers.map((a) => parseHostPort(a, 53)) })), cfg.recursion.port);
+    resolver = new RecursiveResolver(r, forwarder);
+  }
   return {
     config: cfg,
-    local: new LocalData([...cfg.records, ...cfg.hosts.flatMap((f) => hostsRecords(f))], true, [...cfg.zone.map((z) => z.name), ...cfg.forward.map((f) => f.zone)]),
-    forwarder: new Forwarder({ pool, upstream: cfg.upstream, timeouts: cfg.timeouts, trust }, upstreamCounters),
+    local: new LocalData([...cfg.records, ...cfg.hosts.flatMap((f) => hostsRecords(f))], true, [...cfg.zone.map((z) => z.name), ...cfg.forward.map((f) => f.zone), ...cfg.stub.map((s) => s.zone)]),
+    forwarder,
+    resolver,
+    recursion: hints ? { ...cfg.recursion, max_cname_chain: cfg.upstream.max_cname_chain } : null,
     timeouts: cfg.timeouts,
     cache: cfg.cache,
     limit: sameLimit ? before.limit : cfg.rate_limit.udp_per_ip > 0 ? new RateLimit(cfg.rate_limit.udp_per_ip, cfg.rate_limit.slip) : null,
@@ -144,12 +165,15 @@ export class App {
 
   /** What everything reads from the configuration; a reload replaces it in one assignment. */
   private runtime: Runtime;
+  /** The iterator, made when recursive mode is first configured; what it learnt outlives reloads. */
+  recursor: Recursor | null = null;
+  private readonly recursorFor = (): Recursor => (this.recursor ??= new Recursor(() => this.runtime.recursion!));
 
   private constructor(
     cfg: ResolvedConfig,
     readonly role: Role,
   ) {
-    this.runtime = buildRuntime(cfg, this.upstreamCounters, this.upstreamStates, null);
+    this.runtime = buildRuntime(cfg, this.upstreamCounters, this.upstreamStates, null, this.recursorFor);
     this.threads = new ThreadPriority(cfg.background_nice);
     const r = cfg.ring;
     this.udpRing = new Ring(r.udp_slots, r.udp_slot_size, 0, r.strict);
@@ -165,7 +189,7 @@ export class App {
       () => {
         log.info("hosts file changed; reloading local data");
         try {
-          this.runtime = buildRuntime(this.runtime.config, this.upstreamCounters, this.upstreamStates, this.runtime);
+          this.runtime = buildRuntime(this.runtime.config, this.upstreamCounters, this.upstreamStates, this.runtime, this.recursorFor);
         } catch (err) {
           log.warn("hosts file not reloaded; the last good local data stays", { err });
         }
@@ -219,12 +243,14 @@ export class App {
     app.hosts.start(app.tasks, cfg.jobs.watch_interval_ms);
     app.cache.start(app.tasks);
     app.certificates?.start(app.tasks, cfg.jobs.watch_interval_ms);
+    if (app.runtime.recursion) app.recursor?.start(app.tasks);
     log.info("bunbound started", {
       version: VERSION,
       listen: app.boundListen(),
       ...(app.certificates && { listenTls: app.boundEncrypted().tls, listenHttps: app.boundEncrypted().https, spkiPin: app.certificates.material.pin }),
       udpBackend: app.udpBackend,
       role,
+      mode: cfg.mode,
       processes: cfg.processes,
       http: cfg.http === "off" ? "off" : `http://${app.httpAddress}`,
       upstreams: cfg.upstreams,
@@ -232,7 +258,7 @@ export class App {
       records: app.runtime.local.recordCount,
       config: cfg.source,
     });
-    if (cfg.upstreams.length === 0) log.warn("no upstreams configured: names not answered locally get SERVFAIL");
+    if (cfg.upstreams.length === 0 && cfg.mode === "forward") log.warn("no upstreams configured: names not answered locally get SERVFAIL");
     return app;
   }
 
@@ -304,6 +330,7 @@ export class App {
           workers: () => ({ tasks: this.tasks.byCategory(), list: this.tasks.list(), processes: this.status.processList(), threads: this.threads.state() }),
           cache: () => ({ ...this.status.totals().cache, flights: this.pipeline.flights.inflight }),
           upstreams: () => ({ ...this.status.totals().upstream, servers: [...this.upstreamStates.values()].map((s) => s.snapshot()) }),
+          recursion: () => this.status.recursion(),
         },
         ready: () => this.status.readiness(),
         metricsText: () => this.status.metricsText(),
@@ -314,6 +341,7 @@ export class App {
           return removed;
         },
         live: this.live,
+        resolve: (name, type) => (this.runtime.recursion && this.recursor ? traceResolution(this.recursor, name, type, this.runtime.config.timeouts.query_ms) : null),
         token: this.cfg.http_token,
       });
     }
@@ -378,7 +406,8 @@ export class App {
     const needsRestart = RESTART_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(before[k]));
     const kept = { ...next };
     for (const k of RESTART_KEYS) (kept as Record<RestartKey, unknown>)[k] = before[k]; // running with the old ones
-    this.runtime = buildRuntime(kept, this.upstreamCounters, this.upstreamStates, this.runtime); // may throw: nothing changed yet
+    this.runtime = buildRuntime(kept, this.upstreamCounters, this.upstreamStates, this.runtime, this.recursorFor); // may throw: nothing changed yet
+    if (this.runtime.recursion) this.recursor?.start(this.tasks);
     this.processes?.reload(); // each serving process reloads from the same sources
     setLogLevel(next.log_level);
     this.reloads++;

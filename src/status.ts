@@ -50,6 +50,16 @@ export interface StatusSource {
   readonly zones: ZoneManager;
   readonly udp: readonly unknown[];
   readonly tcp: ReadonlyArray<{ readonly connections: number }>;
+  /** The iterator (recursive mode), null when it was never configured. */
+  readonly recursor: RecursorView | null;
+  readonly config: { readonly mode: string };
+}
+
+/** What status reads of the iterator. */
+export interface RecursorView {
+  readonly counters: object;
+  readonly infra: { snapshot(): Array<{ server: string; queries: number; timeouts: number; srttMs: number; heldDown: boolean }> };
+  readonly cuts: { readonly size: { cuts: number; addresses: number } };
 }
 
 export class Status {
@@ -125,6 +135,7 @@ export class Status {
       uptimeSeconds: Math.round((Date.now() - this.app.startedAt) / 1000),
       ...i,
       upstreams: [...this.app.upstreamStates.values()].map((s) => s.snapshot()),
+      recursion: this.liveRecursion(),
       queue: q ? { high: q.depthHigh, low: q.depthLow, rate: this.app.tracker!.counters.rate, dropped: q.dropped } : null,
       discovery: d && dm
         ? { rate: (dm.total - prevTotal), avgMs: dm.latency.count ? Math.round(dm.latency.sumMs / dm.latency.count) : 0, breaker: d.breaker.state,
@@ -162,7 +173,24 @@ export class Status {
       pending: this.pending(),
       tcpConnections: this.app.tcp.reduce((n, t) => n + t.connections, 0),
       processes: this.processList(),
+      mode: this.app.config.mode,
+      recursion: this.recursion(),
     };
+  }
+
+  /** For the dashboard: the iterator's totals and the ten authoritative servers asked most (null in forward mode). */
+  private liveRecursion(): { queries: number; requests: number; servfails: number; servers: number; top: Array<{ server: string; queries: number; timeouts: number; srttMs: number; heldDown: boolean }> } | null {
+    const r = this.app.config.mode === "recursive" ? this.recursion() : null;
+    if (!r) return null;
+    const top = [...r.servers].sort((a, b) => b.queries - a.queries).slice(0, 10);
+    return { queries: r.counters.queries!, requests: r.counters.requests!, servfails: r.counters.servfails!, servers: r.servers.length, top };
+  }
+
+  /** The iterator's figures and its infrastructure cache, or null when it has never run. */
+  recursion(): { counters: Record<string, number>; servers: ReturnType<RecursorView["infra"]["snapshot"]>; cuts: number; addresses: number } | null {
+    const r = this.app.recursor;
+    if (!r) return null;
+    return { counters: { ...r.counters } as Record<string, number>, servers: r.infra.snapshot(), ...r.cuts.size };
   }
 
   private pending(): { waiting: number; capacity: number } {
@@ -174,7 +202,7 @@ export class Status {
     const reasons: string[] = [];
     if (this.app.isStopping) reasons.push("shutting down");
     if (this.app.udp.length === 0 || this.app.tcp.length === 0) reasons.push("listeners are not up");
-    const upstreamOk = [...this.app.upstreamStates.values()].some((s) => s.state !== "open");
+    const upstreamOk = this.app.config.mode === "recursive" || [...this.app.upstreamStates.values()].some((s) => s.state !== "open");
     const zoneOk = this.app.zones.status().some((z) => z.serial !== null);
     if (!upstreamOk && !zoneOk) reasons.push("no usable upstream (all breakers open or none configured) and no loaded zone");
     return { ready: reasons.length === 0, reasons };
@@ -200,6 +228,7 @@ export class Status {
       queries: t.queries,
       uptimeSeconds: Math.round((Date.now() - this.app.startedAt) / 1000),
       processes: this.processList() ?? undefined,
+      recursion: this.recursion() ?? undefined,
     });
   }
 

@@ -28,6 +28,8 @@ export interface HttpDeps {
   /** Flushes the cache (one name, or all); returns the entries removed. */
   flushCache?: (name: string | null) => number;
   live?: LiveFeed;
+  /** A traced resolution (recursive mode): the result, a reason the question is bad, or null when not recursive. */
+  resolve?: (name: string, type: string) => Promise<unknown> | null;
   /** Required as "Authorization: Bearer …" on mutating requests when set. */
   token?: string;
 }
@@ -100,6 +102,15 @@ export async function routeRequest(req: Request, deps: HttpDeps): Promise<Respon
     }
     case "/api/zones":
       return isGet ? json(200, { zones: deps.zones?.() ?? [] }) : getOnly();
+    case "/api/resolve": {
+      if (!isGet) return getOnly();
+      const name = url.searchParams.get("name");
+      if (!name) return json(400, { error: "name is required, e.g. /api/resolve?name=example.com&type=A" });
+      const pending = deps.resolve?.(name, url.searchParams.get("type") ?? "A") ?? null;
+      if (!pending) return json(409, { error: 'resolving from the root needs mode = "recursive"' });
+      const r = await pending;
+      return typeof r === "string" ? json(400, { error: r }) : json(200, r);
+    }
   }
   const metric = /^\/api\/metrics\/([a-z]+)$/.exec(path);
   if (metric) {

@@ -19,6 +19,8 @@ export interface MetricsInput {
   memory: { rss: number; heapUsed: number };
   queries: QueryStats;
   uptimeSeconds: number;
+  /** Recursive mode: the iterator's counters, and what it knows of each authoritative server (the infra cache). */
+  recursion?: { counters: Record<string, number>; servers: Array<{ server: string; queries: number; timeouts: number; srttMs: number; heldDown: boolean }>; cuts: number; addresses: number };
   /** processes = N: the serving processes (the primary's own figures above already include their counters). */
   processes?: Array<{ slot: number; state: string; starts: number; rss: number }>;
 }
@@ -111,6 +113,25 @@ export function renderPrometheus(m: MetricsInput): string {
   e.gauge("bunbound_process_resident_memory_bytes", "Resident set size.", m.memory.rss);
   e.gauge("bunbound_process_heap_used_bytes", "JavaScript heap in use.", m.memory.heapUsed);
   e.gauge("bunbound_uptime_seconds", "Seconds since start.", m.uptimeSeconds);
+  if (m.recursion) {
+    const r = m.recursion;
+    const k = r.counters;
+    e.counter("bunbound_recursion_requests_total", "Questions resolved by the iterator (misses outside [[forward]] zones).", k.requests!);
+    e.counter("bunbound_recursion_queries_total", "Queries sent to authoritative servers.", k.queries!);
+    e.counter("bunbound_recursion_failures_total", "Queries to authoritative servers without a usable answer, by kind.", [[{ kind: "timeout" }, k.timeouts!], [{ kind: "network" }, k.failures!], [{ kind: "lame" }, k.lame!]]);
+    e.counter("bunbound_recursion_referrals_total", "Referrals followed.", k.referrals!);
+    e.counter("bunbound_recursion_tcp_retries_total", "Truncated answers asked again over TCP.", k.tcpRetries!);
+    e.counter("bunbound_recursion_edns_fallbacks_total", "Servers asked again without EDNS after FORMERR or NOTIMP.", k.ednsFallbacks!);
+    e.counter("bunbound_recursion_subqueries_total", "Lookups of NS names without glue (coalesced ones included).", k.subqueries!);
+    e.counter("bunbound_recursion_limits_total", "Questions stopped by a limit, by limit.", [[{ limit: "max_queries" }, k.limitQueries!], [{ limit: "max_depth" }, k.limitDepth!], [{ limit: "max_referrals" }, k.limitReferrals!], [{ limit: "max_ns_lookups" }, k.limitNsLookups!]]);
+    e.counter("bunbound_recursion_servfail_total", "Questions the iterator could not answer (SERVFAIL with an Extended DNS Error).", k.servfails!);
+    e.gauge("bunbound_recursion_zone_cuts", "Zone cuts (NS sets) known.", r.cuts);
+    e.gauge("bunbound_recursion_server_addresses", "Server names with known addresses.", r.addresses);
+    e.counter("bunbound_recursion_server_queries_total", "Queries sent, by authoritative server.", r.servers.map((x) => [{ server: x.server }, x.queries]));
+    e.counter("bunbound_recursion_server_timeouts_total", "Queries without an answer in time, by authoritative server.", r.servers.map((x) => [{ server: x.server }, x.timeouts]));
+    e.gauge("bunbound_recursion_server_rtt_seconds", "Smoothed round-trip time, by authoritative server.", r.servers.map((x) => [{ server: x.server }, x.srttMs / 1000]));
+    e.gauge("bunbound_recursion_server_held_down", "1 while a server is not asked (unreachable), by authoritative server.", r.servers.map((x) => [{ server: x.server }, x.heldDown ? 1 : 0]));
+  }
   if (m.processes) {
     const p = m.processes;
     e.gauge("bunbound_processes", "Processes answering queries (the primary included).", 1 + p.filter((x) => x.state === "running").length);

@@ -7,7 +7,7 @@ import { HEADER_LEN, QClass, QType, Rcode } from "../wire/constants";
 import { parseQuery, QueryInfo, Verdict } from "../wire/query";
 import { errorResponse, optLen, truncateTo, writeOpt } from "../wire/response";
 import type { LocalData } from "../zones/local";
-import type { Forwarded, Forwarder } from "../upstream/forwarder";
+import type { Forwarded, Forwarder, Resolver } from "../upstream/forwarder";
 import { copyWithoutOpt, optBytes } from "../wire/scan";
 import { Coalescer } from "../upstream/coalesce";
 import { NONE, variantOf, type PacketCache } from "../cache/cache";
@@ -28,6 +28,8 @@ import type { CacheConfig, TimeoutsConfig } from "../config/types";
 export interface Snapshot {
   readonly local: LocalData;
   readonly forwarder: Forwarder;
+  /** Where misses go: the forwarder, or in recursive mode the iterator (which hands [[forward]] zones to it). */
+  readonly resolver: Resolver;
   /** query_ms: a client's deadline. */
   readonly timeouts: Pick<TimeoutsConfig, "query_ms">;
   /** serve_stale, stale_client_timeout_ms (RFC 8767 4), prefetch. */
@@ -117,7 +119,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
       }
     }
     this.cacheCounters.misses++;
-    if (!snap.forwarder.usable) {
+    if (!snap.resolver.usable) {
       if (e !== NONE && snap.cache.serve_stale) return this.serveStale(buf, q, e, udp);
       return this.error(buf, q, Rcode.SERVFAIL);
     }
@@ -211,10 +213,11 @@ export class Pipeline implements RequestHandler<Forwarded> {
     const snap = this.current();
     const deadline = this.clock.now() + snap.timeouts.query_ms;
     try {
-      let result = await snap.forwarder.forward(query, q, deadline, signal);
-      if (result?.tail) result = await chase(result, q, query, (tq) => this.lookup(tq, deadline, signal), snap.forwarder.opts.upstream.max_cname_chain);
-      // A chain left unfinished (too long, a loop across zones) is answered as it is, not kept.
-      if (result && !result.tail) this.cache.insert(query, q, result.resp, result.scan);
+      let result = await snap.resolver.forward(query, q, deadline, signal);
+      if (result?.tail) result = await chase(result, q, query, (tq) => this.lookup(tq, deadline, signal), snap.resolver.maxChain);
+      // A chain left unfinished (too long, a loop across zones) is answered as it is, not kept. Nor is a SERVFAIL
+      // with a reason (EDE): the packet cache would answer later ones without it.
+      if (result && !result.tail && !result.ede) this.cache.insert(query, q, result.resp, result.scan);
       return result;
     } catch (err) {
       log.warn("upstream query failed", { err });
@@ -233,7 +236,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
     const n = this.answerNow(buf, query.length, q, false);
     if (n > 0) return { resp: buf.slice(0, n), tail: null };
     if (n !== Outcome.PENDING) return null;
-    const got = await this.current().forwarder.forward(query, q, deadline, signal);
+    const got = await this.current().resolver.forward(query, q, deadline, signal);
     if (got && !got.tail) this.cache.insert(query, q, got.resp, got.scan);
     return got;
   }
@@ -266,7 +269,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
     let n = q.qnameEnd + copyWithoutOpt(buf, q.qnameEnd, resp, q.qnameEnd, scan);
     this.cache.clampRelayed(buf, scan, cut);
     if (q.edns) {
-      n = writeOpt(buf, n, rcodeOf(resp), q.dnssecOk, q);
+      n = writeOpt(buf, n, rcodeOf(resp), q.dnssecOk, q, f.ede);
       ar++;
     }
     buf[10] = ar >> 8;

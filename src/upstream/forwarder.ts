@@ -66,12 +66,24 @@ export interface Forwarded {
    * is to be asked for on its own (the pipeline chases it).
    */
   tail: Uint8Array | null;
+  /** An Extended DNS Error (RFC 8914) for the client's answer: why a SERVFAIL is one. */
+  ede?: { code: number; text: string };
+}
+
+/** What answers a miss: the forwarder, or the recursive iterator. */
+export interface Resolver {
+  /** False when nothing could be asked (every upstream's breaker open): misses get SERVFAIL (or stale data) at once. */
+  readonly usable: boolean;
+  /** CNAME chains longer than this are not followed further (upstream.max_cname_chain). */
+  readonly maxChain: number;
+  /** The answer to the question of `query` by `deadline`, or null; never rejects. */
+  forward(query: Uint8Array, q: QueryInfo, deadline: number, signal: AbortSignal): Promise<Forwarded | null>;
 }
 
 /** An attempt's end: an answer to use, one to keep in case no upstream does better, or a failure. */
 type Outcome = { ok: true; answer: Forwarded } | { ok: false; failure: Failure; rcode?: number; answer?: Forwarded };
 
-export class Forwarder {
+export class Forwarder implements Resolver {
   /** What the connections of encrypted upstreams are opened with: one object per configuration. */
   private readonly links: LinkOptions;
 
@@ -87,6 +99,10 @@ export class Forwarder {
 
   get usable(): boolean {
     return this.opts.pool.usable;
+  }
+
+  get maxChain(): number {
+    return this.opts.upstream.max_cname_chain;
   }
 
   /**

@@ -152,6 +152,12 @@ export class UpstreamPool {
     return closestSuffix(buf, off, end, this.routeAt) ?? this.defaultRoute;
   }
 
+  /** The [[forward]] zone the name at buf[off..end) is in, or null (the default upstreams' names). */
+  forwardZone(buf: Uint8Array, off: number, end: number): Route | null {
+    const r = this.route(buf, off, end);
+    return r === this.defaultRoute ? null : r;
+  }
+
   /** The upstreams for the name at buf[off..end): the longest matching forward zone's, else the defaults. */
   candidates(buf: Uint8Array, off: number, end: number): UpstreamState[] {
     return this.route(buf, off, end).states;

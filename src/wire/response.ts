@@ -32,7 +32,7 @@ export function recordsEnd(buf: Uint8Array, q: QueryInfo): number {
  * Given the query `q` whose answer this is, it carries the client's cookie and a fresh server cookie (RFC 7873
  * 5.2): the room it needs is optLen(q). Without `q` (our own upstream queries) it has no options.
  */
-export function writeOpt(buf: Uint8Array, off: number, rcode: number, dnssecOk: boolean, q?: QueryInfo): number {
+export function writeOpt(buf: Uint8Array, off: number, rcode: number, dnssecOk: boolean, q?: QueryInfo, ede?: { code: number; text: string }): number {
   buf[off] = 0; // root owner
   put16(buf, off + 1, QType.OPT);
   put16(buf, off + 3, EDNS_UDP);
@@ -40,15 +40,33 @@ export function writeOpt(buf: Uint8Array, off: number, rcode: number, dnssecOk: 
   buf[off + 6] = 0; // version 0
   buf[off + 7] = dnssecOk ? 0x80 : 0;
   buf[off + 8] = 0;
-  if (q === undefined || (q.cookie === Cookie.NONE && !q.encrypted)) {
+  if (ede === undefined && (q === undefined || (q.cookie === Cookie.NONE && !q.encrypted))) {
     put16(buf, off + 9, 0); // rdlen
     return off + OPT_LEN;
   }
   let end = off + OPT_LEN;
-  if (q.cookie !== Cookie.NONE) end = writeCookieOption(buf, end, q);
+  if (q && q.cookie !== Cookie.NONE) end = writeCookieOption(buf, end, q);
+  if (ede) end = writeEde(buf, end, ede.code, ede.text);
+  if (!q) {
+    put16(buf, off + 9, end - off - OPT_LEN);
+    return end;
+  }
   if (q.encrypted) end = writePadding(buf, end);
   put16(buf, off + 9, end - off - OPT_LEN);
   return end;
+}
+
+const EDE_OPTION = 15;
+
+/** An Extended DNS Error option (RFC 8914 2): INFO-CODE and EXTRA-TEXT (UTF-8), when the slot has room for it. */
+function writeEde(buf: Uint8Array, end: number, code: number, text: string): number {
+  const bytes = new TextEncoder().encode(text);
+  if (end + 6 + bytes.length > buf.length) return end;
+  put16(buf, end, EDE_OPTION);
+  put16(buf, end + 2, 2 + bytes.length);
+  put16(buf, end + 4, code);
+  buf.set(bytes, end + 6);
+  return end + 6 + bytes.length;
 }
 
 /** Responses over encrypted transports are padded to a multiple of this (RFC 8467 4.1, block-length padding). */

@@ -58,9 +58,11 @@ export function makePipeline(
   const settings = cacheSettings(o.cache);
   const clock = o.clock ?? systemClock;
   const cache = new PacketCache(() => settings, cacheCounters, o.now ?? (o.clock ? () => clock.now() : undefined));
+  const forwarder = makeForwarder(upstreams, o.forwarder ?? {}, upstreamCounters, clock);
   const snapshot: Snapshot = {
     local: o.local ?? new LocalData(records),
-    forwarder: makeForwarder(upstreams, o.forwarder ?? {}, upstreamCounters, clock),
+    forwarder,
+    resolver: forwarder,
     timeouts: { ...defaults.timeouts, query_ms: 1000, ...o.timeouts },
     cache: settings,
   };
