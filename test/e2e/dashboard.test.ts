@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeQuery, udpAsk } from "../helpers/dns";
+import { Hierarchy } from "../helpers/hierarchy";
 import { ROOT, startBunbound, type Running } from "../helpers/proc";
 import { StandIn } from "../helpers/upstream";
 
@@ -67,6 +68,7 @@ describe("dashboard", () => {
       expect(await page.textContent("#recent")).toContain("udp"); // each query with the transport it came by
       expect(await page.textContent("[data-testid=transports]")).toMatch(/udp\s*[1-9]/); // queries by transport
       expect(await page.textContent("#domains")).toContain("a.lan.");
+      expect(await page.isHidden("#recursion-section")).toBe(true); // forward mode: no authoritative servers
       // Top clients, each with the transports it has used.
       await page.waitForFunction(() => /127\.0\.0\.1\s*\S*\s*udp/.test(document.querySelector("#clients")?.textContent ?? ""), null, { timeout: 10_000 });
 
@@ -84,6 +86,34 @@ describe("dashboard", () => {
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
+    }
+  });
+});
+
+describe("dashboard in recursive mode", () => {
+  test.skipIf(!haveChromium)("shows the authoritative servers asked, with their RTT and queries, and the queries sent per question", async () => {
+    const world = await Hierarchy.start();
+    const dir = mkdtempSync(join(tmpdir(), "bunbound-dash-rec-"));
+    const cfg = join(dir, "bunbound.toml");
+    writeFileSync(cfg, `mode = "recursive"\nroot_hints = "${world.hints}"\ndata_dir = "${dir}/data"\n[recursion]\nport = ${world.port}\n[discovery]\nenabled = false\n`);
+    const r = await startBunbound(["--config", cfg, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
+    const { chromium } = await import("playwright-core");
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"] });
+    try {
+      for (const name of ["www.example.com", "www.example.net", "alias.example.com"]) expect(await udpAsk(r.udpPort, makeQuery(name), 3000)).not.toBeNull();
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(`http://127.0.0.1:${r.httpPort}/`);
+      await page.waitForSelector("#recursion-section:not([hidden])", { timeout: 10_000 });
+      await page.waitForFunction((p) => document.querySelector("#recursion-servers")?.textContent?.includes(`127.53.10.1:${p}`), world.port, { timeout: 10_000 });
+      expect(await page.textContent("[data-testid=recursion]")).toMatch(/questions\s*[1-9].*queries sent\s*[1-9]/s);
+      expect(await page.locator("#recursion-servers tr").count()).toBeGreaterThanOrEqual(4);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      await r.stop();
+      world.close();
     }
   });
 });

@@ -57,6 +57,12 @@
     if (s.transports) $("transport-kv").innerHTML = kv(Object.entries(s.transports).map(([k, v]) => [k, fmt(v)]));
     charts.latency.push(s.t, [s.p50ms, s.p99ms]);
     rows("upstreams", s.upstreams, (u) => [esc(u.upstream), state(u.breaker, "upstream-breaker"), `${fmt(u.srttMs, 1)} ms`, fmt(u.queries), fmt(u.failures)]);
+    $("recursion-section").hidden = !s.recursion;
+    if (s.recursion) {
+      const r = s.recursion;
+      $("recursion-kv").innerHTML = kv([["questions", fmt(r.requests)], ["queries sent", fmt(r.queries)], ["per question", r.requests ? fmt(r.queries / r.requests, 2) : "–"], ["SERVFAIL", fmt(r.servfails)], ["servers known", fmt(r.servers)]]);
+      rows("recursion-servers", r.top, (x) => [esc(x.server), x.heldDown ? state("held down", "server-held-down") : `${fmt(x.srttMs, 1)} ms`, fmt(x.queries), fmt(x.timeouts)]);
+    }
     if (s.queue) {
       $("queue-kv").innerHTML = kv([["high", fmt(s.queue.high)], ["low", fmt(s.queue.low)], ["processed/s", fmt(s.queue.rate)], ["dropped", fmt(s.queue.dropped)]]);
       charts.queue.push(s.t, [s.queue.high, s.queue.low]);
