@@ -99,6 +99,21 @@ export const ALLOW = {
       }
     },
   },
+  ttlFetchedApart: {
+    name: "ttl-fetched-apart",
+    reason: "two full resolvers fetch an RRset when their own resolution first needs it (Unbound primes the root NS at its first question, bunbound at its start; a timeout delays one of them) and count it down from then (RFC 1035 3.2.1): TTLs, and only TTLs, may differ by up to 60 s, longer than a whole run; a clamp or a negative TTL that differs still shows",
+    apply(ref, sub) {
+      for (const s of SECTIONS) {
+        const key = (rr: RR) => `${rr.owner} ${rr.class} ${rr.type} ${rr.fields.join(" ")}`;
+        const pool = new Map<string, number[]>();
+        for (const [i, rr] of sub[s].entries()) pool.set(key(rr), [...(pool.get(key(rr)) ?? []), i]);
+        for (const rr of ref[s]) {
+          const i = pool.get(key(rr))?.shift();
+          if (i !== undefined && Math.abs(sub[s][i]!.ttl - rr.ttl) <= 60) rr.ttl = sub[s][i]!.ttl;
+        }
+      }
+    },
+  },
   referralDsScrubbed: {
     name: "referral-ds-scrubbed",
     reason: "Unbound rebuilds a referral it relays (NOERROR, no answer, NS in authority) from its cache without the cut's DS and RRSIG(DS); bunbound relays the upstream's authority section as received, which RFC 4035 3.1.4 has carry the DS",
