@@ -8,13 +8,12 @@
 // or no usable answer is asked again in full.
 import { Flag, HEADER_LEN, QType, Rcode } from "../wire/constants";
 import { isTruncated, rcodeOf } from "../wire/message";
-import { appendChain, firstName, keyOf, readMessage, Section, unansweredTail, type Message, type Rec } from "../wire/records";
+import { appendChain, firstName, keyOf, Section, unansweredTail, type Message } from "../wire/records";
 import { scanResponse } from "../wire/scan";
-import { scrubResponse, within } from "../wire/scrub";
+import { scrubResponse } from "../wire/scrub";
 import { toText } from "../wire/name";
-import { writeOpt, OPT_LEN } from "../wire/response";
 import type { QueryInfo } from "../wire/query";
-import { tcpExchange, udpExchange, type Ask, type Exchange } from "../upstream/transport";
+import { tcpExchange, udpExchange, type Exchange } from "../upstream/transport";
 import { Coalescer } from "../upstream/coalesce";
 import type { Forwarded } from "../upstream/forwarder";
 import type { RecursionConfig } from "../config/types";
@@ -23,10 +22,9 @@ import type { TaskManager } from "../lifecycle/tasks";
 import { log } from "../metrics/log";
 import { InfraCache } from "./infra";
 import { Cuts, labelCount, Rank, ROOT_KEY, serverKey, serverLabel, suffixOf, type Cut } from "./cuts";
-import { ipv6, type RootHints } from "./hints";
+import type { RootHints } from "./hints";
+import { addressOf, buildQuery, classifyAnswer, fromKey, glueOf, hasOpt, nameText, ttlOf } from "./message";
 
-const NOTAUTH = 9;
-const OPT = 41;
 /** Minimisation steps at most before the full name is asked (Unbound's MAX_MINIMISE_COUNT). */
 const MAX_MINIMISE_STEPS = 10;
 /** How long a name whose servers have no address is remembered as such, seconds. */
@@ -98,31 +96,6 @@ type Kind = "referral" | "answer" | "nodata" | "nxdomain";
  * that gave it (lowercased wire), to be resolved on its own.
  */
 type Step = { ok: true; kind: Kind; resp: Uint8Array; msg: Message; cut?: Cut; tail?: Uint8Array | null } | { ok: false; code: number; text: string };
-
-const fromKey = (key: string): Uint8Array => Uint8Array.from(key, (c) => c.charCodeAt(0));
-const nameText = (key: string): string => toText(fromKey(key));
-
-const ids = new Uint16Array(256);
-let idPos = ids.length;
-function randomId(): number {
-  if (idPos === ids.length) {
-    crypto.getRandomValues(ids);
-    idPos = 0;
-  }
-  return ids[idPos++]!;
-}
-
-function ttlOf(m: Uint8Array, r: Rec): number {
-  const src = r.src ?? m;
-  return ((src[r.ttlAt]! << 24) | (src[r.ttlAt + 1]! << 16) | (src[r.ttlAt + 2]! << 8) | src[r.ttlAt + 3]!) >>> 0;
-}
-
-function addressOf(m: Uint8Array, r: Rec): string | null {
-  const src = r.src ?? m;
-  if (r.type === QType.A && r.rdlen === 4) return [...src.subarray(r.rdata, r.rdata + 4)].join(".");
-  if (r.type === QType.AAAA && r.rdlen === 16) return ipv6(src.subarray(r.rdata, r.rdata + 16));
-  return null;
-}
 
 export class Recursor {
   readonly infra: InfraCache;
@@ -360,24 +333,7 @@ export class Recursor {
     const i = addr.lastIndexOf("#");
     const host = addr.slice(0, i);
     const up = { host, port: Number(addr.slice(i + 1)), family: (host.includes(":") ? 6 : 4) as 4 | 6, protocol: "udp" as const, label: serverLabel(addr) };
-    const name = fromKey(sname);
-    const qlen = name.length;
-    const msg = new Uint8Array(HEADER_LEN + qlen + 4 + (edns ? OPT_LEN : 0));
-    const id = randomId();
-    msg[0] = id >> 8;
-    msg[1] = id & 0xff;
-    msg[3] = ctx.cd ? 0x10 : 0; // RD=0: we iterate
-    msg[5] = 1;
-    msg.set(name, HEADER_LEN);
-    if (s.randomize_case) randomizeCase(msg, HEADER_LEN, HEADER_LEN + qlen);
-    msg[HEADER_LEN + qlen] = stype >> 8;
-    msg[HEADER_LEN + qlen + 1] = stype & 0xff;
-    msg[HEADER_LEN + qlen + 3] = 1; // IN
-    if (edns) {
-      msg[11] = 1;
-      writeOpt(msg, HEADER_LEN + qlen + 4, 0, ctx.dnssecOk);
-    }
-    const ask: Ask = { msg, id, question: msg.subarray(HEADER_LEN, HEADER_LEN + qlen + 4), exactCase: s.randomize_case };
+    const ask = buildQuery(sname, stype, { cd: ctx.cd, dnssecOk: ctx.dnssecOk, edns, randomizeCase: s.randomize_case });
     const left = ctx.deadline - this.clock.now();
     if (left <= 0) return { ok: false, code: Ede.Other, text: "the client's deadline passed" };
     ctx.budget.left--;
@@ -417,50 +373,19 @@ export class Recursor {
     return { ok: true, resp: scrubbed.msg, tail: scrubbed.tail, ms, tcp, edns };
   }
 
-  /**
-   * What a (scrubbed) answer from a server of `cut` is: a referral to a cut below it and above sname, an answer,
-   * NODATA or NXDOMAIN; anything else (refused, server failure, an upward or sideways referral, a non-answer)
-   * makes the server lame for that zone.
-   */
+  /** What a (scrubbed) answer from a server of `cut` is (message.ts); a referral's cut and glue are learnt here. */
   private classify(resp: Uint8Array, cut: Cut, sname: string): Step {
-    const lame: Step = { ok: false, code: Ede.NoReachableAuthority, text: "lame" };
-    const rcode = rcodeOf(resp);
-    if (rcode !== Rcode.NOERROR && rcode !== Rcode.NXDOMAIN) return lame; // SERVFAIL, REFUSED, NOTAUTH, FORMERR, NOTIMP, ...
-    const msg = readMessage(resp, resp.length);
-    if (!msg) return lame;
-    const aa = (resp[2]! & 0x04) !== 0;
-    const answers = msg.records.filter((r) => r.section === Section.Answer);
-    const soa = msg.records.some((r) => r.section === Section.Authority && r.type === QType.SOA);
-    if (rcode === Rcode.NXDOMAIN) return { ok: true, kind: "nxdomain", resp, msg };
-    if (answers.length > 0) return { ok: true, kind: "answer", resp, msg };
-    const ns = msg.records.filter((r) => r.section === Section.Authority && r.type === QType.NS);
-    if (!soa && ns.length > 0) {
-      const zone = ns[0]!.owner.key;
-      const set = ns.filter((r) => r.owner.key === zone);
-      if (zone !== cut.zone && within(zone, cut.zone) && within(sname, zone)) {
-        const names = set.map((r) => firstName(r)!.key);
-        const ttl = Math.min(...set.map((r) => ttlOf(resp, r)));
-        this.learnGlue(resp, msg, names, ttl);
-        return { ok: true, kind: "referral", resp, msg, cut: this.cuts.learn(zone, names, ttl) };
-      }
-      if (!aa) return lame; // upward or sideways: the server does not serve this zone
-    }
-    if (soa || aa) return { ok: true, kind: "nodata", resp, msg };
-    return lame;
+    const c = classifyAnswer(resp, cut.zone, sname);
+    if (c.kind === "lame") return { ok: false, code: Ede.NoReachableAuthority, text: "lame" };
+    if (c.kind !== "referral") return { ok: true, kind: c.kind, resp, msg: c.msg };
+    const { zone, names, ttl } = c.referral;
+    this.learnGlue(resp, c.msg, names, ttl);
+    return { ok: true, kind: "referral", resp, msg: c.msg, cut: this.cuts.learn(zone, names, ttl) };
   }
 
   /** Keeps the glue of a referral or priming answer: addresses of its NS names (already scrubbed to the bailiwick). */
   private learnGlue(resp: Uint8Array, msg: Message, names: string[], ttl: number): void {
-    const byName = new Map<string, string[]>();
-    for (const r of msg.records) {
-      if (r.section !== Section.Additional || !names.includes(r.owner.key)) continue;
-      const a = addressOf(resp, r);
-      if (!a) continue;
-      const list = byName.get(r.owner.key) ?? [];
-      list.push(a);
-      byName.set(r.owner.key, list);
-    }
-    for (const [name, addrs] of byName) this.cuts.learnAddresses(name, addrs, ttl, Rank.Glue);
+    for (const [name, addrs] of glueOf(resp, msg, names)) this.cuts.learnAddresses(name, addrs, ttl, Rank.Glue);
   }
 
   /**
@@ -523,20 +448,5 @@ export class Recursor {
   /** The zone cut that would be asked first for `name` (text), for the API. */
   closestZone(name: Uint8Array): string {
     return nameText(this.cuts.closest(keyOf(name)).zone);
-  }
-}
-
-function hasOpt(resp: Uint8Array): boolean {
-  const m = readMessage(resp, resp.length);
-  return m !== null && m.records.some((r) => r.type === OPT);
-}
-
-/** Flips the case of each letter of the name at buf[from..to) at random (draft-vixie-dnsext-dns0x20). */
-function randomizeCase(buf: Uint8Array, from: number, to: number): void {
-  const bits = new Uint8Array(to - from);
-  crypto.getRandomValues(bits);
-  for (let i = from; i < to; i++) {
-    const c = buf[i]! | 0x20;
-    if (c >= 0x61 && c <= 0x7a) buf[i] = bits[i - from]! & 1 ? c & ~0x20 : c;
   }
 }
