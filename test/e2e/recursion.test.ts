@@ -6,9 +6,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, t
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decode, makeQuery, tcpAsk, udpAsk, type Decoded } from "../helpers/dns";
+import { addrFor, decode, makeQuery, tcpAsk, udpAsk, type Decoded } from "../helpers/dns";
 import { Hierarchy } from "../helpers/hierarchy";
 import { startBunbound, type Running } from "../helpers/proc";
+import { StandIn } from "../helpers/upstream";
 
 setDefaultTimeout(20_000);
 
@@ -347,3 +348,60 @@ describe("what the iterator did, shown", () => {
     expect(text).toMatch(/bunbound_recursion_queries_total [1-9]/);
   });
 });
+
+describe("zones not asked from the root, and the cache in recursive mode", () => {
+  test("a [[stub]] zone is resolved starting at its servers, without recursion desired; the root is not asked for it", async () => {
+    const r = await start(`\n[[stub]]\nzone = "example.com"\nservers = ["127.53.10.1:${world.port}"]`);
+    try {
+      world.reset();
+      expect(data(await ask("www.example.com", "A", "udp", r), "A")).toEqual(["192.0.2.1"]);
+      const asked = world.log.filter((e) => e.qname !== ".");
+      expect(asked.map((e) => `${e.server} ${e.qname.toLowerCase()} rd=${e.rd}`)).toEqual(["ns1.example.com www.example.com rd=false"]);
+    } finally {
+      await r.stop("SIGKILL");
+    }
+  });
+
+  test("a [[forward]] zone still goes to its upstreams (conditional forwarding); the rest is resolved", async () => {
+    const up = await StandIn.start();
+    const r = await start(`\n[[forward]]\nzone = "corp.example"\nupstreams = ["${up.address}"]`);
+    try {
+      expect(data(await ask("app.corp.example", "A", "udp", r), "A")).toEqual([addrFor("app.corp.example")]);
+      expect(up.count()).toBe(1);
+      expect(data(await ask("www.example.com", "A", "udp", r), "A")).toEqual(["192.0.2.1"]);
+      expect(up.count()).toBe(1);
+    } finally {
+      await r.stop("SIGKILL");
+      up.close();
+    }
+  });
+
+  test("serve-stale: once the data expired and its server stopped answering, the stale answer is given (RFC 8767)", async () => {
+    const r = await start(`\n[cache]\nmax_ttl = 1\nstale_client_timeout_ms = 300`);
+    const server = world.server("ns1.example.com");
+    try {
+      expect(data(await ask("www.example.com", "A", "udp", r), "A")).toEqual(["192.0.2.1"]);
+      server.behaviour.silent = true;
+      await Bun.sleep(1500);
+      const stale = await ask("www.example.com", "A", "udp", r);
+      expect(data(stale, "A")).toEqual(["192.0.2.1"]);
+      expect(stale.answers[0]!.ttl).toBe(30); // stale_answer_ttl
+    } finally {
+      server.behaviour.silent = false;
+      await r.stop("SIGKILL");
+    }
+  });
+
+  test("recursion.randomize_case: servers see 0x20-mixed names, and answers that echo them are taken", async () => {
+    const r = await start("randomize_case = true");
+    try {
+      world.reset();
+      expect(data(await ask("abcdefgh.wild.example.com", "A", "udp", r), "A")).toEqual(["192.0.2.9"]);
+      const names = world.log.filter((e) => e.qname !== ".").map((e) => e.qname);
+      expect(names.some((n) => n !== n.toLowerCase())).toBe(true);
+    } finally {
+      await r.stop("SIGKILL");
+    }
+  });
+});
+
