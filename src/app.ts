@@ -296,6 +296,7 @@ export class App {
           reusePort,
           // Upstream answers and TCP queries arrive through the event loop: while any can, it gets a turn every 1 ms.
           otherWork: () => this.pipeline.inflight > 0 || this.tcp.some((t) => t.connections > 0) || this.https.some((h) => h.connections > 0),
+          awaiting: () => this.pipeline.inflight > 0,
         });
         await udp.start();
         const tcp = new TcpServer(host, udp.boundPort, this.tcpRing, this.requests, this.counters, settings, this.transfer);

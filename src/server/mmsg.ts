@@ -177,6 +177,8 @@ class MmsgSocket implements DatagramSocket {
     readonly coalesceUs = 0,
     /** True while the event loop has work the receive loop must not hold up for long; see QUIET_SLICE_MS. */
     readonly otherWork: () => boolean = () => false,
+    /** True while answers from upstreams or authoritative servers are awaited; see MmsgOptions.awaiting. */
+    readonly awaiting: () => boolean = () => false,
   ) {
     const base = BigInt(ptr(this.rbuf));
     for (let i = 0; i < BATCH; i++) {
@@ -372,6 +374,12 @@ class Loop {
    * its turn, so timers, TCP, HTTP and upstream answers wait at most one slice; an event-loop turn per
    * datagram was most of the cost this backend exists to avoid.
    */
+  /** Whether any socket's owner awaits answers that arrive through the event loop. */
+  private awaiting(): boolean {
+    for (const s of this.socks) if (s.awaiting()) return true;
+    return false;
+  }
+
   /** Whether any socket's owner has I/O waiting on the event loop (upstream answers, TCP). */
   private otherWork(): boolean {
     for (const s of this.socks) if (s.otherWork()) return true;
@@ -416,7 +424,11 @@ class Loop {
       if (!full) {
         // Otherwise wait in poll(): it returns at once if a datagram came in meanwhile, which saves the empty
         // recvmmsg per datagram that reading until EAGAIN would cost.
-        if (got === 0 && t - this.lastData > IDLE_AFTER_MS) return this.park();
+        // Nothing came: park when idle, and also while answers from upstreams are awaited — each exchange of a
+        // miss needs event-loop turns (socket, send, answer), and a poll() here would hold every one up.
+        const awaiting = this.awaiting();
+        if (got === 0 && (t - this.lastData > IDLE_AFTER_MS || awaiting)) return this.park();
+        if (awaiting) break; // what was just read may have started exchanges: the event loop sends them now
         libc!.poll(ptr(this.pfds), this.socks.length, Math.ceil(left)); // ms; at least 1: never a spin
       }
     }
@@ -438,6 +450,11 @@ export interface MmsgOptions extends Pick<UdpConfig, "receive_buffer_bytes">, Pa
    * connections open): slices stay at SLICE_MS. When absent or false, slices may last QUIET_SLICE_MS.
    */
   otherWork?: () => boolean;
+  /**
+   * True while misses wait for upstream (or authoritative) answers: a read that brings nothing then parks the
+   * loop on its watcher instead of sleeping in poll(), so the event loop runs their exchanges at once.
+   */
+  awaiting?: () => boolean;
 }
 
 /** Opens a UDP socket on host:port (port 0: any) served by the shared receive loop. */
@@ -475,7 +492,7 @@ export function openMmsg(host: string, port: number, opts: MmsgOptions, onData: 
   c.getsockname(fd, ptr(sa), ptr(nameLen));
   const bound = (sa[2]! << 8) | sa[3]!;
   // One loop serves the process and uses the largest coalescing window of its sockets.
-  const s = new MmsgSocket(fd, bound, v6, onData, onBatch, opts.coalesce_us ?? 0, opts.otherWork);
+  const s = new MmsgSocket(fd, bound, v6, onData, onBatch, opts.coalesce_us ?? 0, opts.otherWork, opts.awaiting);
   loop.add(s);
   return s;
 }

@@ -203,6 +203,28 @@ describe.skipIf(mmsgUnsupported() !== null)("mmsg UDP backend", () => {
     expect(decode((await slow)!).answers.length).toBe(1);
   });
 
+  test("while answers are awaited, an empty read parks the loop at once: the event loop is not held in poll()", async () => {
+    let awaiting = false;
+    const s = echo("127.0.0.1", { receive_buffer_bytes: 4 << 20, reusePort: false, awaiting: () => awaiting });
+    expect(await udpAsk(s.port, makeQuery("wake.example"), 1000)).not.toBeNull();
+    awaiting = true;
+    expect(await udpAsk(s.port, makeQuery("again.example"), 1000)).not.toBeNull();
+    // Parked within a turn or two of the answer, not after IDLE_AFTER_MS of empty slices.
+    const t0 = performance.now();
+    while (!mmsgLoopState().parked && performance.now() - t0 < 40) await Bun.sleep(0);
+    expect(mmsgLoopState().parked).toBe(true);
+    // And timers fire on time meanwhile: a 1 ms timer is not kept waiting behind the receive loop.
+    const lateness: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const at = performance.now();
+      await Bun.sleep(1);
+      lateness.push(performance.now() - at - 1);
+      await udpAsk(s.port, makeQuery(`t${i}.example`), 1000);
+    }
+    lateness.sort((a, b) => a - b);
+    expect(lateness[10]!).toBeLessThan(1);
+  });
+
   test("close is idempotent and the socket stops receiving", async () => {
     const s = echo("127.0.0.1");
     const port = s.port;
