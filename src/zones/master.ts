@@ -70,7 +70,7 @@ function* logicalLines(text: string, file: string): Generator<{ tokens: Token[];
   if (depth > 0) throw new ZoneFileError(`${file}:${start}: "(" not closed by the end of the file`);
 }
 
-interface State {
+export interface State {
   origin: Uint8Array;
   ttl: number | undefined;
   lastTtl: number | undefined;
