@@ -409,6 +409,7 @@ export class App {
     for (const k of RESTART_KEYS) (kept as Record<RestartKey, unknown>)[k] = before[k]; // running with the old ones
     this.runtime = buildRuntime(kept, this.upstreamCounters, this.upstreamStates, this.runtime, this.recursorFor); // may throw: nothing changed yet
     if (this.runtime.recursion) this.recursor?.start(this.tasks);
+    else this.recursor?.stop();
     this.processes?.reload(); // each serving process reloads from the same sources
     setLogLevel(next.log_level);
     this.reloads++;

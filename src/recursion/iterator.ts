@@ -132,13 +132,26 @@ export class Recursor {
   }
 
   private started = false;
+  /** False once a reload went back to forwarding: the priming task then does nothing. */
+  private active = false;
 
-  /** Primes the root NS set now and every prime_interval_ms (RFC 8109 3). Once. */
+  /**
+   * Primes the root NS set now and every prime_interval_ms (RFC 8109 3). The task is registered once; later
+   * calls (a reload back into recursive mode) only make it active again.
+   */
   start(tasks: Pick<TaskManager, "every">): void {
+    this.active = true;
     if (this.started) return;
     this.started = true;
-    void this.prime();
-    tasks.every("recursion-prime", "upstream", this.settings().prime_interval_ms, async () => void (await this.prime()));
+    this.prime().catch((err) => log.warn("root priming failed", { err }));
+    tasks.every("recursion-prime", "upstream", this.settings().prime_interval_ms, async () => {
+      if (this.active) await this.prime();
+    });
+  }
+
+  /** Forwarding again (a reload): no more priming until start() is called again. What was learnt is kept. */
+  stop(): void {
+    this.active = false;
   }
 
   /** Asks a root server for the root NS set and keeps it (and the addresses that came with it). */

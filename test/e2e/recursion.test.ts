@@ -405,3 +405,33 @@ describe("zones not asked from the root, and the cache in recursive mode", () =>
   });
 });
 
+describe("switching modes by reload", () => {
+  test("forward -> recursive -> forward with SIGHUP: each mode answers from its own source", async () => {
+    const up = await StandIn.start();
+    const dir = mkdtempSync(join(tmpdir(), "bunbound-rec-mode-"));
+    const cfg = join(dir, "bunbound.toml");
+    const forward = `upstreams = ["${up.address}"]\ndata_dir = "${dir}/data"\nroot_hints = "${world.hints}"\n[recursion]\nport = ${world.port}\n[clients]\nenabled = false\n[discovery]\nenabled = false\n`;
+    writeFileSync(cfg, forward);
+    const r = await startBunbound(["--config", cfg, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
+    try {
+      expect(data(await ask("www.example.com", "A", "udp", r), "A")).toEqual([addrFor("www.example.com")]);
+      writeFileSync(cfg, `mode = "recursive"\n${forward}`);
+      let from = r.logs.length;
+      r.proc.kill("SIGHUP");
+      await r.waitLog("configuration reloaded", 5000, from);
+      await flush(r);
+      expect(data(await ask("www.example.com", "A", "udp", r), "A")).toEqual(["192.0.2.1"]);
+      writeFileSync(cfg, forward);
+      from = r.logs.length;
+      r.proc.kill("SIGHUP");
+      await r.waitLog("configuration reloaded", 5000, from);
+      await flush(r);
+      expect(data(await ask("www.example.com", "A", "udp", r), "A")).toEqual([addrFor("www.example.com")]);
+      expect((await fetch(`http://127.0.0.1:${r.httpPort}/api/resolve?name=www.example.com`)).status).toBe(409);
+    } finally {
+      await r.stop("SIGKILL");
+      up.close();
+    }
+  });
+});
+
