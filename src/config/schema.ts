@@ -39,6 +39,15 @@ const cidr = z.string().superRefine((v, ctx) => {
   }
 });
 
+/** A domain name as the wire code reads it. */
+const domain = z.string().superRefine((v, ctx) => {
+  try {
+    toWire(v);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+  }
+});
+
 const ms = (def: number, min: number, max: number) => z.number().int().min(min).max(max).default(def);
 
 export const configSchema = z
@@ -164,13 +173,7 @@ export const configSchema = z
       .array(
         z
           .object({
-            zone: z.string().superRefine((v, ctx) => {
-              try {
-                toWire(v);
-              } catch (e) {
-                ctx.addIssue({ code: "custom", message: (e as Error).message });
-              }
-            }).describe("The domain."),
+            zone: domain.describe("The domain."),
             servers: z.array(hostPort(53)).min(1).describe("Its authoritative servers, ADDR[:PORT] (port 53 by default)."),
           })
           .strict(),
@@ -211,13 +214,7 @@ export const configSchema = z
       .array(
         z
           .object({
-            zone: z.string().superRefine((v, ctx) => {
-              try {
-                toWire(v);
-              } catch (e) {
-                ctx.addIssue({ code: "custom", message: (e as Error).message });
-              }
-            }).describe("The domain."),
+            zone: domain.describe("The domain."),
             upstreams: z.array(upstream).min(1).describe("Its upstream servers, in the forms of the top-level `upstreams`."),
           })
           .strict(),
@@ -228,13 +225,7 @@ export const configSchema = z
       .array(
         z
           .object({
-            name: z.string().superRefine((v, ctx) => {
-              try {
-                toWire(v);
-              } catch (e) {
-                ctx.addIssue({ code: "custom", message: (e as Error).message });
-              }
-            }).describe("The zone's name (its apex)."),
+            name: domain.describe("The zone's name (its apex)."),
             file: z.string().min(1).describe("Its master file (a relative path is taken from the working directory)."),
             dnssec: z.boolean().default(false).describe("Sign online; the key is made on first load into data_dir/keys."),
             algorithm: z.union([z.literal(13), z.literal(15)]).default(13).describe("13 = ECDSA P-256/SHA-256, 15 = Ed25519."),

@@ -9,32 +9,12 @@ import { toText } from "../wire/name";
 import { writeOpt, OPT_LEN } from "../wire/response";
 import type { Ask } from "../upstream/transport";
 import { ipv6 } from "./hints";
+import { randomId, randomizeCase } from "../wire/random";
 
 /** A records.ts key back to the wire name it is. */
 export const fromKey = (key: string): Uint8Array => Uint8Array.from(key, (c) => c.charCodeAt(0));
 /** A key in presentation form, for logs and traces. */
 export const nameText = (key: string): string => toText(fromKey(key));
-
-const ids = new Uint16Array(256);
-let idPos = ids.length;
-/** A cryptographically random 16-bit ID (RFC 5452 4.3), drawn from a refilled batch. */
-function randomId(): number {
-  if (idPos === ids.length) {
-    crypto.getRandomValues(ids);
-    idPos = 0;
-  }
-  return ids[idPos++]!;
-}
-
-/** Flips the case of each letter of the name at buf[from..to) at random (draft-vixie-dnsext-dns0x20). */
-function randomizeCase(buf: Uint8Array, from: number, to: number): void {
-  const bits = new Uint8Array(to - from);
-  crypto.getRandomValues(bits);
-  for (let i = from; i < to; i++) {
-    const c = buf[i]! | 0x20;
-    if (c >= 0x61 && c <= 0x7a) buf[i] = bits[i - from]! & 1 ? c & ~0x20 : c;
-  }
-}
 
 /** The query for sname/stype to an authoritative server: RD=0 (we iterate), a random ID, our OPT unless told not. */
 export function buildQuery(sname: string, stype: number, o: { cd: boolean; dnssecOk: boolean; edns: boolean; randomizeCase: boolean }): Ask {

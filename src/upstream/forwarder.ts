@@ -10,6 +10,7 @@ import type { QueryInfo } from "../wire/query";
 import { writeOpt, OPT_LEN } from "../wire/response";
 import { scanResponse, type Scan } from "../wire/scan";
 import { scrubResponse } from "../wire/scrub";
+import { randomId, randomizeCase } from "../wire/random";
 import type { WireName } from "../wire/name";
 import type { UpstreamCounters } from "../metrics/counters";
 import type { TimeoutsConfig, UpstreamConfig } from "../config/types";
@@ -22,27 +23,6 @@ import { loadTrust, type TrustStore } from "./tls-ca";
 import { charge, type Failure } from "./failure";
 import { systemClock, type Clock } from "../lifecycle/clock";
 import type { UpstreamPool, UpstreamState } from "./pool";
-
-const ids = new Uint16Array(256);
-let idPos = ids.length;
-/** A cryptographically random 16-bit ID (RFC 5452 4.3), drawn from a refilled batch. */
-function randomId(): number {
-  if (idPos === ids.length) {
-    crypto.getRandomValues(ids);
-    idPos = 0;
-  }
-  return ids[idPos++]!;
-}
-
-/** Flips the case of each letter of the qname at random (draft-vixie-dnsext-dns0x20). */
-function randomizeCase(question: Uint8Array, nameLen: number): void {
-  const bits = new Uint8Array(nameLen);
-  crypto.getRandomValues(bits);
-  for (let i = 0; i < nameLen; i++) {
-    const c = question[i]! | 0x20;
-    if (c >= 0x61 && c <= 0x7a) question[i] = bits[i]! & 1 ? c & ~0x20 : c;
-  }
-}
 
 export interface ForwarderOptions {
   pool: UpstreamPool;
@@ -134,7 +114,7 @@ export class Forwarder implements Resolver {
       const id = randomId();
       msg[0] = id >> 8;
       msg[1] = id & 0xff;
-      if (this.opts.upstream.randomize_case) randomizeCase(question, nameLen);
+      if (this.opts.upstream.randomize_case) randomizeCase(question, 0, nameLen);
       msg.set(question, HEADER_LEN);
       this.counters.queries++;
       up.begin();

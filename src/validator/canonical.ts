@@ -1,40 +1,15 @@
 // The bytes an RRSIG signs (RFC 4034 3.1.8.1): its own fields, then each RR of the RRset in canonical form
 // (RFC 4034 6.2) and canonical order (6.3), with the RRSIG's original TTL, at the owner the RRSIG names.
 import { lower } from "../wire/name";
+import { LAYOUT as RDATA_LAYOUT, NAME, STRING } from "../wire/records";
 import { labelCount } from "../zones/dnssec";
 
-const NAME = -1;
-const STRING = -2;
 /**
- * Where the names to lowercase are in the RDATA of each type that has them: counts of fixed bytes, NAME,
- * STRING (a length byte and that many bytes). RFC 4034 6.2 item 3 as RFC 6840 5.1 corrects it: no NSEC
- * (its next name keeps its case) and no HINFO (it holds no name). A6 is left out: it is historic (RFC 6563)
- * and its name sits behind a prefix of variable length.
+ * Where the names to lowercase are in the RDATA of each type that has them: the RDATA layouts of wire/records.ts,
+ * which are RFC 4034 6.2 item 3 as RFC 6840 5.1 corrects it, but for NSEC, whose next name keeps its case.
+ * (HINFO holds no name; A6 is historic, RFC 6563, and its name sits behind a prefix of variable length.)
  */
-const LAYOUT = new Map<number, number[]>([
-  [2, [NAME]], // NS
-  [3, [NAME]], // MD
-  [4, [NAME]], // MF
-  [5, [NAME]], // CNAME
-  [6, [NAME, NAME]], // SOA
-  [7, [NAME]], // MB
-  [8, [NAME]], // MG
-  [9, [NAME]], // MR
-  [12, [NAME]], // PTR
-  [14, [NAME, NAME]], // MINFO
-  [15, [2, NAME]], // MX
-  [17, [NAME, NAME]], // RP
-  [18, [2, NAME]], // AFSDB
-  [21, [2, NAME]], // RT
-  [24, [18, NAME]], // SIG
-  [26, [2, NAME, NAME]], // PX
-  [30, [NAME]], // NXT
-  [33, [6, NAME]], // SRV
-  [35, [4, STRING, STRING, STRING, NAME]], // NAPTR
-  [36, [2, NAME]], // KX
-  [39, [NAME]], // DNAME
-  [46, [18, NAME]], // RRSIG
-]);
+const LAYOUT = new Map([...RDATA_LAYOUT].filter(([type]) => type !== 47));
 
 /** Lowercases the uncompressed name at b[off] in place; the offset after it, or -1 when it does not fit. */
 function lowerName(b: Uint8Array, off: number): number {

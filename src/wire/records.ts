@@ -44,14 +44,16 @@ export interface Message {
 }
 
 const NONE: number[] = [];
-const NAME = -1;
-const STRING = -2;
+/** In a layout: a domain name. */
+export const NAME = -1;
+/** In a layout: a character-string (a length byte and that many bytes). */
+export const STRING = -2;
 /**
  * Where the names are in the RDATA of the types that hold any: counts of fixed bytes, NAME, STRING (a length byte
  * and that many bytes); whatever follows is copied. The RFC 1035 types, and the ones RFC 3597 4 says to decompress
  * on receipt too (some servers compress them).
  */
-const LAYOUT = new Map<number, number[]>([
+export const LAYOUT: ReadonlyMap<number, readonly number[]> = new Map<number, number[]>([
   [2, [NAME]], // NS
   [3, [NAME]], // MD
   [4, [NAME]], // MF
