@@ -95,7 +95,7 @@ with open(f"{out}/unbound-rec.conf", "w") as f:
 with open(f"{out}/bunbound-rec.toml", "w") as f:
     f.write(f'listen = ["127.0.0.1:{bport}"]\nhttp = "127.0.0.1:{bhttp}"\nmode = "recursive"\nroot_hints = "{out}/root.hints"\n'
             f'data_dir = "{out}/data-rec"\nlog_level = "warn"\n[clients]\nenabled = false\n[discovery]\nenabled = false\n'
-            f'[udp]\nbackend = "{backend}"\nreceive_buffer_bytes = 4194304\n[cache]\nprefetch = false\n[recursion]\nport = 53\n')
+            f'[udp]\nbackend = "{backend}"\nreceive_buffer_bytes = 4194304\n[cache]\nprefetch = false\n[dnssec]\nvalidate = false\n[recursion]\nport = 53\n')
 random.seed(11)
 pool = [(z, i) for z, n in leafzones for i in range(n)]
 with open(f"{out}/cold.txt", "w") as f:

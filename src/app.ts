@@ -34,6 +34,8 @@ import { assertUdpPortFree, chooseBackend } from "./server/datagram";
 import { Forwarder, type Resolver } from "./upstream/forwarder";
 import { loadRootHints, RecursiveResolver, Recursor, type RecursionSettings, type RootHints } from "./recursion";
 import { traceResolution } from "./recursion/trace";
+import { Validator } from "./validator/validate";
+import { loadAnchors, type Anchor } from "./validator/anchors";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
 import { PacketCache } from "./cache/cache";
 import { LocalData } from "./zones/local";
@@ -58,13 +60,16 @@ interface Runtime extends Snapshot {
   readonly limit: RateLimit | null;
   /** The iterator's settings in recursive mode, else null. */
   readonly recursion: RecursionSettings | null;
+  /** DNSSEC trust anchors and negative trust anchors while validating (recursive mode), else empty. */
+  readonly anchors: Anchor[];
+  readonly ntas: Uint8Array[];
 }
 
 /**
  * The runtime for `cfg`. Upstream health (registry) carries over; so does the rate limiter's state while its
  * settings stay the same. Throws, changing nothing, when the configuration cannot be built.
  */
-function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, registry: Map<string, UpstreamState>, before: Runtime | null, recursor: () => Recursor): Runtime {
+function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, registry: Map<string, UpstreamState>, before: Runtime | null, recursor: () => Recursor, validator: () => Validator): Runtime {
   const pool = new UpstreamPool(cfg.upstreams, cfg.forward, cfg.upstream, registry);
   const sameLimit = before && JSON.stringify(before.config.rate_limit) === JSON.stringify(cfg.rate_limit);
   let trust: TrustStore;
@@ -82,11 +87,28 @@ function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, r
       throw new ConfigError(cfg.source, [{ path: "root_hints", message: (e as Error).message }]);
     }
   }
+  if (cfg.mode === "forward" && cfg.dnssec.validate === true) {
+    throw new ConfigError(cfg.source, [{ path: "dnssec.validate", message: 'validation in forwarding mode is not implemented yet: use mode = "recursive", or "auto" (which does not validate forwarded answers)' }]);
+  }
+  const validating = hints !== null && cfg.dnssec.validate !== false;
+  let anchors: Anchor[] = [];
+  if (validating) {
+    try {
+      anchors = loadAnchors(cfg.dnssec.trust_anchors);
+    } catch (e) {
+      throw new ConfigError(cfg.source, [{ path: "dnssec.trust_anchors", message: (e as Error).message }]);
+    }
+  }
   const forwarder = new Forwarder({ pool, upstream: cfg.upstream, timeouts: cfg.timeouts, trust }, upstreamCounters);
   let resolver: Resolver = forwarder;
   if (hints) {
     const r = recursor();
-    r.configure(hints, cfg.stub.map((s) => ({ zone: toWire(s.zone), servers: s.servers.map((a) => parseHostPort(a, 53)) })), cfg.recursion.port);
+    let v: Validator | null = null;
+    if (validating) {
+      v = validator();
+      if (before && JSON.stringify(before.config.dnssec) !== JSON.stringify(cfg.dnssec)) v.clear();
+    }
+    r.configure(hints, cfg.stub.map((s) => ({ zone: toWire(s.zone), servers: s.servers.map((a) => parseHostPort(a, 53)) })), cfg.recursion.port, v);
     resolver = new RecursiveResolver(r, forwarder);
   }
   return {
@@ -95,6 +117,8 @@ function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, r
     forwarder,
     resolver,
     recursion: hints ? { ...cfg.recursion, max_cname_chain: cfg.upstream.max_cname_chain } : null,
+    anchors,
+    ntas: validating ? cfg.dnssec.negative_trust_anchors.map((n) => toWire(n)) : [],
     timeouts: cfg.timeouts,
     cache: cfg.cache,
     limit: sameLimit ? before.limit : cfg.rate_limit.udp_per_ip > 0 ? new RateLimit(cfg.rate_limit.udp_per_ip, cfg.rate_limit.slip) : null,
@@ -168,12 +192,15 @@ export class App {
   /** The iterator, made when recursive mode is first configured; what it learnt outlives reloads. */
   recursor: Recursor | null = null;
   private readonly recursorFor = (): Recursor => (this.recursor ??= new Recursor(() => this.runtime.recursion!));
+  /** The DNSSEC validator, made when validation is first configured; the zone keys it trusts outlive reloads. */
+  validator: Validator | null = null;
+  private readonly validatorFor = (): Validator => (this.validator ??= new Validator(() => this.runtime.anchors, () => this.runtime.ntas));
 
   private constructor(
     cfg: ResolvedConfig,
     readonly role: Role,
   ) {
-    this.runtime = buildRuntime(cfg, this.upstreamCounters, this.upstreamStates, null, this.recursorFor);
+    this.runtime = buildRuntime(cfg, this.upstreamCounters, this.upstreamStates, null, this.recursorFor, this.validatorFor);
     this.threads = new ThreadPriority(cfg.background_nice);
     const r = cfg.ring;
     this.udpRing = new Ring(r.udp_slots, r.udp_slot_size, 0, r.strict);
@@ -189,7 +216,7 @@ export class App {
       () => {
         log.info("hosts file changed; reloading local data");
         try {
-          this.runtime = buildRuntime(this.runtime.config, this.upstreamCounters, this.upstreamStates, this.runtime, this.recursorFor);
+          this.runtime = buildRuntime(this.runtime.config, this.upstreamCounters, this.upstreamStates, this.runtime, this.recursorFor, this.validatorFor);
         } catch (err) {
           log.warn("hosts file not reloaded; the last good local data stays", { err });
         }
@@ -407,7 +434,7 @@ export class App {
     const needsRestart = RESTART_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(before[k]));
     const kept = { ...next };
     for (const k of RESTART_KEYS) (kept as Record<RestartKey, unknown>)[k] = before[k]; // running with the old ones
-    this.runtime = buildRuntime(kept, this.upstreamCounters, this.upstreamStates, this.runtime, this.recursorFor); // may throw: nothing changed yet
+    this.runtime = buildRuntime(kept, this.upstreamCounters, this.upstreamStates, this.runtime, this.recursorFor, this.validatorFor); // may throw: nothing changed yet
     if (this.runtime.recursion) this.recursor?.start(this.tasks);
     else this.recursor?.stop();
     this.processes?.reload(); // each serving process reloads from the same sources

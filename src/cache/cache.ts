@@ -17,7 +17,7 @@
 // (a task-manager task), never by a timer per entry.
 //
 // Indexes are reused after removal: code that keeps one across an await checks it with generation() first.
-import { HEADER_LEN, Rcode } from "../wire/constants";
+import { Flag, HEADER_LEN, Rcode } from "../wire/constants";
 import { copyBytes, lower, nameEqualsAt } from "../wire/name";
 import type { QueryInfo } from "../wire/query";
 import { finishResponse, optLen } from "../wire/response";
@@ -41,6 +41,13 @@ const VISITED = 1;
 const REFRESHING = 2;
 const LARGE = 4;
 const SERVFAIL = 8;
+/** DNSSEC-validated as secure: hits carry AD for the clients that want it. */
+const SECURE = 16;
+
+/** Whether the answer to `q` may carry AD: the client set DO or AD (RFC 6840 5.7). */
+export function wantsAd(q: QueryInfo): boolean {
+  return q.dnssecOk || (q.flags & Flag.AD) !== 0;
+}
 
 /** `next` with `prev`'s contents at its start. */
 function grown<T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(prev: T, next: T): T {
@@ -184,6 +191,7 @@ export class PacketCache {
     buf[1] = q.id & 0xff;
     buf[2] = (d[base + 2]! & 0xfe) | ((q.flags >> 8) & 0x01);
     for (let k = 3; k < HEADER_LEN; k++) buf[k] = d[base + k]!;
+    if (this.flags[i]! & SECURE && wantsAd(q)) buf[3]! |= Flag.AD;
     copyBytes(buf, q.qnameEnd, d, base + q.qnameEnd, wl - q.qnameEnd);
     const elapsed = Math.floor((now - this.storedAt[i]!) / 1000);
     const staleTtl = stale ? this.settings().stale_answer_ttl : 0;
@@ -254,7 +262,7 @@ export class PacketCache {
     }
   }
 
-  insert(query: Uint8Array, q: QueryInfo, resp: Uint8Array, scan: Scan): number {
+  insert(query: Uint8Array, q: QueryInfo, resp: Uint8Array, scan: Scan, secure = false): number {
     const o = this.settings();
     if (resp[2]! & 0x02 || scan.cnameChain < 0) return this.skip(); // TC, or a looping chain
     const p = this.policy(scan);
@@ -328,7 +336,7 @@ export class PacketCache {
     this.storedAt[i] = now;
     this.ttlS[i] = ttl;
     this.staleUntilMs[i] = now + ttl * 1000 + staleFor;
-    this.flags[i] = f | (scan.rcode === Rcode.SERVFAIL ? SERVFAIL : 0);
+    this.flags[i] = f | (scan.rcode === Rcode.SERVFAIL ? SERVFAIL : 0) | (secure ? SECURE : 0);
     this.link(i, size);
     this.counters.inserts++;
     return i;

@@ -12,6 +12,7 @@ export type RateLimitConfig = Config["rate_limit"];
 export type ForwardConfig = Config["forward"][number];
 export type StubConfig = Config["stub"][number];
 export type RecursionConfig = Config["recursion"];
+export type DnssecConfig = Config["dnssec"];
 export type JobsConfig = Config["jobs"];
 export type ClientsConfig = Config["clients"];
 export type DiscoveryConfig = Config["discovery"];

@@ -124,6 +124,7 @@ export function renderPrometheus(m: MetricsInput): string {
     e.counter("bunbound_recursion_edns_fallbacks_total", "Servers asked again without EDNS after FORMERR or NOTIMP.", k.ednsFallbacks!);
     e.counter("bunbound_recursion_subqueries_total", "Lookups of NS names without glue (coalesced ones included).", k.subqueries!);
     e.counter("bunbound_recursion_limits_total", "Questions stopped by a limit, by limit.", [[{ limit: "max_queries" }, k.limitQueries!], [{ limit: "max_depth" }, k.limitDepth!], [{ limit: "max_referrals" }, k.limitReferrals!], [{ limit: "max_ns_lookups" }, k.limitNsLookups!]]);
+    e.counter("bunbound_dnssec_verdicts_total", "DNSSEC verdicts of validated answers, by verdict (bogus ones are SERVFAIL).", [[{ verdict: "secure" }, k.secure!], [{ verdict: "insecure" }, k.insecure!], [{ verdict: "bogus" }, k.bogus!]]);
     e.counter("bunbound_recursion_servfail_total", "Questions the iterator could not answer (SERVFAIL with an Extended DNS Error).", k.servfails!);
     e.gauge("bunbound_recursion_zone_cuts", "Zone cuts (NS sets) known.", r.cuts);
     e.gauge("bunbound_recursion_server_addresses", "Server names with known addresses.", r.addresses);

@@ -3,14 +3,14 @@
 // (local data and cache hits, answered before the receive callback returns); only a miss goes async
 // (miss, then finish), with the client's deadline, coalesced with identical misses, and with stale data as the
 // fallback (RFC 8767).
-import { HEADER_LEN, QClass, QType, Rcode } from "../wire/constants";
+import { Flag, HEADER_LEN, QClass, QType, Rcode } from "../wire/constants";
 import { parseQuery, QueryInfo, Verdict } from "../wire/query";
 import { errorResponse, optLen, truncateTo, writeOpt } from "../wire/response";
 import type { LocalData } from "../zones/local";
 import type { Forwarded, Forwarder, Resolver } from "../upstream/forwarder";
 import { copyWithoutOpt, optBytes } from "../wire/scan";
 import { Coalescer } from "../upstream/coalesce";
-import { NONE, variantOf, type PacketCache } from "../cache/cache";
+import { NONE, variantOf, wantsAd, type PacketCache } from "../cache/cache";
 import type { CacheCounters, ServerCounters } from "../metrics/counters";
 import { log } from "../metrics/log";
 import { rcodeOf } from "../wire/message";
@@ -217,7 +217,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
       if (result?.tail) result = await chase(result, q, query, (tq) => this.lookup(tq, deadline, signal), snap.resolver.maxChain);
       // A chain left unfinished (too long, a loop across zones) is answered as it is, not kept. Nor is a SERVFAIL
       // with a reason (EDE): the packet cache would answer later ones without it.
-      if (result && !result.tail && !result.ede) this.cache.insert(query, q, result.resp, result.scan);
+      if (result && !result.tail && !result.ede) this.cache.insert(query, q, result.resp, result.scan, result.secure === true);
       return result;
     } catch (err) {
       log.warn("upstream query failed", { err });
@@ -259,7 +259,7 @@ export class Pipeline implements RequestHandler<Forwarded> {
     const cut = optBytes(scan);
     const body = resp.length - cut;
     buf[2] = relayedByte2(resp[2]!) | ((q.flags >> 8) & 0x01);
-    buf[3] = relayedByte3(resp[3]!, q.flags);
+    buf[3] = relayedByte3(resp[3]!, q.flags) | (f.secure && wantsAd(q) ? Flag.AD : 0);
     if (body + optLen(q) > buf.length) {
       buf[2]! |= 0x02; // TC: the client retries over TCP, where the slot is large enough
       return truncateTo(buf, Number.MAX_SAFE_INTEGER, q, 0);

@@ -24,6 +24,8 @@ import { InfraCache } from "./infra";
 import { Cuts, labelCount, Rank, ROOT_KEY, serverKey, serverLabel, suffixOf, type Cut } from "./cuts";
 import type { RootHints } from "./hints";
 import { addressOf, buildQuery, classifyAnswer, fromKey, glueOf, hasOpt, nameText, ttlOf } from "./message";
+import type { Validator } from "../validator/validate";
+import { withoutDnssec } from "../wire/records";
 
 /** Minimisation steps at most before the full name is asked (Unbound's MAX_MINIMISE_COUNT). */
 const MAX_MINIMISE_STEPS = 10;
@@ -73,6 +75,10 @@ export class RecursionCounters {
   limitNsLookups = 0;
   servfails = 0;
   primes = 0;
+  /** DNSSEC verdicts of validated answers (CD=1 questions are not validated). */
+  secure = 0;
+  insecure = 0;
+  bogus = 0;
 }
 
 /** One client question's shared state: its deadline, signal, budget, and the sub-queries it is inside of. */
@@ -107,6 +113,8 @@ export class Recursor {
   private stubs: Array<{ zone: string; servers: string[] }> = [];
   /** The root hints' servers ("host#port"). */
   private rootServers: string[] = [];
+  /** Validates what is resolved when DNSSEC validation is on; null when off. */
+  private validator: Validator | null = null;
 
   constructor(
     private readonly settings: () => RecursionSettings,
@@ -120,7 +128,8 @@ export class Recursor {
    * The root hints and stub zones to start from. With other ones than before, what was learnt is forgotten (a stub
    * zone's servers replace what referrals said of it).
    */
-  configure(hints: RootHints, stubs: Array<{ zone: Uint8Array; servers: Array<{ host: string; port: number }> }>, port: number): void {
+  configure(hints: RootHints, stubs: Array<{ zone: Uint8Array; servers: Array<{ host: string; port: number }> }>, port: number, validator: Validator | null = null): void {
+    this.validator = validator;
     const next = stubs.map((s) => ({ zone: keyOf(s.zone), servers: s.servers.map((a) => serverKey(a.host, a.port)) }));
     const same = this.hints !== null && JSON.stringify([...hints.addresses]) === JSON.stringify([...this.hints.addresses]) && JSON.stringify(next) === JSON.stringify(this.stubs);
     this.hints = hints;
@@ -182,7 +191,9 @@ export class Recursor {
    */
   async resolve(query: Uint8Array, q: QueryInfo, deadline: number, signal: AbortSignal, trace: TraceEntry[] | null = null): Promise<Forwarded | null> {
     this.counters.requests++;
-    const ctx = this.context(deadline, signal, trace, q.dnssecOk, (q.flags & Flag.CD) !== 0);
+    const cd = (q.flags & Flag.CD) !== 0;
+    // Validating needs the signatures and proofs, whatever the client asked for: DO on every query we send.
+    const ctx = this.context(deadline, signal, trace, q.dnssecOk || this.validator !== null, cd);
     const name = keyOf(query.subarray(HEADER_LEN, q.qnameEnd));
     try {
       let step = await this.iterate(ctx, name, q.qtype);
@@ -204,13 +215,27 @@ export class Recursor {
         if (!joined) return this.servfail(query, q, { code: Ede.Other, text: "the answer does not fit a message" });
         resp = joined;
       }
-      const scan = scanResponse(resp, resp.length);
-      if (scan.cnameChain < 0) return this.servfail(query, q, { code: Ede.Other, text: "a CNAME loop" });
-      return { resp, scan, tail: null };
+      if (scanResponse(resp, resp.length).cnameChain < 0) return this.servfail(query, q, { code: Ede.Other, text: "a CNAME loop" });
+      let secure = false;
+      if (this.validator && !cd) {
+        const verdict = await this.validator.validate(resp, (name) => fromKey(this.cuts.closest(keyOf(name)).zone), (name, type) => this.fetchDnssec(ctx, name, type));
+        this.counters[verdict.state]++;
+        if (log.enabled("debug")) log.debug("dnssec verdict", { qname: toText(query, HEADER_LEN, q.qnameEnd), qtype: q.qtype, ...verdict });
+        if (verdict.state === "bogus") return this.servfail(query, q, { code: verdict.ede, text: verdict.why });
+        secure = verdict.state === "secure";
+      }
+      if (!q.dnssecOk && this.validator) resp = withoutDnssec(resp) ?? resp;
+      return { resp, scan: scanResponse(resp, resp.length), tail: null, secure };
     } catch (err) {
       log.warn("recursion failed", { err });
       return this.servfail(query, q, { code: Ede.Other, text: "internal error" });
     }
+  }
+
+  /** A DNSKEY or DS RRset (or the proof there is none) for the validator: resolved like any name, in `ctx`. */
+  private async fetchDnssec(ctx: Ctx, name: Uint8Array, type: number): Promise<Uint8Array | null> {
+    const step = await this.iterate(ctx, keyOf(name), type);
+    return step.ok ? step.resp : null;
   }
 
   /** Where the answer's chain stops without data (a CNAME or DNAME target to resolve on its own), or null. */

@@ -48,6 +48,8 @@ export interface Forwarded {
   tail: Uint8Array | null;
   /** An Extended DNS Error (RFC 8914) for the client's answer: why a SERVFAIL is one. */
   ede?: { code: number; text: string };
+  /** DNSSEC-validated as secure: the answer may carry AD (RFC 4035 3.2.3, RFC 6840 5.7). */
+  secure?: boolean;
 }
 
 /** What answers a miss: the forwarder, or the recursive iterator. */

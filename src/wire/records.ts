@@ -313,3 +313,20 @@ export function unansweredTail(buf: Uint8Array): Uint8Array | null {
   for (let i = 0; i < name.length; i++) out[i] = name.charCodeAt(i);
   return out;
 }
+
+const DNSSEC_TYPES = new Set([46, 47, 50]); // RRSIG, NSEC, NSEC3
+
+/**
+ * The message without its RRSIG, NSEC and NSEC3 records (those of the asked type aside): what a client that did
+ * not set DO gets (RFC 4035 3.2.1) when we asked with DO to validate. The same array when there are none; null
+ * when it does not parse.
+ */
+export function withoutDnssec(buf: Uint8Array): Uint8Array | null {
+  const m = readMessage(buf, buf.length);
+  if (!m) return null;
+  const drop = (r: Rec) => DNSSEC_TYPES.has(r.type) && r.type !== m.qtype && m.qtype !== 255;
+  if (!m.records.some(drop)) return buf;
+  const of = (s: Section) => m.records.filter((r) => r.section === s && !drop(r));
+  return writeMessage(buf, m, [of(Section.Answer), of(Section.Authority), of(Section.Additional)]);
+}
+

@@ -95,7 +95,7 @@ describe("dashboard in recursive mode", () => {
     const world = await Hierarchy.start();
     const dir = mkdtempSync(join(tmpdir(), "bunbound-dash-rec-"));
     const cfg = join(dir, "bunbound.toml");
-    writeFileSync(cfg, `mode = "recursive"\nroot_hints = "${world.hints}"\ndata_dir = "${dir}/data"\n[recursion]\nport = ${world.port}\n[discovery]\nenabled = false\n`);
+    writeFileSync(cfg, `mode = "recursive"\nroot_hints = "${world.hints}"\ndata_dir = "${dir}/data"\n[dnssec]\nvalidate = false\n[recursion]\nport = ${world.port}\n[discovery]\nenabled = false\n`);
     const r = await startBunbound(["--config", cfg, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
     const { chromium } = await import("playwright-core");
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"] });

@@ -21,7 +21,7 @@ async function start(extra = ""): Promise<Running> {
   const cfg = join(dir, "bunbound.toml");
   writeFileSync(
     cfg,
-    `mode = "recursive"\nroot_hints = "${world.hints}"\ndata_dir = "${dir}/data"\n` +
+    `mode = "recursive"\nroot_hints = "${world.hints}"\ndata_dir = "${dir}/data"\n[dnssec]\nvalidate = false\n` +
       `[recursion]\nport = ${world.port}\n${extra}\n[clients]\nenabled = false\n[discovery]\nenabled = false\n`,
   );
   const r = await startBunbound(["--config", cfg, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "debug"]);
@@ -410,7 +410,7 @@ describe("switching modes by reload", () => {
     const up = await StandIn.start();
     const dir = mkdtempSync(join(tmpdir(), "bunbound-rec-mode-"));
     const cfg = join(dir, "bunbound.toml");
-    const forward = `upstreams = ["${up.address}"]\ndata_dir = "${dir}/data"\nroot_hints = "${world.hints}"\n[recursion]\nport = ${world.port}\n[clients]\nenabled = false\n[discovery]\nenabled = false\n`;
+    const forward = `upstreams = ["${up.address}"]\ndata_dir = "${dir}/data"\nroot_hints = "${world.hints}"\n[dnssec]\nvalidate = false\n[recursion]\nport = ${world.port}\n[clients]\nenabled = false\n[discovery]\nenabled = false\n`;
     writeFileSync(cfg, forward);
     const r = await startBunbound(["--config", cfg, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
     try {

@@ -1,0 +1,288 @@
+// Validating one answer (RFC 4035 5): every RRset of the answer section checked with the keys of the zone that
+// signed it, a negative answer's SOA and NSEC/NSEC3 records checked and their proof (nsec.ts, nsec3.ts) weighed,
+// and an unsigned RRset accepted only where the zone is proven insecure. A zone's keys come from the chain of
+// trust (chain.ts): the trust anchor's DS at the top, then at each zone the DS set its parent signed — or the
+// parent's proof that there is no DS, which makes the zone and everything below it insecure. Keys are fetched
+// with the caller's `fetch` (the iterator, inside the client's deadline) and kept per zone for their TTL.
+import { keyOf, readMessage, Section, type Message, type Rec } from "../wire/records";
+import { rcodeOf } from "../wire/message";
+import { toText } from "../wire/name";
+import { EdeCode, trustKeys, validateSet, type SignedSet, type Verdict } from "./chain";
+import { parseDs, type Ds } from "./digests";
+import { denialVerdict, isAtOrBelow, isBelow, sameName, suffixWithLabels, countLabels } from "./denial";
+import { nsecProvesInsecureDelegation, nsecProvesNodata, nsecProvesNxdomain, nsecProvesWildcardAnswer, nsecProvesWildcardNodata, parseNsec, type Nsec } from "./nsec";
+import { nsec3ProvesInsecureDelegation, nsec3ProvesNodata, nsec3ProvesNxdomain, nsec3ProvesWildcardAnswer, nsec3ProvesWildcardNodata, parseNsec3, type Nsec3 } from "./nsec3";
+import { lowerWire } from "./canonical";
+import { parseRrsig, type Dnskey, type Rrsig } from "./verify";
+import type { Anchor } from "./anchors";
+
+const CNAME = 5;
+const SOA = 6;
+const DS = 43;
+const RRSIG = 46;
+const NSEC = 47;
+const DNSKEY = 48;
+const NSEC3 = 50;
+const OPT = 41;
+const DNAME = 39;
+
+/** A full answer (scrubbed, with its RRSIGs and proofs) for name/type, or null when none came. */
+export type Fetch = (name: Uint8Array, type: number) => Promise<Uint8Array | null>;
+
+const SECURE: Verdict = { state: "secure" };
+/** How long a zone's keys are kept at most (their TTL otherwise), and a zone's failure. */
+const KEYS_MAX_S = 3600;
+const FAILED_S = 60;
+
+interface ZoneKeys {
+  verdict: Verdict;
+  keys: Dnskey[];
+  expires: number;
+}
+
+interface Sets {
+  answer: SignedSet[];
+  authority: SignedSet[];
+}
+
+/** A record's RDATA uncompressed (servers compress the names in SOA, MX, NS, CNAME... RDATA; signatures cover them whole). */
+function rdataOf(m: Uint8Array, r: Rec): Uint8Array {
+  const src = r.src ?? m;
+  if (r.parts.length === 0) return src.slice(r.rdata, r.rdata + r.rdlen);
+  const chunks = r.parts.map((p) => ("key" in p ? p.bytes : src.subarray(p.from, p.from + p.len)));
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** The RRsets of a message by section, each with the RRSIGs covering it; OPT and RRSIGs themselves aside. */
+function setsOf(resp: Uint8Array, m: Message): Sets {
+  const out: Sets = { answer: [], authority: [] };
+  for (const section of [Section.Answer, Section.Authority] as const) {
+    const byKey = new Map<string, SignedSet>();
+    const recs = m.records.filter((r) => r.section === section && r.rrclass === m.qclass);
+    for (const r of recs) {
+      if (r.type === RRSIG || r.type === OPT) continue;
+      const id = `${r.owner.key}/${r.type}`;
+      let s = byKey.get(id);
+      if (!s) byKey.set(id, (s = { rrset: { owner: r.owner.bytes, type: r.type, class: r.rrclass, rdatas: [] }, sigs: [] }));
+      s.rrset.rdatas.push(rdataOf(resp, r));
+    }
+    for (const r of recs) {
+      if (r.type !== RRSIG) continue;
+      const sig = parseRrsig(rdataOf(resp, r));
+      if (sig) byKey.get(`${r.owner.key}/${sig.typeCovered}`)?.sigs.push(sig);
+    }
+    (section === Section.Answer ? out.answer : out.authority).push(...byKey.values());
+  }
+  return out;
+}
+
+const worst = (a: Verdict, b: Verdict): Verdict => (a.state === "bogus" ? a : b.state === "bogus" ? b : a.state === "insecure" ? a : b);
+const text = (name: Uint8Array) => toText(name);
+
+export class Validator {
+  private readonly zones = new Map<string, ZoneKeys>();
+  private readonly pending = new Map<string, Promise<ZoneKeys>>();
+
+  constructor(
+    private readonly anchors: () => Anchor[],
+    /** Negative trust anchors (RFC 7646): zones at or below these are not validated. */
+    private readonly ntas: () => Uint8Array[],
+    private readonly now: () => number = () => Date.now() / 1000,
+    private readonly max = 10_000,
+  ) {}
+
+  /** Forgets every zone's keys (new anchors on reload). */
+  clear(): void {
+    this.zones.clear();
+  }
+
+  get size(): number {
+    return this.zones.size;
+  }
+
+  /**
+   * The verdict on `resp` (a complete answer to its question, CNAME chain included). `zoneOf` names the zone cut
+   * a name was answered from, for RRsets that come unsigned (is that zone insecure?).
+   */
+  async validate(resp: Uint8Array, zoneOf: (name: Uint8Array) => Uint8Array, fetch: Fetch): Promise<Verdict> {
+    const m = readMessage(resp, resp.length);
+    if (!m) return { state: "bogus", ede: EdeCode.DnssecBogus, why: "the answer does not parse" };
+    const sets = setsOf(resp, m);
+    let verdict = SECURE;
+    const dnames = sets.answer.filter((s) => s.rrset.type === DNAME);
+    let last = m.qname.bytes;
+    for (const s of sets.answer) {
+      if (s.rrset.type === CNAME && s.sigs.length === 0 && dnames.some((d) => isBelow(s.rrset.owner, d.rrset.owner))) continue; // made from a DNAME (RFC 6672 5.3.3)
+      verdict = worst(verdict, await this.checkSet(s, zoneOf, fetch, sets.authority));
+      if (verdict.state === "bogus") return verdict;
+      if (s.rrset.type === CNAME && m.qtype !== CNAME) last = s.rrset.rdatas[0]!;
+    }
+    const answered = sets.answer.some((s) => sameName(s.rrset.owner, last) && (s.rrset.type === m.qtype || m.qtype === 255));
+    const rcode = rcodeOf(resp);
+    if (answered || (rcode !== 0 && rcode !== 3)) return verdict;
+    return worst(verdict, await this.checkDenial(last, m.qtype, rcode === 3, sets.authority, zoneOf, fetch));
+  }
+
+  /** One RRset: signed by a zone whose keys verify it, or unsigned in a zone proven insecure. */
+  private async checkSet(s: SignedSet, zoneOf: (name: Uint8Array) => Uint8Array, fetch: Fetch, authority: SignedSet[]): Promise<Verdict> {
+    const what = `${text(s.rrset.owner)} ${s.rrset.type}`;
+    const sig = s.sigs.find((g) => isAtOrBelow(s.rrset.owner, g.signer));
+    if (!sig) {
+      const zk = await this.keysFor(zoneOf(s.rrset.owner), fetch);
+      if (zk.verdict.state !== "secure") return zk.verdict;
+      return { state: "bogus", ede: EdeCode.RrsigsMissing, why: `${what}: no RRSIG in a signed zone` };
+    }
+    const zk = await this.keysFor(lowerWire(sig.signer), fetch);
+    if (zk.verdict.state !== "secure") return zk.verdict;
+    const v = await validateSet(s, zk.keys, this.now(), {}, what);
+    if (v.state !== "secure") return v;
+    if (sig.labels < countLabels(s.rrset.owner)) {
+      // Expanded from a wildcard: the name itself must be proven absent (RFC 4035 5.3.4).
+      const ce = suffixWithLabels(s.rrset.owner, sig.labels);
+      const wildcard = new Uint8Array(2 + ce.length);
+      wildcard.set([1, 0x2a]);
+      wildcard.set(ce, 2);
+      return this.proof(authority, sig.signer, fetch, (nsecs) => nsecProvesWildcardAnswer(s.rrset.owner, wildcard, nsecs, sig.signer), (n3) => nsec3ProvesWildcardAnswer(s.rrset.owner, wildcard, n3, sig.signer), what);
+    }
+    return SECURE;
+  }
+
+  /** NXDOMAIN or NODATA for `name`: the SOA and NSEC/NSEC3 records checked, and their proof. */
+  private async checkDenial(name: Uint8Array, qtype: number, nx: boolean, authority: SignedSet[], zoneOf: (name: Uint8Array) => Uint8Array, fetch: Fetch): Promise<Verdict> {
+    const soa = authority.find((s) => s.rrset.type === SOA);
+    const signer = soa?.sigs[0]?.signer ?? authority.find((s) => s.rrset.type === NSEC || s.rrset.type === NSEC3)?.sigs[0]?.signer;
+    const what = `${nx ? "NXDOMAIN" : "NODATA"} for ${text(name)}`;
+    if (!signer) {
+      const zk = await this.keysFor(zoneOf(name), fetch);
+      if (zk.verdict.state !== "secure") return zk.verdict;
+      return { state: "bogus", ede: EdeCode.NsecMissing, why: `${what}: no signed proof in a signed zone` };
+    }
+    if (soa) {
+      const v = await this.checkSet(soa, zoneOf, fetch, []);
+      if (v.state !== "secure") return v;
+    }
+    return this.proof(
+      authority,
+      signer,
+      fetch,
+      (n) => (nx ? nsecProvesNxdomain(name, n, signer) : pick(nsecProvesNodata(name, qtype, n, signer), () => nsecProvesWildcardNodata(name, qtype, n, signer))),
+      (n3) => (nx ? nsec3ProvesNxdomain(name, n3, signer) : pick(nsec3ProvesNodata(name, qtype, n3, signer), () => nsec3ProvesWildcardNodata(name, qtype, n3, signer))),
+      what,
+    );
+  }
+
+  /** The NSEC (or NSEC3) records of `authority` signed by `zone`, their signatures checked, then `prove` weighed. */
+  private async proof(
+    authority: SignedSet[],
+    zone: Uint8Array,
+    fetch: Fetch,
+    prove: (n: Nsec[]) => ReturnType<typeof nsecProvesNodata>,
+    prove3: (n: Nsec3[]) => ReturnType<typeof nsec3ProvesNodata>,
+    what: string,
+  ): Promise<Verdict> {
+    const zk = await this.keysFor(lowerWire(zone), fetch);
+    if (zk.verdict.state !== "secure") return zk.verdict;
+    const nsecSets = authority.filter((s) => s.rrset.type === NSEC);
+    const nsec3Sets = authority.filter((s) => s.rrset.type === NSEC3);
+    if (nsecSets.length === 0 && nsec3Sets.length === 0) return { state: "bogus", ede: EdeCode.NsecMissing, why: `${what}: no NSEC or NSEC3` };
+    for (const s of [...nsecSets, ...nsec3Sets]) {
+      const v = await validateSet(s, zk.keys, this.now(), {}, `${what}: ${text(s.rrset.owner)} NSEC`);
+      if (v.state !== "secure") return v;
+    }
+    const signerOf = (s: SignedSet) => s.sigs[0]?.signer;
+    if (nsecSets.length > 0) {
+      const nsecs = nsecSets.flatMap((s) => s.rrset.rdatas.map((r) => parseNsec(s.rrset.owner, r, signerOf(s)))).filter((n): n is Nsec => n !== null);
+      return denialVerdict(prove(nsecs), what);
+    }
+    const n3 = nsec3Sets.flatMap((s) => s.rrset.rdatas.map((r) => parseNsec3(s.rrset.owner, r, signerOf(s)))).filter((n): n is Nsec3 => n !== null);
+    return denialVerdict(prove3(n3), what);
+  }
+
+  /** The trusted keys of `zone` (lowercased wire), or why it has none: insecure, or bogus. Shared while fetched. */
+  async keysFor(zone: Uint8Array, fetch: Fetch): Promise<ZoneKeys> {
+    const id = keyOf(zone);
+    const now = this.now();
+    const known = this.zones.get(id);
+    if (known && known.expires > now) return known;
+    const inflight = this.pending.get(id);
+    if (inflight) return inflight;
+    const p = this.findKeys(zone, fetch).finally(() => this.pending.delete(id));
+    this.pending.set(id, p);
+    const zk = await p;
+    this.zones.delete(id);
+    this.zones.set(id, zk);
+    while (this.zones.size > this.max) this.zones.delete(this.zones.keys().next().value!);
+    return zk;
+  }
+
+  private async findKeys(zone: Uint8Array, fetch: Fetch): Promise<ZoneKeys> {
+    const now = this.now();
+    const fail = (verdict: Verdict): ZoneKeys => ({ verdict, keys: [], expires: now + FAILED_S });
+    if (this.ntas().some((n) => isAtOrBelow(zone, n))) return fail({ state: "insecure", why: `${text(zone)}: negative trust anchor` });
+    const anchor = this.anchors().find((a) => sameName(a.zone, zone));
+    if (anchor) return this.keysWith(zone, anchor.ds, fetch);
+    if (!this.anchors().some((a) => isAtOrBelow(zone, a.zone))) return fail({ state: "insecure", why: `${text(zone)}: no trust anchor above it` });
+    if (zone[0] === 0) return fail({ state: "insecure", why: "no trust anchor for the root" });
+    const resp = await fetch(zone, DS);
+    if (!resp) return fail({ state: "bogus", ede: EdeCode.DnssecIndeterminate, why: `${text(zone)}: no answer to DS` });
+    const m = readMessage(resp, resp.length);
+    if (!m) return fail({ state: "bogus", ede: EdeCode.DnssecBogus, why: `${text(zone)}: DS answer does not parse` });
+    const sets = setsOf(resp, m);
+    const ds = sets.answer.find((s) => s.rrset.type === DS && sameName(s.rrset.owner, zone));
+    if (ds) {
+      const signer = ds.sigs.find((g) => isBelow(zone, g.signer))?.signer;
+      if (!signer) {
+        const parent = await this.keysFor(zone.subarray(zone[0]! + 1), fetch);
+        return parent.verdict.state === "secure" ? fail({ state: "bogus", ede: EdeCode.RrsigsMissing, why: `${text(zone)}: unsigned DS` }) : fail(parent.verdict);
+      }
+      const parent = await this.keysFor(lowerWire(signer), fetch);
+      if (parent.verdict.state !== "secure") return fail(parent.verdict);
+      const v = await validateSet(ds, parent.keys, now, {}, `${text(zone)} DS`);
+      if (v.state !== "secure") return fail(v);
+      return this.keysWith(zone, ds.rrset.rdatas.map((r) => parseDs(r)).filter((d): d is Ds => d !== null), fetch);
+    }
+    // No DS: insecure if the parent proves it, which it signs; a parent that signs nothing is insecure itself.
+    const soa = sets.authority.find((s) => s.rrset.type === SOA);
+    const signer = soa?.sigs[0]?.signer ?? sets.authority.find((s) => s.rrset.type === NSEC || s.rrset.type === NSEC3)?.sigs[0]?.signer;
+    if (!signer) {
+      const above = soa ? lowerWire(soa.rrset.owner) : zone.subarray(zone[0]! + 1);
+      const parent = sameName(above, zone) ? await this.keysFor(zone.subarray(zone[0]! + 1), fetch) : await this.keysFor(above, fetch);
+      return parent.verdict.state === "secure" ? fail({ state: "bogus", ede: EdeCode.NsecMissing, why: `${text(zone)}: no DS and no signed proof` }) : fail(parent.verdict);
+    }
+    const what = `no DS for ${text(zone)}`;
+    const v = await this.proof(
+      sets.authority,
+      signer,
+      fetch,
+      (n) => pick(nsecProvesInsecureDelegation(zone, n, signer), () => nsecProvesNodata(zone, DS, n, signer)),
+      (n3) => pick(nsec3ProvesInsecureDelegation(zone, n3, signer), () => nsec3ProvesNodata(zone, DS, n3, signer)),
+      what,
+    );
+    if (v.state === "bogus") return fail(v);
+    return fail({ state: "insecure", why: `${text(zone)}: delegated without DS` });
+  }
+
+  /** The DNSKEY RRset of `zone` made trusted by `ds`. */
+  private async keysWith(zone: Uint8Array, ds: Ds[], fetch: Fetch): Promise<ZoneKeys> {
+    const now = this.now();
+    const resp = await fetch(zone, DNSKEY);
+    const m = resp ? readMessage(resp, resp.length) : null;
+    const set = resp && m ? setsOf(resp, m).answer.find((s) => s.rrset.type === DNSKEY && sameName(s.rrset.owner, zone)) : undefined;
+    if (!set) return { verdict: { state: "bogus", ede: EdeCode.DnskeyMissing, why: `${text(zone)}: no DNSKEY` }, keys: [], expires: now + FAILED_S };
+    const r = await trustKeys(set, ds, now, {}, `${text(zone)} DNSKEY`);
+    const ttl = r.verdict.state === "secure" ? Math.min(KEYS_MAX_S, ...set.sigs.map((g) => g.originalTtl)) : FAILED_S;
+    return { verdict: r.verdict, keys: r.keys, expires: now + ttl };
+  }
+}
+
+/** The first proof that is not bogus, trying the second only when the first fails. */
+function pick<T extends { state: string }>(first: T, second: () => T): T {
+  return first.state === "bogus" ? second() : first;
+}
+
