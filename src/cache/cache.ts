@@ -68,6 +68,8 @@ function keyHash(nameHash: number, qtype: number, qclass: number, variant: numbe
 }
 
 export class PacketCache {
+  /** The Extended DNS Error of SERVFAIL entries that have one (a bogus answer's reason), by entry. */
+  private readonly edes = new Map<number, { code: number; text: string }>();
   private capacity = 0;
   // Per-entry fields, indexed by entry.
   private hash = new Uint32Array(0);
@@ -209,7 +211,7 @@ export class PacketCache {
     const an = (d[base + 6]! << 8) | d[base + 7]!;
     const ns = (d[base + 8]! << 8) | d[base + 9]!;
     const ar = ((d[base + 10]! << 8) | d[base + 11]!) + 1;
-    const n = finishResponse(buf, wl, q, rcodeOf(buf), an, ns);
+    const n = finishResponse(buf, wl, q, rcodeOf(buf), an, ns, this.flags[i]! & SERVFAIL ? this.edes.get(i) : undefined);
     buf[10] = ar >> 8;
     buf[11] = ar & 0xff;
     return n;
@@ -262,7 +264,7 @@ export class PacketCache {
     }
   }
 
-  insert(query: Uint8Array, q: QueryInfo, resp: Uint8Array, scan: Scan, secure = false): number {
+  insert(query: Uint8Array, q: QueryInfo, resp: Uint8Array, scan: Scan, secure = false, ede?: { code: number; text: string }): number {
     const o = this.settings();
     if (resp[2]! & 0x02 || scan.cnameChain < 0) return this.skip(); // TC, or a looping chain
     const p = this.policy(scan);
@@ -337,6 +339,7 @@ export class PacketCache {
     this.ttlS[i] = ttl;
     this.staleUntilMs[i] = now + ttl * 1000 + staleFor;
     this.flags[i] = f | (scan.rcode === Rcode.SERVFAIL ? SERVFAIL : 0) | (secure ? SECURE : 0);
+    if (ede && scan.rcode === Rcode.SERVFAIL) this.edes.set(i, ede);
     this.link(i, size);
     this.counters.inserts++;
     return i;
@@ -422,7 +425,13 @@ export class PacketCache {
     this.counters.evictions++;
   }
 
+  /** Whether entry i holds a SERVFAIL (kept servfail_ttl): never stale data to fall back on. */
+  isServfail(i: number): boolean {
+    return (this.flags[i]! & SERVFAIL) !== 0;
+  }
+
   private remove(i: number): void {
+    this.edes.delete(i);
     const b = this.hash[i]! & this.mask;
     if (this.buckets[b] === i) this.buckets[b] = this.chain[i]!;
     else {

@@ -165,7 +165,8 @@ export class Pipeline implements RequestHandler<Forwarded> {
   finish(buf: Uint8Array, q: QueryInfo, udp: boolean, result: Forwarded | null): number {
     const serveStale = this.current().cache.serve_stale;
     // Looked up now: entries are indexes, and one seen before the wait may have been replaced since.
-    const stale = serveStale && (!result || rcodeOf(result.resp) === Rcode.SERVFAIL) ? this.cache.lookup(buf, q) : NONE;
+    const found = serveStale && (!result || rcodeOf(result.resp) === Rcode.SERVFAIL) ? this.cache.lookup(buf, q) : NONE;
+    const stale = found !== NONE && !this.cache.isServfail(found) ? found : NONE; // a kept SERVFAIL is no stale data
     if (result && stale === NONE) return this.fit(buf, this.copyAnswer(buf, q, result), q, udp);
     if (stale !== NONE) {
       this.refresh(buf, q, stale); // keeps the upstream query alive for the cache after we stop waiting
@@ -215,9 +216,9 @@ export class Pipeline implements RequestHandler<Forwarded> {
     try {
       let result = await snap.resolver.forward(query, q, deadline, signal);
       if (result?.tail) result = await chase(result, q, query, (tq) => this.lookup(tq, deadline, signal), snap.resolver.maxChain);
-      // A chain left unfinished (too long, a loop across zones) is answered as it is, not kept. Nor is a SERVFAIL
-      // with a reason (EDE): the packet cache would answer later ones without it.
-      if (result && !result.tail && !result.ede) this.cache.insert(query, q, result.resp, result.scan, result.secure === true);
+      // A chain left unfinished (too long, a loop across zones) is answered as it is, not kept. A SERVFAIL with a
+      // reason (a bogus answer, a limit) is kept with it for servfail_ttl: asking again at once would find the same.
+      if (result && !result.tail) this.cache.insert(query, q, result.resp, result.scan, result.secure === true, result.ede);
       return result;
     } catch (err) {
       log.warn("upstream query failed", { err });

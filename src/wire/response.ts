@@ -101,12 +101,12 @@ export function beginResponse(buf: Uint8Array, q: QueryInfo, rcode: number, auth
 }
 
 /** Sets ANCOUNT/NSCOUNT and appends OPT when the client used EDNS; returns the message length. */
-export function finishResponse(buf: Uint8Array, off: number, q: QueryInfo, rcode: number, an: number, ns: number): number {
+export function finishResponse(buf: Uint8Array, off: number, q: QueryInfo, rcode: number, an: number, ns: number, ede?: { code: number; text: string }): number {
   put16(buf, 6, an);
   put16(buf, 8, ns);
   if (!q.edns) return off;
   put16(buf, 10, 1);
-  return writeOpt(buf, off, rcode, q.dnssecOk, q);
+  return writeOpt(buf, off, rcode, q.dnssecOk, q, ede);
 }
 
 /**

@@ -51,6 +51,17 @@ describe("DNSSEC verdicts of what bunbound resolves, next to a validating Unboun
     });
   }
 
+  test.skipIf(skip)("a bogus answer asked again is SERVFAIL from the cache for servfail_ttl, with the same EDE and reason", async () => {
+    const first = await dig(b!.udpPort, "www.nosig.com.", "A");
+    const again = await dig(b!.udpPort, "www.nosig.com.", "A");
+    const reason = (a: { out: string }) => /; EDE: \d+ \([^)]*\): \((.*)\)/.exec(a.out)?.[1];
+    expect(first.status).toBe(again.status);
+    expect(again.ede).toEqual(first.ede);
+    expect(reason(again)).toBe(reason(first));
+    const misses = await (await fetch(`http://127.0.0.1:${b!.httpPort}/metrics`)).text();
+    expect(misses).toMatch(/bunbound_cache_hits_total [1-9]/);
+  });
+
   test.skipIf(skip)("CD=1: a bogus answer is handed over unchecked (RFC 4035 3.2.2)", async () => {
     const a = await dig(b!.udpPort, "www.badsig.com.", "A", ["+cdflag"]);
     expect(a.status).toBe("NOERROR");
