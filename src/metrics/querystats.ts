@@ -103,6 +103,28 @@ export interface LoggedQuery {
   rcode: string;
   transport: string;
   ms: number;
+  /** The answer carried AD: DNSSEC-validated as secure (shown only to clients that asked with DO or AD). */
+  ad: boolean;
+  /** The RFC 8914 INFO-CODE of a SERVFAIL that gave one (why: a bogus answer, a limit), else null. */
+  ede: number | null;
+}
+
+const AD = 0x20;
+const AD_FLAG = 0x80; // in the transport byte of `meta`
+const EDE_OPTION = 15;
+
+/**
+ * The INFO-CODE of the EDE option of an error answer as we write them (no records but our OPT, right after the
+ * question at `off`), or -1.
+ */
+function edeOf(buf: Uint8Array, off: number): number {
+  if (buf[6] !== 0 || buf[7] !== 0 || buf[8] !== 0 || buf[9] !== 0 || buf[10] !== 0 || buf[11] !== 1) return -1;
+  if (buf[off] !== 0 || buf[off + 1] !== 0 || buf[off + 2] !== 41) return -1;
+  const end = Math.min(buf.length, off + 11 + ((buf[off + 9]! << 8) | buf[off + 10]!));
+  for (let o = off + 11; o + 4 <= end; o += 4 + ((buf[o + 2]! << 8) | buf[o + 3]!)) {
+    if (((buf[o]! << 8) | buf[o + 1]!) === EDE_OPTION && o + 6 <= end) return (buf[o + 4]! << 8) | buf[o + 5]!;
+  }
+  return -1;
 }
 
 /** The last `capacity` queries, oldest overwritten first. */
@@ -112,6 +134,8 @@ export class QueryLog {
   private readonly meta: Uint32Array;
   private readonly ms: Float32Array;
   private readonly names: Uint8Array;
+  /** EDE INFO-CODE + 1 of each entry; 0: none. */
+  private readonly edes: Uint16Array;
   private next = 0;
   private size = 0;
   private total = 0;
@@ -121,6 +145,7 @@ export class QueryLog {
     this.meta = new Uint32Array(capacity);
     this.ms = new Float32Array(capacity);
     this.names = new Uint8Array(capacity * 256);
+    this.edes = new Uint16Array(capacity);
   }
 
   add(ip: string, time: number, buf: Uint8Array, qnameEnd: number, qtype: number, rcode: number, transport: Transport, ms: number): void {
@@ -130,7 +155,8 @@ export class QueryLog {
     this.total++;
     this.ips[i] = ip;
     this.times[i] = time;
-    this.meta[i] = (qtype << 16) | ((rcode & 0xff) << 8) | transport;
+    this.meta[i] = (qtype << 16) | ((rcode & 0xff) << 8) | transport | (buf[3]! & AD ? AD_FLAG : 0);
+    this.edes[i] = rcode === 2 ? edeOf(buf, qnameEnd + 4) + 1 : 0;
     this.ms[i] = ms;
     putName(this.names, i * 256, buf, 12, qnameEnd);
   }
@@ -164,8 +190,10 @@ export class QueryLog {
         qname: toText(this.names, i * 256 + 1, i * 256 + 1 + this.names[i * 256]!),
         qtype: QTYPES.find(([c]) => c === qtype)?.[1] ?? `TYPE${qtype}`,
         rcode: RCODE_LABELS[Math.min(rcode, 6)]!,
-        transport: TRANSPORT_LABELS[m & 0xff] ?? "udp",
+        transport: TRANSPORT_LABELS[m & 0x7f] ?? "udp",
         ms: Math.round(this.ms[i]! * 1000) / 1000,
+        ad: (m & AD_FLAG) !== 0,
+        ede: this.edes[i]! > 0 ? this.edes[i]! - 1 : null,
       });
     }
     return out;

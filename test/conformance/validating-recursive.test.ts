@@ -62,6 +62,14 @@ describe("DNSSEC verdicts of what bunbound resolves, next to a validating Unboun
     expect(misses).toMatch(/bunbound_cache_hits_total [1-9]/);
   });
 
+  test.skipIf(skip)("the query log shows each answer's verdict: AD for secure ones, the EDE of bogus ones", async () => {
+    await dig(b!.udpPort, "www.secure.com.", "A");
+    await dig(b!.udpPort, "www.expired.com.", "A");
+    const log = (await (await fetch(`http://127.0.0.1:${b!.httpPort}/api/querylog?limit=50`)).json()) as { queries: Array<{ qname: string; ad: boolean; ede: number | null }> };
+    expect(log.queries.find((q) => q.qname === "www.secure.com.")).toMatchObject({ ad: true, ede: null });
+    expect(log.queries.find((q) => q.qname === "www.expired.com.")).toMatchObject({ ad: false, ede: 7 });
+  });
+
   test.skipIf(skip)("CD=1: a bogus answer is handed over unchecked (RFC 4035 3.2.2)", async () => {
     const a = await dig(b!.udpPort, "www.badsig.com.", "A", ["+cdflag"]);
     expect(a.status).toBe("NOERROR");

@@ -75,7 +75,8 @@
     rows("tasks", Object.entries(s.tasks), ([k, v]) => [esc(k), fmt(v)]);
     rows("clients", s.topClients, (c) => [esc(c.ip), esc(c.name || "–"), esc((c.transports || []).join(" ")), fmt(c.queries)], [2]);
     rows("domains", s.topDomains, (d) => [esc(d.name), fmt(d.count)]);
-    rows("recent", s.recent, (q) => [esc(q.time.slice(11, 19)), esc(q.client), esc(q.qname), esc(q.qtype), esc(q.rcode), esc(q.transport), fmt(q.ms, 2)], [0, 5, 6]);
+    const dnssec = (q) => (q.ad ? "AD" : q.ede !== null && q.ede !== undefined ? `EDE ${q.ede}` : "–");
+    rows("recent", s.recent, (q) => [esc(q.time.slice(11, 19)), esc(q.client), esc(q.qname), esc(q.qtype), esc(q.rcode), esc(dnssec(q)), esc(q.transport), fmt(q.ms, 2)], [0, 5, 6, 7]);
   }
 
   const conn = $("conn");
