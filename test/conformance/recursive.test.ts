@@ -8,15 +8,12 @@
 // (ttl-aging, ttl-fetched-apart). The additional section and the EDNS payload size and options (each server's
 // own) are not compared. For the failures (every server lame, a delegation loop, NXNS) only the rcode is.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Hierarchy } from "../helpers/hierarchy";
 import { ALLOW } from "./allowances";
 import { differences, normalise, type Allowance, type Normalised, type RR } from "./compare";
 import { dumpAll, report, summary, variantLabel, type Exchange, type Variant } from "./matrix";
 import { buildQuery, exchange } from "./query";
-import { freePort, missingTools, startAll, startBunboundWith, type Server } from "./servers";
+import { missingTools, startAll, startBunboundWith, startUnbound, type Server } from "./servers";
 import type { Question } from "./zone";
 
 setDefaultTimeout(60_000);
@@ -79,83 +76,6 @@ const WAIT_MS = 4000;
 const retried: string[] = [];
 
 const VARIANTS: Variant[] = (["udp", "tcp"] as const).flatMap((transport) => (["noedns", "edns"] as const).map((edns) => ({ transport, edns, case: "plain" as const })));
-
-/** Unbound as a full resolver from `hints`; its defaults otherwise, apart from what a loopback world needs. */
-async function startRecursiveUnbound(hints: string): Promise<Server> {
-  const dir = mkdtempSync(join(tmpdir(), "conformance-unbound-recursive-"));
-  const port = await freePort();
-  const conf = join(dir, "unbound.conf");
-  const logFile = join(dir, "unbound.log");
-  writeFileSync(
-    conf,
-    [
-      "server:",
-      `  interface: 127.0.0.1@${port}`,
-      `  port: ${port}`,
-      "  do-ip4: yes",
-      "  do-ip6: no",
-      "  do-udp: yes",
-      "  do-tcp: yes",
-      '  username: ""',
-      '  chroot: ""',
-      `  directory: "${dir}"`,
-      `  pidfile: "${dir}/unbound.pid"`,
-      `  logfile: "${logFile}"`,
-      "  use-syslog: no",
-      "  log-time-ascii: yes",
-      "  verbosity: 1",
-      "  num-threads: 1",
-      "  so-reuseport: no",
-      "  access-control: 127.0.0.0/8 allow",
-      // The world's servers are on 127.53.x.y, and the root servers' names are in test. (a default local zone).
-      "  do-not-query-localhost: no",
-      '  local-zone: "test." nodefault',
-      `  root-hints: "${hints}"`,
-      '  module-config: "iterator"',
-      "  qname-minimisation: yes",
-      "  harden-glue: yes",
-      "remote-control:",
-      "  control-enable: no",
-      "",
-    ].join("\n"),
-  );
-  const which = Bun.which("unbound") ?? Bun.which("unbound", { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" }) ?? "unbound";
-  const proc = Bun.spawn([which, "-d", "-c", conf], { stdin: "ignore", stdout: Bun.file(join(dir, "unbound.out")), stderr: Bun.file(join(dir, "unbound.err")) });
-  started.add(proc);
-  const readOr = (f: string) => {
-    try {
-      return readFileSync(f, "utf8");
-    } catch {
-      return "";
-    }
-  };
-  const log = () => `${readOr(logFile)}${readOr(join(dir, "unbound.err"))}`;
-  const stop = async () => {
-    if (proc.exitCode === null) {
-      proc.kill("SIGTERM");
-      if (!(await Promise.race([proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]))) proc.kill("SIGKILL");
-    }
-    await proc.exited;
-    started.delete(proc);
-  };
-  const server: Server = { name: "unbound-recursive", port, dir, log, stop };
-  // localhost is a built-in local zone: it answers without asking the world (and so without priming it first).
-  for (const until = Date.now() + 10_000; ; ) {
-    const r = await exchange("udp", port, buildQuery("localhost", "A", { rd: true }), 300);
-    if (r && (r[3]! & 0x0f) === 0) return server;
-    if (proc.exitCode !== null || Date.now() > until) {
-      await stop();
-      throw new Error(`unbound ${proc.exitCode !== null ? `exited (${proc.exitCode})` : `did not answer on ${port}`} while starting:\n${log()}`);
-    }
-    await Bun.sleep(50);
-  }
-}
-
-/** Unbound processes of this file: killed when the test process exits, however it ends. */
-const started = new Set<import("bun").Subprocess>();
-process.on("exit", () => {
-  for (const p of started) p.kill("SIGKILL");
-});
 
 const missing = missingTools(["unbound"], "the recursive conformance suite");
 
@@ -245,7 +165,9 @@ describe.skipIf(!world)("bunbound resolves from the root like Unbound does, on t
     const w = world!;
     const [unbound, bunbound] = await startAll<[Server, Server]>(
       servers,
-      startRecursiveUnbound(w.hints),
+      // Unbound's defaults but for what a loopback world needs: the root servers' names are in test. (a default
+      // local zone). harden-glue is the default, said here because the comparison leans on it.
+      startUnbound({ mode: "recursive", rootHints: w.hints, extra: ['local-zone: "test." nodefault', "harden-glue: yes"] }),
       startBunboundWith(`mode = "recursive"\nroot_hints = "${w.hints}"\n[dnssec]\nvalidate = false\n[recursion]\nport = ${w.port}\n[clients]\nenabled = false\n[discovery]\nenabled = false\n`),
     );
     ({ results: first, full: firstFull } = await pass(unbound, bunbound));

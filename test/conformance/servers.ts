@@ -1,6 +1,7 @@
-// Reference servers for the conformance suite: NSD (authoritative) and Unbound (forwarding or validating) from
-// Debian, each on a free loopback port with its config, pid and log files in a temporary directory, and
-// bunbound itself through startBunbound. A start returns once the server has answered a query.
+// Reference servers for the conformance suite: NSD (authoritative) and Unbound (forwarding, validating or
+// recursive) from Debian, each on a free loopback port with its config, pid and log files in a temporary
+// directory, and bunbound itself through startBunbound. A start returns once the server has answered a query.
+// The signed world (helpers/signed-world) starts its NSDs and its Unbound with the same pieces.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -62,14 +63,16 @@ process.on("exit", () => {
   for (const p of live) p.kill("SIGKILL");
 });
 
-function track(proc: import("bun").Subprocess): import("bun").Subprocess {
+/** `proc`, killed when the test process exits if it is still running then. */
+export function track(proc: import("bun").Subprocess): import("bun").Subprocess {
   live.add(proc);
   void proc.exited.then(() => live.delete(proc));
   return proc;
 }
 
-async function stopProc(proc: import("bun").Subprocess): Promise<void> {
-  if (proc.exitCode !== null) return;
+/** SIGTERM, then SIGKILL after 3 s; resolves once the process has exited. */
+export async function stopProc(proc: import("bun").Subprocess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
   proc.kill("SIGTERM");
   const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
   if (!done) {
@@ -78,7 +81,8 @@ async function stopProc(proc: import("bun").Subprocess): Promise<void> {
   }
 }
 
-const readOr = (file: string) => {
+/** A log file's text, or "(no log)". */
+export const readOr = (file: string) => {
   try {
     return readFileSync(file, "utf8");
   } catch {
@@ -113,38 +117,20 @@ export async function startNsd(zones: ZoneSpec[]): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), "conformance-nsd-"));
   return await onFreePort(async (port) => {
     const conf = join(dir, "nsd.conf");
-    const logFile = join(dir, "nsd.log");
     writeFileSync(
       conf,
-      [
-        "server:",
-        `  ip-address: 127.0.0.1@${port}`,
-        `  port: ${port}`,
-        "  do-ip4: yes",
-        "  do-ip6: no",
-        '  username: ""',
-        '  chroot: ""',
-        `  zonesdir: "${dir}"`,
-        `  zonelistfile: "${dir}/zone.list"`,
-        '  database: ""',
-        `  pidfile: "${dir}/nsd.pid"`,
-        `  logfile: "${logFile}"`,
-        `  xfrdfile: "${dir}/xfrd.state"`,
-        `  xfrdir: "${dir}"`,
-        "  server-count: 1",
-        "  verbosity: 2",
-        "  minimal-responses: yes",
-        "  round-robin: no",
-        "  refuse-any: no",
-        "  hide-version: yes",
-        "remote-control:",
-        "  control-enable: no",
-        ...zones.flatMap((z) => ["zone:", `  name: "${z.name}"`, `  zonefile: "${z.file}"`, "  provide-xfr: 127.0.0.1 NOKEY"]),
-        "",
-      ].join("\n"),
+      nsdConfig({
+        dir,
+        address: `127.0.0.1@${port}`,
+        port,
+        verbosity: 2,
+        server: ["minimal-responses: yes", "round-robin: no", "refuse-any: no"],
+        zones,
+        zone: ["provide-xfr: 127.0.0.1 NOKEY"],
+      }),
     );
     const proc = track(Bun.spawn([which("nsd"), "-d", "-c", conf], { stdin: "ignore", stdout: Bun.file(join(dir, "nsd.out")), stderr: Bun.file(join(dir, "nsd.err")) }));
-    const log = () => `${readOr(logFile)}${readOr(join(dir, "nsd.err"))}`;
+    const log = () => `${readOr(join(dir, "nsd.log"))}${readOr(join(dir, "nsd.err"))}`;
     try {
       for (const z of zones) await waitAnswers(proc, port, z.name, "SOA", `nsd (zone ${z.name})`, log);
     } catch (e) {
@@ -155,17 +141,67 @@ export async function startNsd(zones: ZoneSpec[]): Promise<Server> {
   });
 }
 
-export interface UnboundOptions {
-  /** "forward": module-config iterator, a forward-zone per zone. "validate": validator iterator, a stub-zone per zone. */
-  mode: "forward" | "validate";
-  /** The zones and the loopback port of the server each forward-zone or stub-zone points at. */
-  zones: Array<{ zone: string; port: number }>;
-  /** Zone-file lines (DNSKEY or DS) of the trust anchor, validating mode. */
-  trustAnchor?: string;
-  useCapsForId?: boolean;
+/**
+ * NSD 4.6's config serving `zones` on `address` (NSD's form: "127.0.0.1@5353" or an address) and `port`, its
+ * files (zone list, pid, log nsd.log, xfrd state) in `dir`: one server process, no chroot, no privilege drop, no
+ * database, no remote control, version hidden. `server` lines (unindented) go into the server clause, `zone`
+ * lines into every zone's.
+ */
+export function nsdConfig(o: { dir: string; address: string; port: number; verbosity: number; server?: string[]; zones: ZoneSpec[]; zone?: string[] }): string {
+  const indent = (lines: string[] = []) => lines.map((l) => `  ${l}`);
+  return [
+    "server:",
+    `  ip-address: ${o.address}`,
+    `  port: ${o.port}`,
+    "  do-ip4: yes",
+    "  do-ip6: no",
+    '  username: ""',
+    '  chroot: ""',
+    `  zonesdir: "${o.dir}"`,
+    `  zonelistfile: "${o.dir}/zone.list"`,
+    '  database: ""',
+    `  pidfile: "${o.dir}/nsd.pid"`,
+    `  logfile: "${o.dir}/nsd.log"`,
+    `  xfrdfile: "${o.dir}/xfrd.state"`,
+    `  xfrdir: "${o.dir}"`,
+    "  server-count: 1",
+    `  verbosity: ${o.verbosity}`,
+    "  hide-version: yes",
+    ...indent(o.server),
+    "remote-control:",
+    "  control-enable: no",
+    ...o.zones.flatMap((z) => ["zone:", `  name: "${z.name}"`, `  zonefile: "${z.file}"`, ...indent(o.zone)]),
+    "",
+  ].join("\n");
 }
 
-/** Unbound 1.17 as a plain forwarder or as a validating resolver with a stub zone; one thread, EDE on. */
+export interface UnboundOptions {
+  /**
+   * "forward": module-config iterator, a forward-zone per zone. "validate": validator iterator, the trust anchor,
+   * a stub-zone per zone (or, with rootHints, from that root). In both, every question reaches the servers under
+   * test (no names synthesised from cached NSEC, no prefetch, no QNAME minimisation unless asked) and EDE is on.
+   * "recursive": iterator from rootHints, with Unbound's defaults (QNAME minimisation on).
+   */
+  mode: "forward" | "validate" | "recursive";
+  /** The zones and the loopback port of the server each forward-zone or stub-zone points at. */
+  zones?: Array<{ zone: string; port: number }>;
+  /** A root hints file (Unbound's root-hints): resolves from that root. */
+  rootHints?: string;
+  /** Zone-file lines (DNSKEY or DS) of the trust anchor, validating mode: written to a file in the server's directory. */
+  trustAnchor?: string;
+  /** An existing trust-anchor-file instead, validating mode. */
+  trustAnchorFile?: string;
+  useCapsForId?: boolean;
+  /** qname-minimisation; on in recursive mode unless false, off in the others unless true. */
+  qnameMinimisation?: boolean;
+  /** More lines for the server clause (unindented), after the others. */
+  extra?: string[];
+}
+
+/**
+ * Unbound 1.17 as a plain forwarder, as a validating resolver (with stub zones or from root hints), or as a full
+ * resolver from root hints; one thread, on 127.0.0.1, asking servers on 127/8 (do-not-query-localhost: no).
+ */
 export async function startUnbound(o: UnboundOptions): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), `conformance-unbound-${o.mode}-`));
   return await onFreePort(async (port) => {
@@ -191,31 +227,31 @@ export async function startUnbound(o: UnboundOptions): Promise<Server> {
       "  so-reuseport: no",
       "  access-control: 127.0.0.0/8 allow",
       "  do-not-query-localhost: no",
-      // Every question reaches the server under test: no names synthesised from cached NSEC, no prefetch.
-      "  aggressive-nsec: no",
-      "  prefetch: no",
-      "  qname-minimisation: no",
-      "  ede: yes",
-      `  use-caps-for-id: ${o.useCapsForId ? "yes" : "no"}`,
+      `  qname-minimisation: ${(o.qnameMinimisation ?? o.mode === "recursive") ? "yes" : "no"}`,
+      `  module-config: "${o.mode === "validate" ? "validator iterator" : "iterator"}"`,
     ];
-    if (o.mode === "forward") {
-      lines.push('  module-config: "iterator"', ...o.zones.flatMap((z) => ["forward-zone:", `  name: "${z.zone}."`, `  forward-addr: 127.0.0.1@${z.port}`]));
-    } else {
-      const ta = join(dir, "trust-anchor.key");
-      writeFileSync(ta, `${o.trustAnchor ?? ""}\n`);
-      lines.push(
-        '  module-config: "validator iterator"',
-        `  trust-anchor-file: "${ta}"`,
-        "  val-log-level: 2",
-        ...o.zones.flatMap((z) => ["stub-zone:", `  name: "${z.zone}."`, `  stub-addr: 127.0.0.1@${z.port}`]),
-      );
+    if (o.mode !== "recursive") {
+      // Every question reaches the server under test: no names synthesised from cached NSEC, no prefetch.
+      lines.push("  aggressive-nsec: no", "  prefetch: no", "  ede: yes", `  use-caps-for-id: ${o.useCapsForId ? "yes" : "no"}`);
     }
+    if (o.rootHints) lines.push(`  root-hints: "${o.rootHints}"`);
+    if (o.mode === "validate") {
+      let ta = o.trustAnchorFile;
+      if (!ta) {
+        ta = join(dir, "trust-anchor.key");
+        writeFileSync(ta, `${o.trustAnchor ?? ""}\n`);
+      }
+      lines.push(`  trust-anchor-file: "${ta}"`, "  val-log-level: 2");
+    }
+    lines.push(...(o.extra ?? []).map((l) => `  ${l}`));
+    const kind = o.mode === "forward" ? "forward" : "stub";
+    lines.push(...(o.zones ?? []).flatMap((z) => [`${kind}-zone:`, `  name: "${z.zone}."`, `  ${kind}-addr: 127.0.0.1@${z.port}`]));
     lines.push("remote-control:", "  control-enable: no", "");
     writeFileSync(conf, lines.join("\n"));
     const proc = track(Bun.spawn([which("unbound"), "-d", "-c", conf], { stdin: "ignore", stdout: Bun.file(join(dir, "unbound.out")), stderr: Bun.file(join(dir, "unbound.err")) }));
     const log = () => `${readOr(logFile)}${readOr(join(dir, "unbound.err"))}`;
     try {
-      // localhost is one of Unbound's built-in local zones: it answers without any upstream.
+      // localhost is one of Unbound's built-in local zones: it answers without any upstream (or priming the root).
       await waitAnswers(proc, port, "localhost", "A", `unbound (${o.mode})`, log);
     } catch (e) {
       await stopProc(proc);

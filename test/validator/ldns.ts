@@ -1,7 +1,9 @@
 // Zones signed by ldns for the validator tests: keys from ldns-keygen, signatures from ldns-signzone, DS
 // records from ldns-key2ds, read back with ldns-read-zone in RFC 3597 form so every RDATA keeps the case and
 // bytes the signer saw. Each tool runs with a deadline.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { afterAll } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { keyOf } from "../../src/wire/records";
 import { toWire } from "../../src/wire/name";
@@ -58,6 +60,55 @@ export async function run(cmd: string[], cwd: string): Promise<string> {
   if (p.signalCode) throw new Error(`${cmd.join(" ")}: still running after ${TOOL_MS} ms`);
   if (code !== 0) throw new Error(`${cmd.join(" ")}: exit ${code}: ${stderr}`);
   return stdout;
+}
+
+/** A temporary directory for one test file's zones, removed after its tests. */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * The zone the denial-of-existence tests sign (nsec.test.ts adds more names to it): a wildcard, empty
+ * non-terminals (ent., b.ent.), a signed delegation (secure., with its DS) and an unsigned one (insecure.), both
+ * with glue.
+ */
+export const DENIAL_ZONE = `$ORIGIN example.
+$TTL 300
+@ SOA ns1 hostmaster 1 3600 600 86400 300
+@ NS ns1
+ns1 A 192.0.2.53
+www A 192.0.2.10
+alias CNAME www
+a.b.ent TXT "deep"
+*.wild A 192.0.2.99
+secure NS ns.secure
+secure DS 12345 13 2 ${"ab".repeat(32)}
+ns.secure A 192.0.2.1
+insecure NS ns.insecure
+ns.insecure A 192.0.2.2
+`;
+
+/** The child zone of DENIAL_ZONE's signed delegation. */
+export const DENIAL_CHILD = `$ORIGIN secure.example.
+$TTL 300
+@ SOA ns hostmaster 1 3600 600 86400 300
+@ NS ns
+ns A 192.0.2.1
+`;
+
+/**
+ * `text` signed for `origin` in the new directory `dir` by a fresh ECDSA P-256 KSK, from an hour before `now` for
+ * 30 days, with more ldns-signzone `args` (-n for NSEC3, ...): ldns-read-zone's text of it, every RDATA in RFC
+ * 3597 form but the SOA's.
+ */
+export async function signDenialZone(dir: string, origin: string, text: string, args: string[], now: number): Promise<string> {
+  mkdirSync(dir);
+  writeFileSync(join(dir, "zone"), text);
+  const base = (await run(["ldns-keygen", "-k", "-a", "ECDSAP256SHA256", origin], dir)).trim();
+  await run(["ldns-signzone", ...args, "-o", origin, "-i", String(now - HOUR), "-e", String(now + 30 * DAY), "-f", "signed", "zone", base], dir);
+  return await run(["ldns-read-zone", "-U", "SOA", "signed"], dir);
 }
 
 export interface SignedRR {

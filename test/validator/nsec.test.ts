@@ -1,8 +1,6 @@
 // Denial of existence with NSEC over zones ldns-signzone signed: each proof an authoritative server would send
 // is accepted, and each kind of wrong or incomplete proof ends in its own named verdict.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { toText, toWire } from "../../src/wire/name";
 import { parseMasterText, type ZoneRecord } from "../../src/zones/master";
@@ -11,38 +9,20 @@ import {
   nsecProvesInsecureDelegation, nsecProvesNodata, nsecProvesNxdomain, nsecProvesWildcardAnswer, nsecProvesWildcardNodata, parseNsec, type Nsec,
 } from "../../src/validator/nsec";
 import { parseDnskey, verifyRRset, type Dnskey } from "../../src/validator/verify";
-import { DAY, HOUR, LDNS_MISSING, rrsetsOf, run } from "./ldns";
+import { DENIAL_CHILD as CHILD, DENIAL_ZONE, LDNS_MISSING, rrsetsOf, scratchDir, signDenialZone } from "./ldns";
 
-const ROOT = mkdtempSync(join(tmpdir(), "bunbound-nsec-"));
-afterAll(() => rmSync(ROOT, { recursive: true, force: true }));
+const ROOT = scratchDir("bunbound-nsec-");
 const NOW = Math.floor(Date.now() / 1000);
 const [A, MX, TXT, DS] = [1, 15, 16, 43];
 const NSEC = 47;
 
-/** Wildcards, empty non-terminals (ent., b.ent., *.emptywild.), a signed and an unsigned delegation, a DNAME. */
-const ZONE = `$ORIGIN example.
-$TTL 300
-@ SOA ns1 hostmaster 1 3600 600 86400 300
-@ NS ns1
-ns1 A 192.0.2.53
-www A 192.0.2.10
-www AAAA 2001:db8::10
-alias CNAME www
-a.b.ent TXT "deep"
-*.wild A 192.0.2.99
+/**
+ * DENIAL_ZONE (a wildcard, empty non-terminals ent. and b.ent., a signed and an unsigned delegation) and more: a
+ * name below a wildcard (so *.emptywild. is an empty non-terminal), a DNAME, a second type at www.
+ */
+const ZONE = `${DENIAL_ZONE}www AAAA 2001:db8::10
 x.*.emptywild TXT "below a wildcard"
-secure NS ns.secure
-secure DS 12345 13 2 ${"ab".repeat(32)}
-ns.secure A 192.0.2.1
-insecure NS ns.insecure
-ns.insecure A 192.0.2.2
 dn DNAME example.net.
-`;
-const CHILD = `$ORIGIN secure.example.
-$TTL 300
-@ SOA ns hostmaster 1 3600 600 86400 300
-@ NS ns
-ns A 192.0.2.1
 `;
 
 interface SignedZone {
@@ -52,12 +32,7 @@ interface SignedZone {
 
 /** `text` signed for `origin` by a fresh ECDSA key (NSEC, or NSEC3 with `args`), read back in RFC 3597 form. */
 async function sign(name: string, origin: string, text: string, args: string[] = []): Promise<SignedZone> {
-  const dir = join(ROOT, name);
-  mkdirSync(dir);
-  writeFileSync(join(dir, "zone"), text);
-  const base = (await run(["ldns-keygen", "-k", "-a", "ECDSAP256SHA256", origin], dir)).trim();
-  await run(["ldns-signzone", ...args, "-o", origin, "-i", String(NOW - HOUR), "-e", String(NOW + 30 * DAY), "-f", "signed", "zone", base], dir);
-  const records = parseMasterText(await run(["ldns-read-zone", "-U", "SOA", "signed"], dir), "signed", toWire(origin));
+  const records = parseMasterText(await signDenialZone(join(ROOT, name), origin, text, args, NOW), "signed", toWire(origin));
   const dnskey = records.find((r) => r.type === 48)!;
   return { records, key: parseDnskey(dnskey.owner, dnskey.rdata)! };
 }

@@ -1,9 +1,7 @@
 // Denial of existence with NSEC3 over zones ldns-signzone -n signed (salted, iterated, with and without opt-out):
 // the records RFC 5155 7.2 has a server send are picked here by hashing, and every proof is accepted; each wrong
 // or incomplete one ends in its own named verdict.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { toText, toWire } from "../../src/wire/name";
 import { parseMasterText, type ZoneRecord } from "../../src/zones/master";
@@ -14,35 +12,13 @@ import {
   parseNsec3, type Nsec3,
 } from "../../src/validator/nsec3";
 import { parseDnskey, verifyRRset } from "../../src/validator/verify";
-import { DAY, HOUR, LDNS_MISSING, rrsetsOf, run } from "./ldns";
+import { DENIAL_CHILD as CHILD, DENIAL_ZONE as ZONE, LDNS_MISSING, rrsetsOf, scratchDir, signDenialZone } from "./ldns";
 
-const ROOT = mkdtempSync(join(tmpdir(), "bunbound-nsec3-"));
-afterAll(() => rmSync(ROOT, { recursive: true, force: true }));
+const ROOT = scratchDir("bunbound-nsec3-");
 const NOW = Math.floor(Date.now() / 1000);
 const [A, MX, TXT, DS] = [1, 15, 16, 43];
 const NSEC3 = 50;
 
-const ZONE = `$ORIGIN example.
-$TTL 300
-@ SOA ns1 hostmaster 1 3600 600 86400 300
-@ NS ns1
-ns1 A 192.0.2.53
-www A 192.0.2.10
-alias CNAME www
-a.b.ent TXT "deep"
-*.wild A 192.0.2.99
-secure NS ns.secure
-secure DS 12345 13 2 ${"ab".repeat(32)}
-ns.secure A 192.0.2.1
-insecure NS ns.insecure
-ns.insecure A 192.0.2.2
-`;
-const CHILD = `$ORIGIN secure.example.
-$TTL 300
-@ SOA ns hostmaster 1 3600 600 86400 300
-@ NS ns
-ns A 192.0.2.1
-`;
 /** The names the NSEC3 chain hashes: every owner but glue, and the empty non-terminals. */
 const NAMES = ["example.", "ns1.example.", "www.example.", "alias.example.", "a.b.ent.example.", "b.ent.example.", "ent.example.",
   "*.wild.example.", "wild.example.", "secure.example.", "insecure.example."];
@@ -89,12 +65,7 @@ const OPT_OUT_ZONE = ZONE.split("\n").filter((l) => !l.includes("insecure")).joi
 
 /** `text` signed for `origin` by a fresh ECDSA key with ldns-signzone `args`, read back in RFC 3597 form. */
 async function sign(name: string, origin: string, text: string, args: string[], unsigned = ""): Promise<Zone> {
-  const dir = join(ROOT, name);
-  mkdirSync(dir);
-  writeFileSync(join(dir, "zone"), text);
-  const base = (await run(["ldns-keygen", "-k", "-a", "ECDSAP256SHA256", origin], dir)).trim();
-  await run(["ldns-signzone", "-n", ...args, "-o", origin, "-i", String(NOW - HOUR), "-e", String(NOW + 30 * DAY), "-f", "signed", "zone", base], dir);
-  const signed = parseMasterText(`${await run(["ldns-read-zone", "-U", "SOA", "signed"], dir)}\n$ORIGIN ${origin}\n${unsigned}\n`, "signed", toWire(origin));
+  const signed = parseMasterText(`${await signDenialZone(join(ROOT, name), origin, text, ["-n", ...args], NOW)}\n$ORIGIN ${origin}\n${unsigned}\n`, "signed", toWire(origin));
   const records = rrsetsOf(signed).filter((x) => x.rrset.type === NSEC3).map((x) => parseNsec3(x.rrset.owner, x.rrset.rdatas[0]!, x.rrsig.signer)!);
   return new Zone(records, records[0]!.salt, records[0]!.iterations, signed);
 }

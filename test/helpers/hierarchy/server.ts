@@ -1,7 +1,8 @@
 // The authoritative stand-in and the ways it can be told to misbehave.
 import type { Socket, TCPSocketListener, udp } from "bun";
+import { frame } from "../../../src/wire/framing";
 import { canon, type Records, toRRs } from "./records";
-import { concat, encodeReply, FLAG, frame, type Query, readQuery, SERVER_UDP_SIZE } from "./wire";
+import { concat, encodeReply, FLAG, type Query, readQuery, SERVER_UDP_SIZE } from "./wire";
 import { empty, lookup, RCODE, type Reply, Zone } from "./zone";
 
 /** The address a spoofer's forged answers carry. */

@@ -210,14 +210,6 @@ export function encodeReply(q: Query, r: Reply, edns: boolean): Uint8Array {
   return w.done();
 }
 
-export function frame(msg: Uint8Array): Uint8Array {
-  const out = new Uint8Array(msg.length + 2);
-  out[0] = msg.length >> 8;
-  out[1] = msg.length & 0xff;
-  out.set(msg, 2);
-  return out;
-}
-
 export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (!a.length) return b;
   const out = new Uint8Array(a.length + b.length);

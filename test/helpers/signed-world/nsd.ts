@@ -1,10 +1,11 @@
 // One NSD 4.6 per server address, on port 53 (validators ask authoritative servers there only), in the
 // foreground. Its server and xfrd children exit when it does, however it is stopped. It returns once every
 // zone's SOA answers with AA.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { udpAsk } from "../dns";
 import { buildQuery } from "../../conformance/query";
+import { nsdConfig, readOr, stopProc, track } from "../../conformance/servers";
 import { which } from "./sign";
 
 export interface Nsd {
@@ -14,20 +15,6 @@ export interface Nsd {
   log(): string;
   stop(): Promise<void>;
 }
-
-/** NSDs still running: killed when the test process exits, however it ends. */
-const live = new Set<import("bun").Subprocess>();
-process.on("exit", () => {
-  for (const p of live) p.kill("SIGKILL");
-});
-
-const readOr = (file: string) => {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return "";
-  }
-};
 
 /** Port 53 of a world address cannot be bound here: callers skip rather than fail. */
 export class Port53Unavailable extends Error {
@@ -46,57 +33,28 @@ export async function checkPort53(address: string): Promise<void> {
   }
 }
 
-function config(dir: string, address: string, zones: Array<{ origin: string; file: string }>): string {
-  return [
-    "server:",
-    `  ip-address: ${address}`,
-    "  port: 53",
-    "  do-ip4: yes",
-    "  do-ip6: no",
-    "  reuseport: no",
-    '  username: ""',
-    '  chroot: ""',
-    `  zonesdir: "${dir}"`,
-    `  zonelistfile: "${dir}/zone.list"`,
-    '  database: ""',
-    `  pidfile: "${dir}/nsd.pid"`,
-    `  logfile: "${dir}/nsd.log"`,
-    `  xfrdfile: "${dir}/xfrd.state"`,
-    `  xfrdir: "${dir}"`,
-    "  server-count: 1",
-    "  verbosity: 1",
-    "  hide-version: yes",
-    // A validator asks the same names again and again from one address: rate limiting would drop its queries.
-    "  rrl-ratelimit: 0",
-    "  rrl-whitelist-ratelimit: 0",
-    "remote-control:",
-    "  control-enable: no",
-    ...zones.flatMap((z) => ["zone:", `  name: "${z.origin}"`, `  zonefile: "${z.file}"`]),
-    "",
-  ].join("\n");
-}
-
-async function stop(proc: import("bun").Subprocess): Promise<void> {
-  if (proc.exitCode === null && proc.signalCode === null) {
-    proc.kill("SIGTERM");
-    if (!(await Promise.race([proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]))) proc.kill("SIGKILL");
-  }
-  await proc.exited;
-  live.delete(proc);
-}
-
 /** NSD serving the zone files on `address` port 53, its files in `dir`. */
 export async function startNsd(dir: string, address: string, zones: Array<{ origin: string; file: string }>, timeoutMs = 10_000): Promise<Nsd> {
   await checkPort53(address);
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, "nsd.conf");
-  writeFileSync(conf, config(dir, address, zones));
+  writeFileSync(
+    conf,
+    nsdConfig({
+      dir,
+      address,
+      port: 53,
+      verbosity: 1,
+      // A validator asks the same names again and again from one address: rate limiting would drop its queries.
+      server: ["reuseport: no", "rrl-ratelimit: 0", "rrl-whitelist-ratelimit: 0"],
+      zones: zones.map((z) => ({ name: z.origin, file: z.file })),
+    }),
+  );
   const nsd = which("nsd");
   if (!nsd) throw new Error("nsd is not installed (apt-get install -y nsd)");
-  const proc = Bun.spawn([nsd, "-d", "-c", conf], { stdin: "ignore", stdout: Bun.file(join(dir, "nsd.out")), stderr: Bun.file(join(dir, "nsd.err")) });
-  live.add(proc);
+  const proc = track(Bun.spawn([nsd, "-d", "-c", conf], { stdin: "ignore", stdout: Bun.file(join(dir, "nsd.out")), stderr: Bun.file(join(dir, "nsd.err")) }));
   const log = () => `${readOr(join(dir, "nsd.log"))}${readOr(join(dir, "nsd.err"))}`;
-  const server: Nsd = { address, dir, log, stop: () => stop(proc) };
+  const server: Nsd = { address, dir, log, stop: () => stopProc(proc) };
   const until = Date.now() + timeoutMs;
   for (const z of zones) {
     for (;;) {

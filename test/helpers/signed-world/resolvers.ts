@@ -1,104 +1,29 @@
 // The reference validators pointed at a signed world: Unbound 1.17 as a validating full resolver (root hints
 // and the test root's trust anchor), and how a verdict is read off dig's and delv's output, so that any
 // resolver under test (bunbound's validator too) is asked the same way.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { udpAsk } from "../dns";
-import { buildQuery } from "../../conformance/query";
-import { freePort } from "../../conformance/servers";
+import { rmSync } from "node:fs";
+import { startUnbound, type Server } from "../../conformance/servers";
 import type { Verdict } from "./plan";
 import { which } from "./sign";
 
-export interface Resolver {
-  port: number;
-  dir: string;
-  log(): string;
-  stop(): Promise<void>;
-}
-
-/** Unbound processes still running: killed when the test process exits, however it ends. */
-const live = new Set<import("bun").Subprocess>();
-process.on("exit", () => {
-  for (const p of live) p.kill("SIGKILL");
-});
-
-const readOr = (file: string) => {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return "";
-  }
-};
+export type Resolver = Server;
 
 /**
- * Unbound validating from the world's root (module-config "validator iterator"), on 127.0.0.1 and a free port,
- * EDE on. The world's servers are on 127/8, which Unbound will not ask unless told (do-not-query-localhost).
+ * Unbound validating from the world's root (module-config "validator iterator", root hints and the test root's
+ * trust anchor, QNAME minimisation on as by default), on 127.0.0.1 and a free port, EDE on, each case decided by
+ * its own proofs (no aggressive NSEC from an earlier one). `extra` lines go into its server clause. Its directory
+ * is removed when it stops.
  */
 export async function startValidatingUnbound(world: { hints: string; anchorFile: string }, extra: string[] = []): Promise<Resolver> {
-  const unbound = which("unbound");
-  if (!unbound) throw new Error("unbound is not installed (apt-get install -y unbound)");
-  const dir = mkdtempSync(join(tmpdir(), "signed-world-unbound-"));
-  const port = await freePort();
-  const conf = join(dir, "unbound.conf");
-  const logFile = join(dir, "unbound.log");
-  writeFileSync(
-    conf,
-    [
-      "server:",
-      `  interface: 127.0.0.1@${port}`,
-      `  port: ${port}`,
-      "  do-ip4: yes",
-      "  do-ip6: no",
-      '  username: ""',
-      '  chroot: ""',
-      `  directory: "${dir}"`,
-      `  pidfile: "${dir}/unbound.pid"`,
-      `  logfile: "${logFile}"`,
-      "  use-syslog: no",
-      "  log-time-ascii: yes",
-      "  verbosity: 1",
-      "  val-log-level: 2",
-      "  num-threads: 1",
-      "  so-reuseport: no",
-      "  access-control: 127.0.0.0/8 allow",
-      "  do-not-query-localhost: no",
-      `  root-hints: "${world.hints}"`,
-      `  trust-anchor-file: "${world.anchorFile}"`,
-      '  module-config: "validator iterator"',
-      // Each case is decided by its own proofs, not by NSEC records cached from an earlier one.
-      "  aggressive-nsec: no",
-      "  prefetch: no",
-      "  ede: yes",
-      ...extra.map((l) => `  ${l}`),
-      "remote-control:",
-      "  control-enable: no",
-      "",
-    ].join("\n"),
-  );
-  const proc = Bun.spawn([unbound, "-d", "-c", conf], { stdin: "ignore", stdout: Bun.file(join(dir, "unbound.out")), stderr: Bun.file(join(dir, "unbound.err")) });
-  live.add(proc);
-  const log = () => `${readOr(logFile)}${readOr(join(dir, "unbound.err"))}`;
-  const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill("SIGTERM");
-      if (!(await Promise.race([proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]))) proc.kill("SIGKILL");
-    }
-    await proc.exited;
-    live.delete(proc);
-    rmSync(dir, { recursive: true, force: true });
+  if (!which("unbound")) throw new Error("unbound is not installed (apt-get install -y unbound)");
+  const unbound = await startUnbound({ mode: "validate", rootHints: world.hints, trustAnchorFile: world.anchorFile, qnameMinimisation: true, extra });
+  return {
+    ...unbound,
+    async stop() {
+      await unbound.stop();
+      rmSync(unbound.dir, { recursive: true, force: true });
+    },
   };
-  // localhost is a built-in local zone: it answers without asking the world.
-  for (const until = Date.now() + 10_000; ; ) {
-    const r = await udpAsk(port, buildQuery("localhost", "A", { rd: true }), 300);
-    if (r && (r[3]! & 0x0f) === 0) return { port, dir, log, stop };
-    if (proc.exitCode !== null || Date.now() > until) {
-      const why = `unbound ${proc.exitCode !== null ? `exited (${proc.exitCode})` : `did not answer on ${port}`} while starting:\n${log()}`;
-      await stop();
-      throw new Error(why);
-    }
-    await Bun.sleep(50);
-  }
 }
 
 /** A command's output within a deadline; code -1 when it was killed at the deadline. */
