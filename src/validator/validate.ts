@@ -230,7 +230,8 @@ export class Validator {
     if (!this.anchors().some((a) => isAtOrBelow(zone, a.zone))) return fail({ state: "insecure", why: `${text(zone)}: no trust anchor above it` });
     if (zone[0] === 0) return fail({ state: "insecure", why: "no trust anchor for the root" });
     const resp = await fetch(zone, DS);
-    if (!resp) return fail({ state: "bogus", ede: EdeCode.DnssecIndeterminate, why: `${text(zone)}: no answer to DS` });
+    // No answer at all (a timeout, the client's deadline): not kept, the next question asks again.
+    if (!resp) return { verdict: { state: "bogus", ede: EdeCode.DnssecIndeterminate, why: `${text(zone)}: no answer to DS` }, keys: [], expires: now };
     const m = readMessage(resp, resp.length);
     if (!m) return fail({ state: "bogus", ede: EdeCode.DnssecBogus, why: `${text(zone)}: DS answer does not parse` });
     const sets = setsOf(resp, m);
@@ -255,6 +256,9 @@ export class Validator {
       const parent = sameName(above, zone) ? await this.keysFor(zone.subarray(zone[0]! + 1), fetch) : await this.keysFor(above, fetch);
       return parent.verdict.state === "secure" ? fail({ state: "bogus", ede: EdeCode.NsecMissing, why: `${text(zone)}: no DS and no signed proof` }) : fail(parent.verdict);
     }
+    // Only the parent can prove there is no DS (RFC 6840 4.4); a proof signed by the zone itself would also make
+    // this lookup wait for its own result.
+    if (!isBelow(zone, lowerWire(signer))) return fail({ state: "bogus", ede: EdeCode.DnssecBogus, why: `${text(zone)}: no DS, and the proof is not the parent's` });
     const what = `no DS for ${text(zone)}`;
     const v = await this.proof(
       sets.authority,
@@ -274,6 +278,7 @@ export class Validator {
     const resp = await fetch(zone, DNSKEY);
     const m = resp ? readMessage(resp, resp.length) : null;
     const set = resp && m ? setsOf(resp, m).answer.find((s) => s.rrset.type === DNSKEY && sameName(s.rrset.owner, zone)) : undefined;
+    if (!resp) return { verdict: { state: "bogus", ede: EdeCode.DnssecIndeterminate, why: `${text(zone)}: no answer to DNSKEY` }, keys: [], expires: now };
     if (!set) return { verdict: { state: "bogus", ede: EdeCode.DnskeyMissing, why: `${text(zone)}: no DNSKEY` }, keys: [], expires: now + FAILED_S };
     const r = await trustKeys(set, ds, now, {}, `${text(zone)} DNSKEY`);
     const ttl = r.verdict.state === "secure" ? Math.min(KEYS_MAX_S, ...set.sigs.map((g) => g.originalTtl)) : FAILED_S;
