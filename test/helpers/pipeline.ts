@@ -5,7 +5,10 @@ import { configSchema, type Config } from "../../src/config/schema";
 import type { CacheConfig, TimeoutsConfig, UpstreamConfig } from "../../src/config/types";
 import { CacheCounters, ServerCounters, UpstreamCounters } from "../../src/metrics/counters";
 import { Pipeline, type Snapshot } from "../../src/pipeline";
-import { Forwarder } from "../../src/upstream/forwarder";
+import { Forwarder, type Forwarded } from "../../src/upstream/forwarder";
+import { setLogSink } from "../../src/metrics/log";
+import { QueryInfo, parseQuery } from "../../src/wire/query";
+import { makeQuery } from "./dns";
 import { UpstreamPool, UpstreamState, type ForwardZone } from "../../src/upstream/pool";
 import { LocalData } from "../../src/zones/local";
 import { ZoneTable } from "../../src/zones/snapshot";
@@ -69,3 +72,26 @@ export function makePipeline(
   const zones = o.zones ?? new ZoneTable();
   return { pipeline: new Pipeline(() => snapshot, cache, zones, counters, cacheCounters, clock), cache, counters, cacheCounters, upstreamCounters, zones, snapshot };
 }
+
+/** The forwarder's answer to `name` (`type`), within timeoutMs: what the pipeline's fetch would get. */
+export async function forwardQuery(f: Forwarder, name: string, timeoutMs = 2000, type = "A"): Promise<Forwarded | null> {
+  const bytes = makeQuery(name, type);
+  const q = new QueryInfo();
+  parseQuery(bytes, bytes.length, q);
+  return f.forward(bytes, q, Date.now() + timeoutMs, AbortSignal.timeout(timeoutMs));
+}
+
+/** The warn lines logged while `fn` runs, with its value. */
+export async function warnings<T>(fn: () => Promise<T>): Promise<{ value: T; lines: Array<Record<string, unknown>> }> {
+  const lines: Array<Record<string, unknown>> = [];
+  const prev = setLogSink((line) => {
+    const rec = JSON.parse(line);
+    if (rec.level === "warn") lines.push(rec);
+  });
+  try {
+    return { value: await fn(), lines };
+  } finally {
+    setLogSink(prev);
+  }
+}
+

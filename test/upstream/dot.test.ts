@@ -2,7 +2,6 @@
 // tls_ca. What the server sees (connections, IDs, bytes) is counted on its side.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { UpstreamCounters } from "../../src/metrics/counters";
-import { setLogSink } from "../../src/metrics/log";
 import { parseUpstream } from "../../src/net/address";
 import { dotLink } from "../../src/upstream/dot";
 import { openEncrypted } from "../../src/upstream/channel";
@@ -11,11 +10,11 @@ import { loadTrust } from "../../src/upstream/tls-ca";
 import type { Ask } from "../../src/upstream/transport";
 import type { UpstreamState } from "../../src/upstream/pool";
 import type { Forwarder } from "../../src/upstream/forwarder";
-import { QueryInfo, parseQuery } from "../../src/wire/query";
+import { QueryInfo } from "../../src/wire/query";
 import { systemClock, type Clock } from "../../src/lifecycle/clock";
 import { addrFor, decode, makeQuery } from "../helpers/dns";
 import { DotStandIn, testCertificate, udpWitness, type DotStandInOptions, type TestCertificate } from "../helpers/encrypted";
-import { makeForwarder, makePipeline, makePool } from "../helpers/pipeline";
+import { forwardQuery, makeForwarder, makePipeline, makePool, warnings } from "../helpers/pipeline";
 import { FakeClock } from "../helpers/clock";
 import { eventually } from "../helpers/wait";
 import { startUnboundTls, unboundBinary, type UnboundTls } from "../helpers/unbound-tls";
@@ -63,26 +62,10 @@ function forwarder(upstreams: string[], o: { caFile?: string; upstreamMs?: numbe
 }
 
 async function forward(f: Forwarder, name: string, timeoutMs = 2000) {
-  const bytes = makeQuery(name);
-  const q = new QueryInfo();
-  parseQuery(bytes, bytes.length, q);
-  const r = await f.forward(bytes, q, Date.now() + timeoutMs, AbortSignal.timeout(timeoutMs));
+  const r = await forwardQuery(f, name, timeoutMs);
   return r ? decode(r.resp) : null;
 }
 
-/** The warn lines logged while `fn` runs. */
-async function warnings<T>(fn: () => Promise<T>): Promise<{ value: T; lines: Array<Record<string, unknown>> }> {
-  const lines: Array<Record<string, unknown>> = [];
-  const prev = setLogSink((line) => {
-    const rec = JSON.parse(line);
-    if (rec.level === "warn") lines.push(rec);
-  });
-  try {
-    return { value: await fn(), lines };
-  } finally {
-    setLogSink(prev);
-  }
-}
 
 describe.skipIf(!unboundBinary)("DNS over TLS to Unbound", () => {
   let unbound: UnboundTls;
