@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { Socket, TCPSocketListener } from "bun";
 import { selfSigned, type SelfSigned } from "../../src/net/certificate";
 import { addrFor, frame } from "./dns";
+import { Later } from "./wait";
 
 export interface TestCertificate extends SelfSigned {
   /** The certificate as a PEM file: what `upstream.tls_ca` names. */
@@ -67,7 +68,7 @@ export class DotStandIn {
   bytes = 0;
   readonly received: Array<{ name: string; id: number; conn: number }> = [];
   private readonly listener: TCPSocketListener<DotConn>;
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly later = new Later();
   private readonly sockets = new Set<Socket<DotConn>>();
 
   constructor(private readonly opts: DotStandInOptions) {
@@ -117,18 +118,9 @@ export class DotStandIn {
       }
       if (this.opts.silent || cut) continue;
       const reply = answerTo(query);
-      if (reply) this.later(this.opts.delayMs?.(nameOf(query)) ?? 0, () => s.write(frame(reply)));
+      if (reply) this.later.run(this.opts.delayMs?.(nameOf(query)) ?? 0, () => s.write(frame(reply)));
     }
     c.buf = buf.slice(off);
-  }
-
-  private later(ms: number, fn: () => void): void {
-    if (ms <= 0) return fn();
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, ms);
-    this.timers.add(t);
   }
 
   /** IDs of the queries that arrived on connection `conn`. */
@@ -137,7 +129,7 @@ export class DotStandIn {
   }
 
   close(): void {
-    for (const t of this.timers) clearTimeout(t);
+    this.later.clear();
     for (const s of this.sockets) s.terminate();
     this.listener.stop(true);
   }
@@ -179,7 +171,7 @@ export class DohStandIn {
   readonly requests: DohRequest[] = [];
   private readonly server: http2.Http2SecureServer;
   private readonly live = new Set<http2.ServerHttp2Session>();
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly later = new Later();
 
   private constructor(private readonly opts: DohStandInOptions) {
     this.server = http2.createSecureServer({ cert: opts.cert.certPem, key: opts.cert.keyPem });
@@ -223,7 +215,7 @@ export class DohStandIn {
         if (opts.silent || cut) return;
         const goaway = info.n === 1 && opts.goawayAfter !== undefined && info.streams >= opts.goawayAfter;
         const reply = opts.bodyBytes !== undefined ? new Uint8Array(opts.bodyBytes) : answerTo(query);
-        this.later(opts.delayMs?.(name) ?? 0, () => {
+        this.later.run(opts.delayMs?.(name) ?? 0, () => {
           if (stream.closed || stream.destroyed) return;
           stream.respond({ ":status": opts.status ?? 200, "content-type": opts.contentType ?? "application/dns-message" });
           stream.end(reply ? Buffer.from(reply) : undefined);
@@ -243,17 +235,8 @@ export class DohStandIn {
     return (this.server.address() as { port: number }).port;
   }
 
-  private later(ms: number, fn: () => void): void {
-    if (ms <= 0) return fn();
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, ms);
-    this.timers.add(t);
-  }
-
   close(): void {
-    for (const t of this.timers) clearTimeout(t);
+    this.later.clear();
     for (const s of this.live) s.destroy();
     this.server.close();
   }

@@ -4,6 +4,7 @@
 import * as packet from "dns-packet";
 import type { udp, TCPSocketListener } from "bun";
 import { addrFor, rcodeBits } from "./dns";
+import { Later } from "./wait";
 
 export interface StandInOptions {
   /** Delay before answering, per question name (random delays make answers go out of order). */
@@ -37,7 +38,7 @@ export class StandIn {
   private udp!: udp.Socket<"uint8array">;
   private tcp!: TCPSocketListener<undefined>;
   private spoofer!: udp.Socket<"uint8array">;
-  private timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly later = new Later();
 
   private constructor(public opts: StandInOptions) {}
 
@@ -120,15 +121,6 @@ export class StandIn {
     );
   }
 
-  private later(ms: number, fn: () => void): void {
-    if (ms <= 0) return fn();
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, ms);
-    this.timers.add(t);
-  }
-
   private onUdp(sock: udp.Socket<"uint8array">, data: Uint8Array, port: number, address: string): void {
     let query: packet.Packet;
     try {
@@ -147,7 +139,7 @@ export class StandIn {
     }
     const delay = this.opts.delayMs?.(q.name) ?? (this.opts.spoof ? 30 : 0);
     const reply = this.respond(query, this.opts.truncateUdp ?? false);
-    this.later(delay, () => {
+    this.later.run(delay, () => {
       try {
         if (!this.udp.closed) sock.send(reply, port, address);
       } catch {
@@ -176,14 +168,13 @@ export class StandIn {
       framed[0] = reply.length >> 8;
       framed[1] = reply.length & 0xff;
       framed.set(reply, 2);
-      this.later(this.opts.delayMs?.(q.name) ?? 0, () => sock.write(framed));
+      this.later.run(this.opts.delayMs?.(q.name) ?? 0, () => sock.write(framed));
     }
     this.tcpBufs.set(sock, buf);
   }
 
   close(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.later.clear();
     this.udp.close();
     this.spoofer.close();
     this.tcp.stop(true);

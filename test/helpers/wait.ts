@@ -20,3 +20,25 @@ export async function eventually(ok: () => boolean, ms = 2000): Promise<boolean>
   for (const end = Date.now() + ms; !ok() && Date.now() < end; ) await turn();
   return ok();
 }
+
+/** Callbacks run after a delay, all cancelled at once when a stand-in closes (none left to fire after it). */
+export class Later {
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+
+  /** Runs `fn` after `ms` (at once when `ms` is 0 or less). */
+  run(ms: number, fn: () => void): void {
+    if (ms <= 0) return fn();
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  /** Cancels every callback not run yet. */
+  clear(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
+

@@ -4,6 +4,7 @@ import { frame } from "../../../src/wire/framing";
 import { canon, type Records, toRRs } from "./records";
 import { concat, encodeReply, FLAG, type Query, readQuery, SERVER_UDP_SIZE } from "./wire";
 import { empty, lookup, RCODE, type Reply, Zone } from "./zone";
+import { Later } from "../wait";
 
 /** The address a spoofer's forged answers carry. */
 export const BOGUS = "6.6.6.6";
@@ -78,7 +79,7 @@ export class AuthServer {
   private spoofer?: udp.Socket<"uint8array">;
   private tcp?: TCPSocketListener<Conn>;
   private readonly conns = new Set<Socket<Conn>>();
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly later = new Later();
   private closed = false;
 
   private constructor(opts: AuthServerOptions) {
@@ -193,7 +194,7 @@ export class AuthServer {
       this.sendUdp(this.spoofer, forged, port, from);
       delay = Math.max(delay, SPOOF_LEAD_MS);
     }
-    this.later(delay, () => this.udp && this.sendUdp(this.udp, reply, port, from));
+    this.later.run(delay, () => this.udp && this.sendUdp(this.udp, reply, port, from));
   }
 
   private sendUdp(sock: udp.Socket<"uint8array">, bytes: Uint8Array, port: number, to: string): void {
@@ -211,7 +212,7 @@ export class AuthServer {
       if (buf.length < 2 + len) break;
       const handled = this.handle(buf.slice(2, 2 + len), "tcp");
       buf = buf.subarray(2 + len);
-      if (handled) this.later(this.behaviour.delayMs ?? 0, () => this.write(s, frame(handled.reply)));
+      if (handled) this.later.run(this.behaviour.delayMs ?? 0, () => this.write(s, frame(handled.reply)));
     }
     s.data.buf = buf.slice();
   }
@@ -228,21 +229,11 @@ export class AuthServer {
     s.data.out = s.data.out.slice(Math.max(n, 0));
   }
 
-  private later(ms: number, fn: () => void): void {
-    if (ms <= 0) return fn();
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (!this.closed) fn();
-    }, ms);
-    this.timers.add(t);
-  }
-
   /** Closes every socket and drops pending answers; safe to call twice. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.later.clear();
     this.udp?.close();
     this.spoofer?.close();
     for (const s of this.conns) s.terminate();
