@@ -243,7 +243,10 @@ describe("floods", () => {
 
   test("a stream flood far past the limit ends that session with GOAWAY; a new session is answered", async () => {
     const r = await h2Flood(b.httpsPort, 1000, makeQuery("slow2.example", "A", { id: 0 }));
-    expect(r.goaway).not.toBeNull();
+    // The server sends GOAWAY and closes with the rest of the flood unread, so the kernel may answer with a TCP
+    // reset that discards the GOAWAY before the client reads it: either way the session has ended.
+    expect(r.goaway !== null || r.closed).toBe(true);
+    if (r.goaway !== null) expect(r.goaway).toBe(11); // ENHANCE_YOUR_CALM
     expect(r.answered).toBeLessThanOrEqual(MAX_STREAMS);
     const doh = await DohSession.open(b.httpsPort);
     expect((await doh.ask(makeQuery("x.lan"))).status).toBe(200);

@@ -120,6 +120,8 @@ export interface FloodResult {
   reset: Map<number, number>;
   /** GOAWAY's error code, if one came. */
   goaway: number | null;
+  /** The server closed the connection before every stream was settled (with or without a GOAWAY seen first). */
+  closed: boolean;
 }
 
 const frameHeader = (length: number, type: number, flags: number, stream: number): Buffer => {
@@ -139,14 +141,16 @@ const literal = (nameIndex: number, value: string) => Buffer.concat([Buffer.of(n
  * would, and tallies how the server dealt with each (answered, reset with which code, or the session ended).
  */
 export function h2Flood(port: number, streams: number, query: Uint8Array, timeoutMs = 5000): Promise<FloodResult> {
-  const out: FloodResult = { settings: new Map(), answered: 0, reset: new Map(), goaway: null };
+  const out: FloodResult = { settings: new Map(), answered: 0, reset: new Map(), goaway: null, closed: false };
   const path = `/dns-query?dns=${Buffer.from(query).toString("base64url")}`;
   // :method GET (static 2), :scheme https (7), :path (name 4), :authority (name 1)
   const block = Buffer.concat([Buffer.of(0x82, 0x87), literal(0x04, path), literal(0x01, "localhost")]);
   return new Promise((resolve) => {
     const sock = tlsConnect({ host: "127.0.0.1", port, ALPNProtocols: ["h2"], rejectUnauthorized: false, servername: "localhost" });
     let buf = Buffer.alloc(0);
+    let done = false;
     const finish = () => {
+      done = true;
       clearTimeout(timer);
       sock.destroy();
       resolve(out);
@@ -175,7 +179,10 @@ export function h2Flood(port: number, streams: number, query: Uint8Array, timeou
       const settled = out.answered + [...out.reset.values()].reduce((a, b) => a + b, 0);
       if (settled >= streams || out.goaway !== null) finish();
     });
-    sock.on("close", finish);
+    sock.on("close", () => {
+      if (!done) out.closed = true;
+      finish();
+    });
     sock.on("error", () => {});
   });
 }
