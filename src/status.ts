@@ -52,7 +52,11 @@ export interface StatusSource {
   readonly tcp: ReadonlyArray<{ readonly connections: number }>;
   /** The iterator (recursive mode), null when it was never configured. */
   readonly recursor: RecursorView | null;
-  readonly config: { readonly mode: string };
+  readonly config: { readonly mode: string; readonly dnssec: { readonly validate: boolean | "auto" } };
+  /** The DNSSEC validator, null when validation was never configured. */
+  readonly validator: { readonly counters: { secure: number; insecure: number; bogus: number; indeterminate: number } } | null;
+  /** Forwarding with dnssec.validate = "auto": what the upstreams do with DNSSEC. */
+  readonly upstreamDnssec: { readonly downgraded: boolean; readonly stripping: string[] } | null;
 }
 
 /** What status reads of the iterator. */
@@ -175,6 +179,7 @@ export class Status {
       processes: this.processList(),
       mode: this.app.config.mode,
       recursion: this.recursion(),
+      dnssec: this.dnssec(),
     };
   }
 
@@ -191,6 +196,14 @@ export class Status {
     const r = this.app.recursor;
     if (!r) return null;
     return { counters: { ...r.counters } as Record<string, number>, servers: r.infra.snapshot(), ...r.cuts.size };
+  }
+
+  /** The validator's verdicts, and what the upstreams do with DNSSEC when forwarding with "auto"; null when not validating. */
+  dnssec(): { counters: { secure: number; insecure: number; bogus: number; indeterminate: number }; downgraded: boolean | null; stripping: string[] } | null {
+    const v = this.app.validator;
+    if (!v || this.app.config.dnssec.validate === false) return null;
+    const u = this.app.config.mode === "forward" && this.app.config.dnssec.validate === "auto" ? this.app.upstreamDnssec : null;
+    return { counters: { ...v.counters }, downgraded: u ? u.downgraded : null, stripping: u?.stripping ?? [] };
   }
 
   private pending(): { waiting: number; capacity: number } {
@@ -229,6 +242,7 @@ export class Status {
       uptimeSeconds: Math.round((Date.now() - this.app.startedAt) / 1000),
       processes: this.processList() ?? undefined,
       recursion: this.recursion() ?? undefined,
+      dnssec: this.dnssec() ?? undefined,
     });
   }
 

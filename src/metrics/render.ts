@@ -23,6 +23,8 @@ export interface MetricsInput {
   recursion?: { counters: Record<string, number>; servers: Array<{ server: string; queries: number; timeouts: number; srttMs: number; heldDown: boolean }>; cuts: number; addresses: number };
   /** processes = N: the serving processes (the primary's own figures above already include their counters). */
   processes?: Array<{ slot: number; state: string; starts: number; rss: number }>;
+  /** While validating: answers by verdict, and (forwarding, "auto") whether the upstreams made us stop. */
+  dnssec?: { counters: { secure: number; insecure: number; bogus: number; indeterminate: number }; downgraded: boolean | null };
 }
 
 const BREAKER = ["closed", "half-open", "open"];
@@ -124,7 +126,6 @@ export function renderPrometheus(m: MetricsInput): string {
     e.counter("bunbound_recursion_edns_fallbacks_total", "Servers asked again without EDNS after FORMERR or NOTIMP.", k.ednsFallbacks!);
     e.counter("bunbound_recursion_subqueries_total", "Lookups of NS names without glue (coalesced ones included).", k.subqueries!);
     e.counter("bunbound_recursion_limits_total", "Questions stopped by a limit, by limit.", [[{ limit: "max_queries" }, k.limitQueries!], [{ limit: "max_depth" }, k.limitDepth!], [{ limit: "max_referrals" }, k.limitReferrals!], [{ limit: "max_ns_lookups" }, k.limitNsLookups!]]);
-    e.counter("bunbound_dnssec_verdicts_total", "DNSSEC verdicts of validated answers, by verdict (bogus ones are SERVFAIL).", [[{ verdict: "secure" }, k.secure!], [{ verdict: "insecure" }, k.insecure!], [{ verdict: "bogus" }, k.bogus!]]);
     e.counter("bunbound_recursion_servfail_total", "Questions the iterator could not answer (SERVFAIL with an Extended DNS Error).", k.servfails!);
     e.gauge("bunbound_recursion_zone_cuts", "Zone cuts (NS sets) known.", r.cuts);
     e.gauge("bunbound_recursion_server_addresses", "Server names with known addresses.", r.addresses);
@@ -132,6 +133,11 @@ export function renderPrometheus(m: MetricsInput): string {
     e.counter("bunbound_recursion_server_timeouts_total", "Queries without an answer in time, by authoritative server.", r.servers.map((x) => [{ server: x.server }, x.timeouts]));
     e.gauge("bunbound_recursion_server_rtt_seconds", "Smoothed round-trip time, by authoritative server.", r.servers.map((x) => [{ server: x.server }, x.srttMs / 1000]));
     e.gauge("bunbound_recursion_server_held_down", "1 while a server is not asked (unreachable), by authoritative server.", r.servers.map((x) => [{ server: x.server }, x.heldDown ? 1 : 0]));
+  }
+  if (m.dnssec) {
+    const k = m.dnssec.counters;
+    e.counter("bunbound_dnssec_verdicts_total", "DNSSEC verdicts of validated answers, by verdict: bogus and indeterminate (keys or proofs could not be fetched) ones are SERVFAIL.", [[{ verdict: "secure" }, k.secure], [{ verdict: "insecure" }, k.insecure], [{ verdict: "bogus" }, k.bogus], [{ verdict: "indeterminate" }, k.indeterminate]]);
+    if (m.dnssec.downgraded !== null) e.gauge("bunbound_dnssec_downgraded", 'Forwarding with dnssec.validate = "auto": 1 while an upstream answers without DNSSEC data and forwarded answers pass unvalidated.', m.dnssec.downgraded ? 1 : 0);
   }
   if (m.processes) {
     const p = m.processes;

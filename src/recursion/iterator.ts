@@ -26,6 +26,7 @@ import type { RootHints } from "./hints";
 import { addressOf, buildQuery, classifyAnswer, fromKey, glueOf, hasOpt, nameText, ttlOf } from "./message";
 import type { Validator } from "../validator/validate";
 import { withoutDnssec } from "../wire/records";
+import { servfailAnswer } from "../wire/response";
 
 /** Minimisation steps at most before the full name is asked (Unbound's MAX_MINIMISE_COUNT). */
 const MAX_MINIMISE_STEPS = 10;
@@ -75,10 +76,6 @@ export class RecursionCounters {
   limitNsLookups = 0;
   servfails = 0;
   primes = 0;
-  /** DNSSEC verdicts of validated answers (CD=1 questions are not validated). */
-  secure = 0;
-  insecure = 0;
-  bogus = 0;
 }
 
 /** One client question's shared state: its deadline, signal, budget, and the sub-queries it is inside of. */
@@ -218,8 +215,7 @@ export class Recursor {
       if (scanResponse(resp, resp.length).cnameChain < 0) return this.servfail(query, q, { code: Ede.Other, text: "a CNAME loop" });
       let secure = false;
       if (this.validator && !cd) {
-        const verdict = await this.validator.validate(resp, (name) => fromKey(this.cuts.closest(keyOf(name)).zone), (name, type) => this.fetchDnssec(ctx, name, type));
-        this.counters[verdict.state]++;
+        const verdict = await this.validator.validate(resp, (name, type) => this.fetchDnssec(ctx, name, type), { zoneOf: (name) => fromKey(this.cuts.closest(keyOf(name)).zone) });
         if (log.enabled("debug")) log.debug("dnssec verdict", { qname: toText(query, HEADER_LEN, q.qnameEnd), qtype: q.qtype, ...verdict });
         if (verdict.state === "bogus") return this.servfail(query, q, { code: verdict.ede, text: verdict.why });
         secure = verdict.state === "secure";
@@ -247,12 +243,7 @@ export class Recursor {
 
   private servfail(query: Uint8Array, q: QueryInfo, why: { code: number; text: string }): Forwarded {
     this.counters.servfails++;
-    const resp = query.slice(0, q.questionEnd);
-    resp[2] = 0x80 | (query[2]! & 0x01); // QR, RD as asked
-    resp[3] = (query[3]! & 0x10) | Rcode.SERVFAIL;
-    resp.fill(0, 6, 12);
-    resp[4] = 0;
-    resp[5] = 1;
+    const resp = servfailAnswer(query, q);
     if (log.enabled("debug")) log.debug("recursion servfail", { qname: toText(query, HEADER_LEN, q.qnameEnd), qtype: q.qtype, why: why.text });
     return { resp, scan: scanResponse(resp, resp.length), tail: null, ede: { code: why.code, text: why.text } };
   }

@@ -38,6 +38,32 @@ interface ZoneKeys {
   verdict: Verdict;
   keys: Dnskey[];
   expires: number;
+  /**
+   * False for a name its zone proves is no zone cut (no NS there): the keys are that zone's. Such names are
+   * passed on the way down from a trust anchor when the zone of an unsigned answer is not known (forwarding).
+   */
+  cut?: false;
+}
+
+/** Answers by verdict. Indeterminate: the keys or proofs could not be fetched (SERVFAIL, EDE 5), not counted as bogus. */
+export class VerdictCounters {
+  secure = 0;
+  insecure = 0;
+  bogus = 0;
+  indeterminate = 0;
+
+  count(v: Verdict): void {
+    if (v.state === "bogus" && v.ede === EdeCode.DnssecIndeterminate) this.indeterminate++;
+    else this[v.state]++;
+  }
+}
+
+/** How validate() is to read the answer. */
+export interface ValidateOptions {
+  /** The zone cut `name` was answered from (recursion knows it); without it, found from the trust anchor down. */
+  zoneOf?: (name: Uint8Array) => Uint8Array;
+  /** The CNAME chain is not finished (the rest is answered apart): its RRsets are checked, no denial is due. */
+  partial?: boolean;
 }
 
 interface Sets {
@@ -86,6 +112,7 @@ const worst = (a: Verdict, b: Verdict): Verdict => (a.state === "bogus" ? a : b.
 const text = (name: Uint8Array) => toText(name);
 
 export class Validator {
+  readonly counters = new VerdictCounters();
   private readonly zones = new Map<string, ZoneKeys>();
   private readonly pending = new Map<string, Promise<ZoneKeys>>();
 
@@ -107,10 +134,19 @@ export class Validator {
   }
 
   /**
-   * The verdict on `resp` (a complete answer to its question, CNAME chain included). `zoneOf` names the zone cut
-   * a name was answered from, for RRsets that come unsigned (is that zone insecure?).
+   * The verdict on `resp` (a complete answer to its question, CNAME chain included, unless `opts.partial`), counted.
+   * For RRsets that come unsigned the question is whether their zone is insecure: `opts.zoneOf` names it, else it
+   * is found by walking down from the trust anchor.
    */
-  async validate(resp: Uint8Array, zoneOf: (name: Uint8Array) => Uint8Array, fetch: Fetch): Promise<Verdict> {
+  async validate(resp: Uint8Array, fetch: Fetch, opts: ValidateOptions = {}): Promise<Verdict> {
+    const zoneOf = opts.zoneOf;
+    const zoneKeys: ZoneOf = zoneOf ? (name) => this.keysFor(lowerWire(zoneOf(name)), fetch) : (name) => this.enclosing(lowerWire(name), fetch);
+    const v = await this.judge(resp, zoneKeys, fetch, opts.partial === true);
+    this.counters.count(v);
+    return v;
+  }
+
+  private async judge(resp: Uint8Array, zoneOf: ZoneOf, fetch: Fetch, partial: boolean): Promise<Verdict> {
     const m = readMessage(resp, resp.length);
     if (!m) return { state: "bogus", ede: EdeCode.DnssecBogus, why: "the answer does not parse" };
     const sets = setsOf(resp, m);
@@ -125,16 +161,16 @@ export class Validator {
     }
     const answered = sets.answer.some((s) => sameName(s.rrset.owner, last) && (s.rrset.type === m.qtype || m.qtype === 255));
     const rcode = rcodeOf(resp);
-    if (answered || (rcode !== 0 && rcode !== 3)) return verdict;
+    if (answered || partial || (rcode !== 0 && rcode !== 3)) return verdict;
     return worst(verdict, await this.checkDenial(last, m.qtype, rcode === 3, sets.authority, zoneOf, fetch));
   }
 
   /** One RRset: signed by a zone whose keys verify it, or unsigned in a zone proven insecure. */
-  private async checkSet(s: SignedSet, zoneOf: (name: Uint8Array) => Uint8Array, fetch: Fetch, authority: SignedSet[]): Promise<Verdict> {
+  private async checkSet(s: SignedSet, zoneOf: ZoneOf, fetch: Fetch, authority: SignedSet[]): Promise<Verdict> {
     const what = `${text(s.rrset.owner)} ${s.rrset.type}`;
     const sig = s.sigs.find((g) => isAtOrBelow(s.rrset.owner, g.signer));
     if (!sig) {
-      const zk = await this.keysFor(zoneOf(s.rrset.owner), fetch);
+      const zk = await zoneOf(s.rrset.owner);
       if (zk.verdict.state !== "secure") return zk.verdict;
       return { state: "bogus", ede: EdeCode.RrsigsMissing, why: `${what}: no RRSIG in a signed zone` };
     }
@@ -154,12 +190,12 @@ export class Validator {
   }
 
   /** NXDOMAIN or NODATA for `name`: the SOA and NSEC/NSEC3 records checked, and their proof. */
-  private async checkDenial(name: Uint8Array, qtype: number, nx: boolean, authority: SignedSet[], zoneOf: (name: Uint8Array) => Uint8Array, fetch: Fetch): Promise<Verdict> {
+  private async checkDenial(name: Uint8Array, qtype: number, nx: boolean, authority: SignedSet[], zoneOf: ZoneOf, fetch: Fetch): Promise<Verdict> {
     const soa = authority.find((s) => s.rrset.type === SOA);
     const signer = soa?.sigs[0]?.signer ?? authority.find((s) => s.rrset.type === NSEC || s.rrset.type === NSEC3)?.sigs[0]?.signer;
     const what = `${nx ? "NXDOMAIN" : "NODATA"} for ${text(name)}`;
     if (!signer) {
-      const zk = await this.keysFor(zoneOf(name), fetch);
+      const zk = await zoneOf(name);
       if (zk.verdict.state !== "secure") return zk.verdict;
       return { state: "bogus", ede: EdeCode.NsecMissing, why: `${what}: no signed proof in a signed zone` };
     }
@@ -221,6 +257,24 @@ export class Validator {
     return zk;
   }
 
+  /**
+   * The keys of the zone `name` (lowercased wire) is in, found from the closest trust anchor down: at each name
+   * on the way its DS, or its zone's proof that it has none — as an unsigned delegation (insecure from there
+   * down) or as no delegation at all (still the same zone). Each step is kept like a zone's keys.
+   */
+  private async enclosing(name: Uint8Array, fetch: Fetch): Promise<ZoneKeys> {
+    const anchor = this.anchors()
+      .filter((a) => isAtOrBelow(name, a.zone))
+      .sort((a, b) => countLabels(b.zone) - countLabels(a.zone))[0];
+    if (!anchor) return { verdict: { state: "insecure", why: `${text(name)}: no trust anchor above it` }, keys: [], expires: this.now() + FAILED_S };
+    let zk = await this.keysFor(lowerWire(anchor.zone), fetch);
+    for (let n = countLabels(anchor.zone) + 1, total = countLabels(name); n <= total && zk.verdict.state === "secure"; n++) {
+      const next = await this.keysFor(suffixWithLabels(name, n), fetch);
+      if (next.cut !== false) zk = next;
+    }
+    return zk;
+  }
+
   private async findKeys(zone: Uint8Array, fetch: Fetch): Promise<ZoneKeys> {
     const now = this.now();
     const fail = (verdict: Verdict): ZoneKeys => ({ verdict, keys: [], expires: now + FAILED_S });
@@ -260,16 +314,23 @@ export class Validator {
     // this lookup wait for its own result.
     if (!isBelow(zone, lowerWire(signer))) return fail({ state: "bogus", ede: EdeCode.DnssecBogus, why: `${text(zone)}: no DS, and the proof is not the parent's` });
     const what = `no DS for ${text(zone)}`;
-    const v = await this.proof(
+    const delegation = await this.proof(sets.authority, signer, fetch, (n) => nsecProvesInsecureDelegation(zone, n, signer), (n3) => nsec3ProvesInsecureDelegation(zone, n3, signer), what);
+    if (delegation.state !== "bogus") return fail({ state: "insecure", why: `${text(zone)}: delegated without DS` });
+    // No delegation here either: the name is inside the signer's zone (NODATA: it exists without NS; NXDOMAIN:
+    // it does not exist), and what is signed at it is signed with that zone's keys.
+    const nx = rcodeOf(resp) === 3;
+    const inside = await this.proof(
       sets.authority,
       signer,
       fetch,
-      (n) => pick(nsecProvesInsecureDelegation(zone, n, signer), () => nsecProvesNodata(zone, DS, n, signer)),
-      (n3) => pick(nsec3ProvesInsecureDelegation(zone, n3, signer), () => nsec3ProvesNodata(zone, DS, n3, signer)),
+      (n) => (nx ? nsecProvesNxdomain(zone, n, signer) : nsecProvesNodata(zone, DS, n, signer)),
+      (n3) => (nx ? nsec3ProvesNxdomain(zone, n3, signer) : nsec3ProvesNodata(zone, DS, n3, signer)),
       what,
     );
-    if (v.state === "bogus") return fail(v);
-    return fail({ state: "insecure", why: `${text(zone)}: delegated without DS` });
+    if (inside.state === "bogus") return fail(inside);
+    const parent = await this.keysFor(lowerWire(signer), fetch);
+    if (inside.state === "insecure" || parent.verdict.state !== "secure") return fail(inside.state === "insecure" ? inside : parent.verdict);
+    return { verdict: SECURE, keys: parent.keys, expires: Math.min(parent.expires, now + KEYS_MAX_S), cut: false };
   }
 
   /** The DNSKEY RRset of `zone` made trusted by `ds`. */
@@ -285,6 +346,8 @@ export class Validator {
     return { verdict: r.verdict, keys: r.keys, expires: now + ttl };
   }
 }
+
+type ZoneOf = (name: Uint8Array) => Promise<ZoneKeys>;
 
 /** The first proof that is not bogus, trying the second only when the first fails. */
 function pick<T extends { state: string }>(first: T, second: () => T): T {

@@ -122,6 +122,19 @@ export function errorResponse(buf: Uint8Array, q: QueryInfo, rcode: number): num
 }
 
 /**
+ * A SERVFAIL to the query in `query` (header and question; `q` its parsed form) as a resolver hands it on: ID,
+ * question, RD and CD as asked, no records and no OPT (the pipeline adds the client's, with an EDE).
+ */
+export function servfailAnswer(query: Uint8Array, q: QueryInfo): Uint8Array {
+  const resp = query.slice(0, q.questionEnd);
+  resp[2] = 0x80 | (query[2]! & 0x01);
+  resp[3] = (query[3]! & 0x10) | Rcode.SERVFAIL;
+  resp.fill(0, 4, 12);
+  resp[5] = 1;
+  return resp;
+}
+
+/**
  * When a response of `len` bytes is larger than `max`, cut it to header + question (+ OPT) and set TC,
  * so the client retries over TCP (RFC 1035 4.2.1, RFC 6891 7). Returns the length to send.
  */

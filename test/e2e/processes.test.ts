@@ -105,18 +105,19 @@ describe("processes = N", () => {
   });
 
   test("caches are per process, and a flush through the API empties all of them", async () => {
-    // A stand-in upstream answering everything with one A record.
+    // A stand-in upstream answering every A question with one A record, other types with no data.
     const up = dgram.createSocket("udp4");
     await new Promise<void>((r) => up.bind(0, "127.0.0.1", () => r()));
     up.on("message", (msg, rinfo) => {
       const q = decode(new Uint8Array(msg));
-      const resp = makeQuery(q.questions[0]!.name, "A", { id: q.id });
+      const a = q.questions[0]!.type === "A";
+      const resp = makeQuery(q.questions[0]!.name, q.questions[0]!.type, { id: q.id });
       const out = Buffer.from(resp);
       out[2] = 0x81;
       out[3] = 0x80; // QR, RD, RA
-      out[7] = 1; // ANCOUNT 1
+      out[7] = a ? 1 : 0; // ANCOUNT
       const rr = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 1]);
-      up.send(Buffer.concat([out, rr]), rinfo.port, rinfo.address);
+      up.send(a ? Buffer.concat([out, rr]) : out, rinfo.port, rinfo.address);
     });
     cleanup.push(() => up.close());
     const b = await server(2, "", `["127.0.0.1:${up.address().port}"]`);

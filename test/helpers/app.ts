@@ -11,5 +11,8 @@ export async function startApp(o: Overrides = {}, tweak: (c: ResolvedConfig) => 
   cfg.ring.strict = true; // ownership violations throw in tests
   tweak(cfg);
   const app = await App.start(cfg);
+  // Forwarding with dnssec.validate = "auto": the first misses wait for the check of the upstreams; tests that
+  // time their upstream's answers start after it.
+  if (app.upstreamDnssec) await Promise.race([app.upstreamDnssec.first, Bun.sleep(2000)]);
   return Object.assign(app, { port: app.udp[0]!.boundPort });
 }

@@ -33,8 +33,14 @@ export interface Received {
   port: number;
 }
 
+/** bunbound's check of whether an upstream returns DNSSEC data (forwarding, dnssec.validate = "auto"). */
+const isProbe = (q: { name: string; type: string }) => q.type === "DNSKEY" && (q.name === "" || q.name === ".");
+
 export class StandIn {
+  /** The questions received, bunbound's root DNSKEY checks (`probes`) left out. */
   readonly received: Received[] = [];
+  /** Root DNSKEY questions: bunbound asking whether this upstream returns DNSSEC data. */
+  readonly probes: Received[] = [];
   private udp!: udp.Socket<"uint8array">;
   private tcp!: TCPSocketListener<undefined>;
   private spoofer!: udp.Socket<"uint8array">;
@@ -130,7 +136,7 @@ export class StandIn {
     }
     const q = query.questions?.[0];
     if (!q) return;
-    this.received.push({ name: q.name, type: q.type, id: query.id ?? 0, transport: "udp", port });
+    (isProbe(q) ? this.probes : this.received).push({ name: q.name, type: q.type, id: query.id ?? 0, transport: "udp", port });
     if (this.opts.silent) return;
     for (const kind of this.opts.spoof ?? []) {
       if (kind === "wrong-id") sock.send(this.respond(query, false, { id: ((query.id ?? 0) + 1) & 0xffff, data: "6.6.6.6" }), port, address);
@@ -161,7 +167,7 @@ export class StandIn {
       buf = buf.slice(2 + len);
       const q = query.questions?.[0];
       if (!q) continue;
-      this.received.push({ name: q.name, type: q.type, id: query.id ?? 0, transport: "tcp", port: 0 });
+      (isProbe(q) ? this.probes : this.received).push({ name: q.name, type: q.type, id: query.id ?? 0, transport: "tcp", port: 0 });
       if (this.opts.silent) continue;
       const reply = this.respond(query, false);
       const framed = new Uint8Array(reply.length + 2);
