@@ -36,6 +36,7 @@ import { loadRootHints, RecursiveResolver, Recursor, type RecursionSettings, typ
 import { traceResolution } from "./recursion/trace";
 import { Validator } from "./validator/validate";
 import { loadAnchors, type Anchor } from "./validator/anchors";
+import { UpstreamDnssec, ValidatingForwarder } from "./upstream/validating";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
 import { PacketCache } from "./cache/cache";
 import { LocalData } from "./zones/local";
@@ -65,11 +66,18 @@ interface Runtime extends Snapshot {
   readonly ntas: Uint8Array[];
 }
 
+/** What outlives reloads, made when first needed: the iterator, the validator, what the upstreams do with DNSSEC. */
+interface LongLived {
+  recursor: () => Recursor;
+  validator: () => Validator;
+  upstreamDnssec: () => UpstreamDnssec;
+}
+
 /**
  * The runtime for `cfg`. Upstream health (registry) carries over; so does the rate limiter's state while its
  * settings stay the same. Throws, changing nothing, when the configuration cannot be built.
  */
-function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, registry: Map<string, UpstreamState>, before: Runtime | null, recursor: () => Recursor, validator: () => Validator): Runtime {
+function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, registry: Map<string, UpstreamState>, before: Runtime | null, keep: LongLived): Runtime {
   const pool = new UpstreamPool(cfg.upstreams, cfg.forward, cfg.upstream, registry);
   const sameLimit = before && JSON.stringify(before.config.rate_limit) === JSON.stringify(cfg.rate_limit);
   let trust: TrustStore;
@@ -87,10 +95,7 @@ function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, r
       throw new ConfigError(cfg.source, [{ path: "root_hints", message: (e as Error).message }]);
     }
   }
-  if (cfg.mode === "forward" && cfg.dnssec.validate === true) {
-    throw new ConfigError(cfg.source, [{ path: "dnssec.validate", message: 'validation in forwarding mode is not implemented yet: use mode = "recursive", or "auto" (which does not validate forwarded answers)' }]);
-  }
-  const validating = hints !== null && cfg.dnssec.validate !== false;
+  const validating = cfg.dnssec.validate !== false;
   let anchors: Anchor[] = [];
   if (validating) {
     try {
@@ -101,15 +106,19 @@ function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, r
   }
   const forwarder = new Forwarder({ pool, upstream: cfg.upstream, timeouts: cfg.timeouts, trust }, upstreamCounters);
   let resolver: Resolver = forwarder;
+  let v: Validator | null = null;
+  if (validating) {
+    v = keep.validator();
+    // Other anchors, or answers now from other upstreams: the keys trusted so far are checked again.
+    const changed = (k: "dnssec" | "upstreams" | "mode") => before && JSON.stringify(before.config[k]) !== JSON.stringify(cfg[k]);
+    if (changed("dnssec") || changed("upstreams") || changed("mode")) v.clear();
+  }
   if (hints) {
-    const r = recursor();
-    let v: Validator | null = null;
-    if (validating) {
-      v = validator();
-      if (before && JSON.stringify(before.config.dnssec) !== JSON.stringify(cfg.dnssec)) v.clear();
-    }
+    const r = keep.recursor();
     r.configure(hints, cfg.stub.map((s) => ({ zone: toWire(s.zone), servers: s.servers.map((a) => parseHostPort(a, 53)) })), cfg.recursion.port, v);
     resolver = new RecursiveResolver(r, forwarder);
+  } else if (v) {
+    resolver = new ValidatingForwarder(forwarder, v, cfg.dnssec.validate === true ? null : keep.upstreamDnssec());
   }
   return {
     config: cfg,
@@ -195,12 +204,19 @@ export class App {
   /** The DNSSEC validator, made when validation is first configured; the zone keys it trusts outlive reloads. */
   validator: Validator | null = null;
   private readonly validatorFor = (): Validator => (this.validator ??= new Validator(() => this.runtime.anchors, () => this.runtime.ntas));
+  /** Whether the upstreams return DNSSEC data (forwarding with dnssec.validate = "auto"), checked by its task. */
+  upstreamDnssec: UpstreamDnssec | null = null;
+  private readonly keep: LongLived = {
+    recursor: this.recursorFor,
+    validator: this.validatorFor,
+    upstreamDnssec: () => (this.upstreamDnssec ??= new UpstreamDnssec(() => (this.runtime.resolver instanceof ValidatingForwarder ? this.runtime.forwarder : null), () => this.runtime.config.timeouts.upstream_ms)),
+  };
 
   private constructor(
     cfg: ResolvedConfig,
     readonly role: Role,
   ) {
-    this.runtime = buildRuntime(cfg, this.upstreamCounters, this.upstreamStates, null, this.recursorFor, this.validatorFor);
+    this.runtime = buildRuntime(cfg, this.upstreamCounters, this.upstreamStates, null, this.keep);
     this.threads = new ThreadPriority(cfg.background_nice);
     const r = cfg.ring;
     this.udpRing = new Ring(r.udp_slots, r.udp_slot_size, 0, r.strict);
@@ -216,7 +232,7 @@ export class App {
       () => {
         log.info("hosts file changed; reloading local data");
         try {
-          this.runtime = buildRuntime(this.runtime.config, this.upstreamCounters, this.upstreamStates, this.runtime, this.recursorFor, this.validatorFor);
+          this.runtime = buildRuntime(this.runtime.config, this.upstreamCounters, this.upstreamStates, this.runtime, this.keep);
         } catch (err) {
           log.warn("hosts file not reloaded; the last good local data stays", { err });
         }
@@ -271,6 +287,7 @@ export class App {
     app.cache.start(app.tasks);
     app.certificates?.start(app.tasks, cfg.jobs.watch_interval_ms);
     if (app.runtime.recursion) app.recursor?.start(app.tasks);
+    app.upstreamDnssec?.start(app.tasks);
     log.info("bunbound started", {
       version: VERSION,
       listen: app.boundListen(),
@@ -434,9 +451,11 @@ export class App {
     const needsRestart = RESTART_KEYS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(before[k]));
     const kept = { ...next };
     for (const k of RESTART_KEYS) (kept as Record<RestartKey, unknown>)[k] = before[k]; // running with the old ones
-    this.runtime = buildRuntime(kept, this.upstreamCounters, this.upstreamStates, this.runtime, this.recursorFor, this.validatorFor); // may throw: nothing changed yet
+    this.runtime = buildRuntime(kept, this.upstreamCounters, this.upstreamStates, this.runtime, this.keep); // may throw: nothing changed yet
     if (this.runtime.recursion) this.recursor?.start(this.tasks);
     else this.recursor?.stop();
+    this.upstreamDnssec?.start(this.tasks);
+    this.upstreamDnssec?.reconsider();
     this.processes?.reload(); // each serving process reloads from the same sources
     setLogLevel(next.log_level);
     this.reloads++;

@@ -90,12 +90,12 @@ export class Forwarder implements Resolver {
   /**
    * Asks upstreams the question of the query in `query` until one answers, the attempts run out, or
    * `signal` aborts (the deadline). Resolves to the upstream's scrubbed response, else the last answer that
-   * said SERVFAIL/REFUSED/NOTIMP/FORMERR, else null.
+   * said SERVFAIL/REFUSED/NOTIMP/FORMERR, else null. `via`: ask that upstream only (of the question's route).
    */
-  async forward(query: Uint8Array, q: QueryInfo, deadline: number, signal: AbortSignal): Promise<Forwarded | null> {
+  async forward(query: Uint8Array, q: QueryInfo, deadline: number, signal: AbortSignal, via?: UpstreamState): Promise<Forwarded | null> {
     const pool = this.opts.pool;
     const route = pool.route(query, HEADER_LEN, q.qnameEnd);
-    const list = pool.order(route.states);
+    const list = via ? [via] : pool.order(route.states);
     if (list.length === 0) return null;
     const nameLen = q.qnameEnd - HEADER_LEN;
     const question = query.slice(HEADER_LEN, q.questionEnd);

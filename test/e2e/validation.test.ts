@@ -34,12 +34,12 @@ async function anchorOf(auth: Running): Promise<string> {
   return file;
 }
 
-async function resolver(auth: Running, dnssec: string): Promise<Running> {
+/** A validating bunbound reaching `auth` through a [[stub]] zone (recursive mode), or forwarding to it. */
+async function resolver(auth: Running, dnssec: string, mode: "recursive" | "forward" = "recursive"): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), "bunbound-validating-"));
-  writeFileSync(
-    join(dir, "c.toml"),
-    `mode = "recursive"\ndata_dir = "${dir}/data"\n[dnssec]\n${dnssec}\n[[stub]]\nzone = "signed.lan"\nservers = ["127.0.0.1:${auth.udpPort}"]\n[clients]\nenabled = false\n[discovery]\nenabled = false\n`,
-  );
+  const route = mode === "recursive" ? `mode = "recursive"\n` : `upstreams = ["127.0.0.1:${auth.udpPort}"]\n`;
+  const stub = mode === "recursive" ? `[[stub]]\nzone = "signed.lan"\nservers = ["127.0.0.1:${auth.udpPort}"]\n` : "";
+  writeFileSync(join(dir, "c.toml"), `${route}data_dir = "${dir}/data"\n[dnssec]\n${dnssec}\n${stub}[clients]\nenabled = false\n[discovery]\nenabled = false\n`);
   const b = await startBunbound(["--config", join(dir, "c.toml"), "--listen", "127.0.0.1:0", "--http", "off"]);
   running.push(b);
   return b;
@@ -58,20 +58,32 @@ afterAll(async () => {
 });
 
 describe.skipIf(noDig)("bunbound validating the zones bunbound signs", () => {
+  const cases: Array<[string, string, string]> = [
+    ["www.signed.lan", "A", "NOERROR"],
+    ["signed.lan", "MX", "NOERROR"],
+    ["nope.signed.lan", "A", "NXDOMAIN"],
+    ["www.signed.lan", "TXT", "NOERROR"],
+    ["x.wild.signed.lan", "TXT", "NOERROR"],
+    ["sub.signed.lan", "DS", "NOERROR"],
+  ];
+
   test("secure with the zone's key as anchor: data, NXDOMAIN, NODATA, wildcard and no-DS answers all get AD", async () => {
     const v = await resolver(auth, `trust_anchors = ["${anchor}"]`);
-    const cases: Array<[string, string, string]> = [
-      ["www.signed.lan", "A", "NOERROR"],
-      ["signed.lan", "MX", "NOERROR"],
-      ["nope.signed.lan", "A", "NXDOMAIN"],
-      ["www.signed.lan", "TXT", "NOERROR"],
-      ["x.wild.signed.lan", "TXT", "NOERROR"],
-      ["sub.signed.lan", "DS", "NOERROR"],
-    ];
     for (const [name, type, status] of cases) {
       const a = await dig(v.udpPort, name, type);
       expect([name, type, a.status, a.flags.includes("ad")]).toEqual([name, type, status, true]);
     }
+  });
+
+  test("forwarding to the signer with validate = true: the same answers get AD; another signer's key makes them SERVFAIL", async () => {
+    const v = await resolver(auth, `validate = true\ntrust_anchors = ["${anchor}"]`, "forward");
+    for (const [name, type, status] of cases) {
+      const a = await dig(v.udpPort, name, type);
+      expect([name, type, a.status, a.flags.includes("ad")]).toEqual([name, type, status, true]);
+    }
+    const wrong = await resolver(auth, `validate = true\ntrust_anchors = ["${await anchorOf(other)}"]`, "forward");
+    const a = await dig(wrong.udpPort, "www.signed.lan", "A");
+    expect([a.status, a.ede]).toEqual(["SERVFAIL", [9]]);
   });
 
   test("a negative trust anchor: the same answers, without AD", async () => {
@@ -112,20 +124,15 @@ describe("DNSSEC settings that cannot work are refused at start, naming the fiel
     return { code, stderr };
   }
 
-  test("validate = true in forwarding mode: exit 2, dnssec.validate named", async () => {
-    const r = await refused(`upstreams = ["127.0.0.1:9"]\n[dnssec]\nvalidate = true\n`);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("dnssec.validate");
-    expect(r.stderr).toContain("forwarding mode");
-  });
-
-  test("a trust anchor file without DS or DNSKEY records: exit 2, dnssec.trust_anchors named", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bunbound-badanchor-"));
-    writeFileSync(join(dir, "anchor"), "example. 60 IN A 192.0.2.1\n");
-    const r = await refused(`mode = "recursive"\n[dnssec]\ntrust_anchors = ["${join(dir, "anchor")}"]\n`);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("dnssec.trust_anchors");
-    expect(r.stderr).toContain("no DS or DNSKEY records");
-  });
+  for (const mode of ['mode = "recursive"', 'upstreams = ["127.0.0.1:9"]']) {
+    test(`a trust anchor file without DS or DNSKEY records (${mode}): exit 2, dnssec.trust_anchors named`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "bunbound-badanchor-"));
+      writeFileSync(join(dir, "anchor"), "example. 60 IN A 192.0.2.1\n");
+      const r = await refused(`${mode}\n[dnssec]\ntrust_anchors = ["${join(dir, "anchor")}"]\n`);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("dnssec.trust_anchors");
+      expect(r.stderr).toContain("no DS or DNSKEY records");
+    });
+  }
 });
 

@@ -33,3 +33,9 @@ export function parsePrometheus(text: string) {
   return { types, samples };
 }
 
+
+/** The value of the sample `name` whose labels include `labels`, or null when there is none. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | null {
+  const s = parsePrometheus(text).samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
+  return s ? s.value : null;
+}
