@@ -25,7 +25,8 @@ export type DenialFailure =
   | "not-delegation" // an insecure delegation proof where NS is clear
   | "ds-present" // an insecure delegation proof where DS is set
   | "not-opt-out" // NSEC3: the span over the next closer name has no opt-out, so it is no delegation proof
-  | "mixed-parameters"; // NSEC3: records of different hash parameters (RFC 5155 8.2)
+  | "mixed-parameters" // NSEC3: records of different hash parameters (RFC 5155 8.2)
+  | "too-many-hashes"; // NSEC3: the proof would hash more names than NSEC3_MAX_HASHES
 
 /** Why a denial is neither secure nor bogus: the answer stands, without the AD bit. */
 export type DenialInsecurity =

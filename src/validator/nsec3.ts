@@ -81,19 +81,32 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/**
+ * Names one proof may hash at most (each hash is iterations + 1 SHA-1 runs): a real proof needs a few, one per
+ * level of the zone walked from the apex; a name hundreds of labels deep in a zone made to match each of them
+ * would otherwise cost thousands (CVE-2023-50868). Past it, nothing more matches or is covered.
+ */
+export const NSEC3_MAX_HASHES = 32;
+
 /** The zone's usable records with their one set of hash parameters, and the hashes made so far. */
 class Chain {
   private readonly hashes = new Map<string, Uint8Array>();
+  /** More names to hash than NSEC3_MAX_HASHES: the proof fails. */
+  exhausted = false;
   constructor(
     readonly records: Nsec3[],
     private readonly salt: Uint8Array,
     private readonly iterations: number,
   ) {}
 
-  hashOf(name: Uint8Array): Uint8Array {
+  hashOf(name: Uint8Array): Uint8Array | null {
     const key = String.fromCharCode(...lowerWire(name));
     let h = this.hashes.get(key);
     if (!h) {
+      if (this.hashes.size >= NSEC3_MAX_HASHES) {
+        this.exhausted = true;
+        return null;
+      }
       h = nsec3Hash(name, this.salt, this.iterations, SHA1, this.iterations) as Uint8Array;
       this.hashes.set(key, h);
     }
@@ -102,12 +115,13 @@ class Chain {
 
   matching(name: Uint8Array): Nsec3 | undefined {
     const h = this.hashOf(name);
-    return this.records.find((r) => compareBytes(r.hash!, h) === 0);
+    return h ? this.records.find((r) => compareBytes(r.hash!, h) === 0) : undefined;
   }
 
   /** The record whose span holds the hash of `name`: owner < hash < next, or past the end of the chain. */
   covering(name: Uint8Array): Nsec3 | undefined {
     const h = this.hashOf(name);
+    if (!h) return undefined;
     return this.records.find((r) => {
       const owner = r.hash!;
       if (compareBytes(owner, h) < 0 && compareBytes(h, r.next) < 0) return true;
@@ -160,6 +174,7 @@ function closestEncloser(chain: Chain, name: Uint8Array, zone: Uint8Array): Encl
     if (!candidate || countLabels(candidate.name) !== k - 1) return bogus("no-closest-encloser");
     return aboveName(candidate.record.bitmap) ?? { ce: candidate.name, nextCloser: cover };
   }
+  if (chain.exhausted) return bogus("too-many-hashes");
   if (candidate && sameName(candidate.name, name)) return bogus("name-exists");
   return bogus(candidate ? "next-closer-not-covered" : "no-closest-encloser");
 }

@@ -268,3 +268,32 @@ describe.skipIf(LDNS_MISSING.length > 0)("NSEC3 proofs from zones ldns-signzone 
     });
   });
 });
+
+describe("the cost of a proof is bounded (CVE-2023-50868)", () => {
+  /** NSEC3 records of zone "example." matching every ancestor of `name` (a zone made to match each level). */
+  function matchingEveryLevel(name: string): Nsec3[] {
+    const labels = name.split(".").filter(Boolean);
+    const salt = new Uint8Array(0);
+    const hashes = labels.map((_, i) => nsec3Hash(toWire(`${labels.slice(i).join(".")}.`), salt, 0, 1, 0) as Uint8Array);
+    const sorted = [...hashes].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    return sorted.map((h, i) => ({
+      owner: toWire(`${base32hex(h)}.example.`),
+      hashAlgorithm: 1,
+      flags: 0,
+      iterations: 0,
+      salt,
+      next: sorted[(i + 1) % sorted.length]!,
+      bitmap: new Uint8Array([0, 1, 0x40]), // A
+      hash: h,
+    }));
+  }
+
+  test(`a name whose every level matches is refused after NSEC3_MAX_HASHES hashes, not walked to its end`, () => {
+    const deep = `${Array.from({ length: 60 }, (_, i) => `l${i}`).join(".")}.example.`;
+    const records = matchingEveryLevel(deep).filter((r) => r.hash && base32hex(r.hash) !== base32hex(nsec3Hash(toWire(deep), new Uint8Array(0), 0, 1, 0) as Uint8Array));
+    expect(nsec3ProvesNxdomain(toWire(deep), records, toWire("example."))).toEqual({ state: "bogus", why: "too-many-hashes" });
+    // A name ten levels deep in the same kind of zone is still decided by its proof (here: it exists).
+    const shallow = `${Array.from({ length: 10 }, (_, i) => `l${i}`).join(".")}.example.`;
+    expect(nsec3ProvesNxdomain(toWire(shallow), matchingEveryLevel(shallow), toWire("example."))).toEqual({ state: "bogus", why: "name-exists" });
+  });
+});
