@@ -203,7 +203,7 @@ export class App {
   private readonly recursorFor = (): Recursor => (this.recursor ??= new Recursor(() => this.runtime.recursion!));
   /** The DNSSEC validator, made when validation is first configured; the zone keys it trusts outlive reloads. */
   validator: Validator | null = null;
-  private readonly validatorFor = (): Validator => (this.validator ??= new Validator(() => this.runtime.anchors, () => this.runtime.ntas));
+  private readonly validatorFor = (): Validator => (this.validator ??= new Validator(() => this.runtime.anchors, () => this.runtime.ntas, () => this.runtime.config.dnssec.aggressive_nsec));
   /** Whether the upstreams return DNSSEC data (forwarding with dnssec.validate = "auto"), checked by its task. */
   upstreamDnssec: UpstreamDnssec | null = null;
   private readonly keep: LongLived = {

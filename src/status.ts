@@ -54,7 +54,7 @@ export interface StatusSource {
   readonly recursor: RecursorView | null;
   readonly config: { readonly mode: string; readonly dnssec: { readonly validate: boolean | "auto" } };
   /** The DNSSEC validator, null when validation was never configured. */
-  readonly validator: { readonly counters: { secure: number; insecure: number; bogus: number; indeterminate: number } } | null;
+  readonly validator: { readonly counters: { secure: number; insecure: number; bogus: number; indeterminate: number }; readonly nsecs: { readonly synthesized: number } } | null;
   /** Forwarding with dnssec.validate = "auto": what the upstreams do with DNSSEC. */
   readonly upstreamDnssec: { readonly downgraded: boolean; readonly stripping: string[] } | null;
 }
@@ -199,11 +199,11 @@ export class Status {
   }
 
   /** The validator's verdicts, and what the upstreams do with DNSSEC when forwarding with "auto"; null when not validating. */
-  dnssec(): { counters: { secure: number; insecure: number; bogus: number; indeterminate: number }; downgraded: boolean | null; stripping: string[] } | null {
+  dnssec(): { counters: { secure: number; insecure: number; bogus: number; indeterminate: number }; synthesized: number; downgraded: boolean | null; stripping: string[] } | null {
     const v = this.app.validator;
     if (!v || this.app.config.dnssec.validate === false) return null;
     const u = this.app.config.mode === "forward" && this.app.config.dnssec.validate === "auto" ? this.app.upstreamDnssec : null;
-    return { counters: { ...v.counters }, downgraded: u ? u.downgraded : null, stripping: u?.stripping ?? [] };
+    return { counters: { ...v.counters }, synthesized: v.nsecs.synthesized, downgraded: u ? u.downgraded : null, stripping: u?.stripping ?? [] };
   }
 
   private pending(): { waiting: number; capacity: number } {

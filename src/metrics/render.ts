@@ -24,7 +24,7 @@ export interface MetricsInput {
   /** processes = N: the serving processes (the primary's own figures above already include their counters). */
   processes?: Array<{ slot: number; state: string; starts: number; rss: number }>;
   /** While validating: answers by verdict, and (forwarding, "auto") whether the upstreams made us stop. */
-  dnssec?: { counters: { secure: number; insecure: number; bogus: number; indeterminate: number }; downgraded: boolean | null };
+  dnssec?: { counters: { secure: number; insecure: number; bogus: number; indeterminate: number }; synthesized: number; downgraded: boolean | null };
 }
 
 const BREAKER = ["closed", "half-open", "open"];
@@ -137,6 +137,7 @@ export function renderPrometheus(m: MetricsInput): string {
   if (m.dnssec) {
     const k = m.dnssec.counters;
     e.counter("bunbound_dnssec_verdicts_total", "DNSSEC verdicts of validated answers, by verdict: bogus and indeterminate (keys or proofs could not be fetched) ones are SERVFAIL.", [[{ verdict: "secure" }, k.secure], [{ verdict: "insecure" }, k.insecure], [{ verdict: "bogus" }, k.bogus], [{ verdict: "indeterminate" }, k.indeterminate]]);
+    e.counter("bunbound_dnssec_aggressive_nxdomain_total", "NXDOMAIN answers made from validated NSEC records kept from earlier answers (RFC 8198), without asking.", m.dnssec.synthesized);
     if (m.dnssec.downgraded !== null) e.gauge("bunbound_dnssec_downgraded", 'Forwarding with dnssec.validate = "auto": 1 while an upstream answers without DNSSEC data and forwarded answers pass unvalidated.', m.dnssec.downgraded ? 1 : 0);
   }
   if (m.processes) {

@@ -167,6 +167,11 @@ export class ValidatingForwarder implements Resolver {
       if (!this.support.known && !this.support.tried) await Promise.race([this.support.first, sleep(Math.max(0, deadline - Date.now()) / 2, signal)]);
       if (this.support.downgraded) return f.forward(query, q, deadline, signal);
     }
+    const known = this.validator.synthesize(query, q);
+    if (known) {
+      const resp = q.dnssecOk ? known : (withoutDnssec(known) ?? known);
+      return { resp, scan: scanResponse(resp, resp.length), tail: null, secure: true };
+    }
     const asked = new QueryInfo().copyFrom(q);
     asked.dnssecOk = true;
     asked.flags |= Flag.CD;

@@ -76,9 +76,9 @@ function start(name: Uint8Array, nsecs: Nsec[], zone: Uint8Array): Nsec[] | Deni
 }
 
 /** `name` does not exist: a covering NSEC, and the closest encloser it shows. */
-function nonexistence(name: Uint8Array, set: Nsec[]): { ce: Uint8Array } | Denial {
+function nonexistence(name: Uint8Array, set: Nsec[]): { ce: Uint8Array; by: Nsec } | Denial {
   const d = denyName(name, set);
-  return "state" in d ? d : { ce: closestEncloser(name, d.by) };
+  return "state" in d ? d : { ce: closestEncloser(name, d.by), by: d.by };
 }
 
 /**
@@ -87,6 +87,12 @@ function nonexistence(name: Uint8Array, set: Nsec[]): { ce: Uint8Array } | Denia
  * would have answered.
  */
 export function nsecProvesNxdomain(qname: Uint8Array, nsecs: Nsec[], zone: Uint8Array): Denial {
+  const p = nsecNxdomainProof(qname, nsecs, zone);
+  return "used" in p ? SECURE : p;
+}
+
+/** nsecProvesNxdomain, with the one or two records the proof rests on when it holds. */
+export function nsecNxdomainProof(qname: Uint8Array, nsecs: Nsec[], zone: Uint8Array): { used: Nsec[] } | Denial {
   const set = start(qname, nsecs, zone);
   if ("state" in set) return set;
   const name = nonexistence(qname, set);
@@ -94,7 +100,7 @@ export function nsecProvesNxdomain(qname: Uint8Array, nsecs: Nsec[], zone: Uint8
   const wildcard = wildcardAt(name.ce);
   if (!wildcard) return bogus("wildcard-not-denied");
   const d = denyName(wildcard, set);
-  if (!("state" in d)) return SECURE;
+  if (!("state" in d)) return { used: d.by === name.by ? [name.by] : [name.by, d.by] };
   if (d.state === "bogus" && (d.why === "name-exists" || d.why === "empty-non-terminal")) return bogus("wildcard-exists");
   return d.state === "bogus" && d.why === "no-proof" ? bogus("wildcard-not-denied") : d;
 }

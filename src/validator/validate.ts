@@ -4,7 +4,7 @@
 // trust (chain.ts): the trust anchor's DS at the top, then at each zone the DS set its parent signed — or the
 // parent's proof that there is no DS, which makes the zone and everything below it insecure. Keys are fetched
 // with the caller's `fetch` (the iterator, inside the client's deadline) and kept per zone for their TTL.
-import { keyOf, readMessage, Section, type Message, type Rec } from "../wire/records";
+import { keyOf, rdataOf, readMessage, Section, type Message } from "../wire/records";
 import { rcodeOf } from "../wire/message";
 import { toText } from "../wire/name";
 import { EdeCode, trustKeys, validateSet, type SignedSet, type Verdict } from "./chain";
@@ -15,6 +15,8 @@ import { nsec3ProvesInsecureDelegation, nsec3ProvesNodata, nsec3ProvesNxdomain, 
 import { lowerWire } from "./canonical";
 import { parseRrsig, type Dnskey, type Rrsig } from "./verify";
 import type { Anchor } from "./anchors";
+import { NsecStore } from "./aggressive";
+import type { QueryInfo } from "../wire/query";
 
 const CNAME = 5;
 const SOA = 6;
@@ -71,20 +73,6 @@ interface Sets {
   authority: SignedSet[];
 }
 
-/** A record's RDATA uncompressed (servers compress the names in SOA, MX, NS, CNAME... RDATA; signatures cover them whole). */
-function rdataOf(m: Uint8Array, r: Rec): Uint8Array {
-  const src = r.src ?? m;
-  if (r.parts.length === 0) return src.slice(r.rdata, r.rdata + r.rdlen);
-  const chunks = r.parts.map((p) => ("key" in p ? p.bytes : src.subarray(p.from, p.from + p.len)));
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 /** The RRsets of a message by section, each with the RRSIGs covering it; OPT and RRSIGs themselves aside. */
 function setsOf(resp: Uint8Array, m: Message): Sets {
   const out: Sets = { answer: [], authority: [] };
@@ -116,17 +104,31 @@ export class Validator {
   private readonly zones = new Map<string, ZoneKeys>();
   private readonly pending = new Map<string, Promise<ZoneKeys>>();
 
+  /** Validated NSEC records of negative answers, for aggressive NXDOMAIN answers (RFC 8198). */
+  readonly nsecs = new NsecStore();
+
   constructor(
     private readonly anchors: () => Anchor[],
     /** Negative trust anchors (RFC 7646): zones at or below these are not validated. */
     private readonly ntas: () => Uint8Array[],
+    /** dnssec.aggressive_nsec: keep validated NSECs and answer NXDOMAIN from them. */
+    private readonly aggressive: () => boolean = () => true,
     private readonly now: () => number = () => Date.now() / 1000,
     private readonly max = 10_000,
   ) {}
 
-  /** Forgets every zone's keys (new anchors on reload). */
+  /** Forgets every zone's keys and the NSECs kept (new anchors on reload). */
   clear(): void {
     this.zones.clear();
+    this.nsecs.clear();
+  }
+
+  /** NXDOMAIN for the question of `query` from validated NSECs already kept (secure), or null. */
+  synthesize(query: Uint8Array, q: QueryInfo): Uint8Array | null {
+    if (!this.aggressive()) return null;
+    const resp = this.nsecs.synthesize(query, q, this.now());
+    if (resp) this.counters.count(SECURE);
+    return resp;
   }
 
   get size(): number {
@@ -141,14 +143,23 @@ export class Validator {
   async validate(resp: Uint8Array, fetch: Fetch, opts: ValidateOptions = {}): Promise<Verdict> {
     const zoneOf = opts.zoneOf;
     const zoneKeys: ZoneOf = zoneOf ? (name) => this.keysFor(lowerWire(zoneOf(name)), fetch) : (name) => this.enclosing(lowerWire(name), fetch);
-    const v = await this.judge(resp, zoneKeys, fetch, opts.partial === true);
+    const m = readMessage(resp, resp.length);
+    const v: Verdict = m ? await this.judge(resp, m, zoneKeys, fetch, opts.partial === true) : { state: "bogus", ede: EdeCode.DnssecBogus, why: "the answer does not parse" };
     this.counters.count(v);
+    if (v.state === "secure" && m && this.aggressive()) this.keepNsecs(resp, m);
     return v;
   }
 
-  private async judge(resp: Uint8Array, zoneOf: ZoneOf, fetch: Fetch, partial: boolean): Promise<Verdict> {
-    const m = readMessage(resp, resp.length);
-    if (!m) return { state: "bogus", ede: EdeCode.DnssecBogus, why: "the answer does not parse" };
+  /** A secure negative answer's NSECs and SOA, kept for aggressive answers. */
+  private keepNsecs(resp: Uint8Array, m: Message): void {
+    const rcode = rcodeOf(resp);
+    if (rcode !== 3 && (rcode !== 0 || m.records.some((r) => r.section === Section.Answer))) return;
+    const soaSig = m.records.find((r) => r.section === Section.Authority && r.type === RRSIG && r.rdlen > 18);
+    const sig = soaSig ? parseRrsig(rdataOf(resp, soaSig)) : null;
+    if (sig && m.records.some((r) => r.section === Section.Authority && r.type === NSEC)) this.nsecs.record(resp, m, lowerWire(sig.signer), this.now());
+  }
+
+  private async judge(resp: Uint8Array, m: Message, zoneOf: ZoneOf, fetch: Fetch, partial: boolean): Promise<Verdict> {
     const sets = setsOf(resp, m);
     let verdict = SECURE;
     const dnames = sets.answer.filter((s) => s.rrset.type === DNAME);

@@ -330,3 +330,16 @@ export function withoutDnssec(buf: Uint8Array): Uint8Array | null {
   return writeMessage(buf, m, [of(Section.Answer), of(Section.Authority), of(Section.Additional)]);
 }
 
+/** A record's RDATA uncompressed (servers compress the names in SOA, MX, NS, CNAME... RDATA; signatures cover them whole). */
+export function rdataOf(m: Uint8Array, r: Rec): Uint8Array {
+  const src = r.src ?? m;
+  if (r.parts.length === 0) return src.slice(r.rdata, r.rdata + r.rdlen);
+  const chunks = r.parts.map((p) => ("key" in p ? p.bytes : src.subarray(p.from, p.from + p.len)));
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CASES, SignedWorld, dig, startValidatingUnbound, verdictOf, type Resolver } from "../helpers/signed-world";
 import { startBunbound, type Running } from "../helpers/proc";
+import { metricValue } from "../helpers/prometheus";
 
 setDefaultTimeout(30_000);
 
@@ -68,6 +69,26 @@ describe("DNSSEC verdicts of what bunbound resolves, next to a validating Unboun
     const log = (await (await fetch(`http://127.0.0.1:${b!.httpPort}/api/querylog?limit=50`)).json()) as { queries: Array<{ qname: string; ad: boolean; ede: number | null }> };
     expect(log.queries.find((q) => q.qname === "www.secure.com.")).toMatchObject({ ad: true, ede: null });
     expect(log.queries.find((q) => q.qname === "www.expired.com.")).toMatchObject({ ad: false, ede: 7 });
+  });
+
+  test.skipIf(skip)("aggressive NSEC (RFC 8198): a name the NSECs of an earlier NXDOMAIN cover is NXDOMAIN without asking, and delv accepts it", async () => {
+    const first = await dig(b!.udpPort, "nope.secure.com.", "A");
+    expect([first.status, first.flags.includes("ad")]).toEqual(["NXDOMAIN", true]);
+    const asked = async () => metricValue(await (await fetch(`http://127.0.0.1:${b!.httpPort}/metrics`)).text(), "bunbound_recursion_queries_total");
+    const before = await asked();
+    // mail < noway < ns1 (the NSEC covering nope), and *.secure.com is denied by the apex's NSEC
+    const other = await dig(b!.udpPort, "noway.secure.com.", "A");
+    expect([other.status, other.flags.includes("ad")]).toEqual(["NXDOMAIN", true]);
+    expect(other.out).toMatch(/^mail\.secure\.com\.\s+\d+\s+IN\s+NSEC\s+ns1\.secure\.com\./m);
+    expect(await asked()).toBe(before);
+    const ref = await dig(unbound!.port, "noway.secure.com.", "A");
+    expect(ref.status).toBe("NXDOMAIN");
+    // delv checks the answer's proof itself (no CD: the answer made from the kept NSECs)
+    const p = Bun.spawn(["delv", "@127.0.0.1", "-p", String(b!.udpPort), "-a", world!.delvAnchorFile, "+root=.", "noway.secure.com.", "A"], { stdout: "pipe", stderr: "pipe" });
+    const out = (await new Response(p.stdout).text()) + (await new Response(p.stderr).text());
+    expect(out).toContain("negative response, fully validated");
+    // a name inside the zone that does exist is not answered from the NSECs
+    expect((await dig(b!.udpPort, "mail.secure.com.", "A")).status).toBe("NOERROR");
   });
 
   test.skipIf(skip)("CD=1: a bogus answer is handed over unchecked (RFC 4035 3.2.2)", async () => {
