@@ -34,27 +34,33 @@
 # column; a non-AD answer of a validating resolver is kept in gen/rec/noad-NAME-RUN.txt). bunbound's
 # bunbound_dnssec_verdicts_total deltas (secure/insecure/bogus) are printed per cold run. Ratios: validating
 # bunbound/validating Unbound and validating/non-validating bunbound (the cost of validation per miss).
+# FORWARD=1 (with SIGNED=1): validation of forwarded answers instead. A non-validating Unbound (iterator only,
+# port 5363, CPU 0 with the NSDs, started afresh before each resolver's run) resolves the signed hierarchy and
+# hands over the signatures; the measured resolvers forward everything to it: Unbound validating (forward-zone
+# ".", "validator iterator"), bunbound validating (upstreams, validate = "auto": its check finds the upstream
+# signing), bunbound not validating. "out q/query" then counts what the upstream's recursion sent the NSDs.
 # Needs: apt-get install -y nsd unbound dnsperf bind9-dnsutils curl (SIGNED=1: ldnsutils); root (NSD binds port 53).
-# Usage: RUNS=3 RATE=2000 WARM_RATE=20000 LEN=8 COLD=20000 [SIGNED=1] bench/recursion.sh
+# Usage: RUNS=3 RATE=2000 WARM_RATE=20000 LEN=8 COLD=20000 [SIGNED=1 [FORWARD=1]] bench/recursion.sh
 set -u
 d=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$d/.." && pwd)
 gen="$d/gen/rec"
 mkdir -p "$gen"
 RUNS=${RUNS:-3}; RATE=${RATE:-2000}; WARM_RATE=${WARM_RATE:-20000}; LEN=${LEN:-8}; COLD=${COLD:-20000}; WARMUP=${WARMUP:-0}
-SIGNED=${SIGNED:-0}; ADCHECK=${ADCHECK:-50}
+SIGNED=${SIGNED:-0}; ADCHECK=${ADCHECK:-50}; FORWARD=${FORWARD:-0}
+[ "$FORWARD" != 1 ] || [ "$SIGNED" = 1 ] || { echo "FORWARD=1 needs SIGNED=1"; exit 2; }
 if [ "$SIGNED" = 1 ]; then SERVERS=${SERVERS:-unbound bunbound bunbound-noval}; DO=(-D); else SERVERS=${SERVERS:-unbound bunbound}; DO=(); fi
-UPORT=5361; BPORT=5362; BHTTP=8062
+UPORT=5361; BPORT=5362; BHTTP=8062; FPORT=5363
 for t in nsd nsd-control unbound dnsperf dig taskset curl python3; do command -v $t >/dev/null || { echo "missing $t (apt-get install -y nsd unbound dnsperf bind9-dnsutils curl)"; exit 2; }; done
 [ "$SIGNED" != 1 ] || for t in ldns-keygen ldns-signzone ldns-key2ds; do command -v $t >/dev/null || { echo "missing $t (apt-get install -y ldnsutils)"; exit 2; }; done
 [ "$COLD" -le 200000 ] || { echo "COLD must be <= 200000 (the names there are)"; exit 2; }
 
 echo "# $(date -u '+%F %T UTC'), $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), unbound $(unbound -V | awk 'NR==1{print $2}'), NSD $(nsd -v 2>&1 | awk 'NR==1{print $3}'), bun $(bun --version), dnsperf $(dpkg-query -W -f '${Version}' dnsperf 2>/dev/null)"
-echo "# RUNS=$RUNS RATE=$RATE WARM_RATE=$WARM_RATE LEN=$LEN COLD=$COLD WARMUP=$WARMUP SIGNED=$SIGNED BACKEND=${BACKEND:-auto} SERVERS=\"$SERVERS\" $0"
+echo "# RUNS=$RUNS RATE=$RATE WARM_RATE=$WARM_RATE LEN=$LEN COLD=$COLD WARMUP=$WARMUP SIGNED=$SIGNED FORWARD=$FORWARD BACKEND=${BACKEND:-auto} SERVERS=\"$SERVERS\" $0"
 
-python3 - "$gen" "$COLD" "$RATE" "$WARMUP" "$UPORT" "$BPORT" "$BHTTP" "${BACKEND:-auto}" "$SIGNED" <<'PY'
+python3 - "$gen" "$COLD" "$RATE" "$WARMUP" "$UPORT" "$BPORT" "$BHTTP" "${BACKEND:-auto}" "$SIGNED" "$FPORT" <<'PY'
 import sys, random, os
-out, cold, rate, warmup, uport, bport, bhttp, backend, signed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), *sys.argv[5:]
+out, cold, rate, warmup, uport, bport, bhttp, backend, signed, fport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), *sys.argv[5:]
 signed = signed == "1"
 anchor = f"{out}/signed/root.ds"
 ROOT, TLD, LEAF = "127.54.0.1", "127.54.1.1", "127.54.2.1"
@@ -111,6 +117,22 @@ with open(f"{out}/unbound-rec.conf", "w") as f:
             f'  root-hints: "{out}/root.hints"\n  do-not-query-localhost: no\n  module-config: "{"validator iterator" if signed else "iterator"}"\n  qname-minimisation: yes\n'
             + (f'  trust-anchor-file: "{anchor}"\n' if signed else '') +
             f'  prefetch: no\n  msg-cache-size: 128m\n  rrset-cache-size: 256m\n  verbosity: 0\n')
+unbound_common = (f'  num-threads: 1\n  do-daemonize: no\n  use-syslog: no\n  logfile: ""\n  username: ""\n  chroot: ""\n  pidfile: ""\n'
+                  f'  directory: "{out}"\n  access-control: 127.0.0.0/8 allow\n  so-reuseport: no\n  so-rcvbuf: 4m\n  do-not-query-localhost: no\n'
+                  f'  prefetch: no\n  msg-cache-size: 128m\n  rrset-cache-size: 256m\n  verbosity: 0\n')
+with open(f"{out}/unbound-upstream.conf", "w") as f:
+    f.write(f'server:\n  interface: 127.0.0.1@{fport}\n  port: {fport}\n' + unbound_common +
+            f'  root-hints: "{out}/root.hints"\n  module-config: "iterator"\n  qname-minimisation: yes\n')
+with open(f"{out}/unbound-fwd.conf", "w") as f:
+    f.write(f'server:\n  interface: 127.0.0.1@{uport}\n  port: {uport}\n' + unbound_common +
+            f'  module-config: "validator iterator"\n  trust-anchor-file: "{anchor}"\n'
+            f'forward-zone:\n  name: "."\n  forward-addr: 127.0.0.1@{fport}\n')
+for name, validate in (("bunbound-fwd", True), ("bunbound-fwd-noval", False)):
+  with open(f"{out}/{name}.toml", "w") as f:
+    f.write(f'listen = ["127.0.0.1:{bport}"]\nhttp = "127.0.0.1:{bhttp}"\nupstreams = ["127.0.0.1:{fport}"]\n'
+            f'data_dir = "{out}/data-rec"\nlog_level = "warn"\n[clients]\nenabled = false\n[discovery]\nenabled = false\n'
+            f'[udp]\nbackend = "{backend}"\nreceive_buffer_bytes = 4194304\n[cache]\nprefetch = false\n[dnssec]\n'
+            + (f'validate = "auto"\ntrust_anchors = ["{anchor}"]\n' if validate else 'validate = false\n'))
 for name, validate in (("bunbound-rec", signed), ("bunbound-rec-noval", False)):
   with open(f"{out}/{name}.toml", "w") as f:
     f.write(f'listen = ["127.0.0.1:{bport}"]\nhttp = "127.0.0.1:{bhttp}"\nmode = "recursive"\nroot_hints = "{out}/root.hints"\n'
@@ -199,7 +221,7 @@ bb_queries() { curl -s --max-time 2 "http://127.0.0.1:$BHTTP/metrics" | awk '$1=
 
 declare -A nsdpid
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; for p in ${nsdpid[*]}; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "${upid:-}" ] && kill "$upid" 2>/dev/null; for p in ${nsdpid[*]}; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap cleanup EXIT
 for l in root tld leaf; do
   addr=$(awk '/ip-address/{print $2}' "$gen/nsd-$l.conf")
@@ -217,8 +239,17 @@ done
 n0=$(nsd_queries); sleep 0.3; [ "$(nsd_queries)" = "$n0" ] || echo "warning: the NSDs get queries from elsewhere ($n0 -> $(nsd_queries))"
 for l in root tld leaf; do nsd-control -c "$gen/nsd-$l.conf" stats_noreset >/dev/null || { echo "nsd-control ($l) fails: no query counts"; exit 2; }; done
 
-cmd_of() { case $1 in unbound) echo "unbound -d -c $gen/unbound-rec.conf" ;; bunbound) echo "bun $root/src/cli.ts --config $gen/bunbound-rec.toml ${BB_ARGS:-}" ;;
-  bunbound-noval) echo "bun $root/src/cli.ts --config $gen/bunbound-rec-noval.toml ${BB_ARGS:-}" ;; esac; }
+kind=rec; [ "$FORWARD" = 1 ] && kind=fwd
+cmd_of() { case $1 in unbound) echo "unbound -d -c $gen/unbound-$kind.conf" ;; bunbound) echo "bun $root/src/cli.ts --config $gen/bunbound-$kind.toml ${BB_ARGS:-}" ;;
+  bunbound-noval) echo "bun $root/src/cli.ts --config $gen/bunbound-$kind-noval.toml ${BB_ARGS:-}" ;; esac; }
+# FORWARD=1: the upstream every measured resolver forwards to, started afresh (empty cache) before each one
+upid=
+start_upstream() {
+  [ "$FORWARD" = 1 ] || return 0
+  taskset -c 0 unbound -d -c "$gen/unbound-upstream.conf" >"$gen/unbound-upstream.log" 2>&1 & upid=$!
+  for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p "$FPORT" localhost A >/dev/null 2>&1 && break; sleep 0.2; done
+}
+stop_upstream() { [ -n "$upid" ] && { kill "$upid"; wait "$upid" 2>/dev/null; upid=; }; return 0; }
 port_of() { case $1 in unbound) echo $UPORT ;; bunbound*) echo $BPORT ;; esac; }
 validating() { [ "$SIGNED" = 1 ] && [ "$1" != bunbound-noval ]; }
 # bunbound_dnssec_verdicts_total: "secure insecure bogus"
@@ -274,6 +305,7 @@ for r in $(seq "$RUNS"); do
     [ -n "${failed[$name]:-}" ] && continue
     port=$(port_of "$name")
     rm -rf "$gen/data-rec"
+    start_upstream
     taskset -c 1 $(cmd_of "$name") >"$gen/$name.log" 2>&1 & pid=$!
     for i in $(seq 50); do dig +time=1 +tries=1 @127.0.0.1 -p "$port" localhost A >/dev/null 2>&1 && break; sleep 0.2; done
     # it must resolve a name of the hierarchy from the root
@@ -281,7 +313,7 @@ for r in $(seq "$RUNS"); do
     if ! echo "$probe" | grep -q 'status: NOERROR' || ! echo "$probe" | grep -qE '^h0\.probe\.com\.\s+[0-9]+\s+IN\s+A\s+10\.0\.0\.0'; then
       echo "$name does not resolve h0.probe.com from the root (run $r): not measured"; echo "$probe" | sed 's/^/    /'
       echo "    --- last lines of $gen/$name.log:"; tail -20 "$gen/$name.log" | sed 's/^/    /'
-      failed[$name]=1; kill "$pid"; wait "$pid" 2>/dev/null; pid=; continue
+      failed[$name]=1; kill "$pid"; wait "$pid" 2>/dev/null; pid=; stop_upstream; continue
     fi
     if validating "$name" && ! dig +dnssec +time=3 +tries=1 @127.0.0.1 -p "$port" h0.probe.com A | grep -qE '^;; flags:[^;]* ad[ ;]'; then
       echo "warning: $name does not set AD on h0.probe.com (run $r):"; dig +dnssec +time=3 +tries=1 @127.0.0.1 -p "$port" h0.probe.com A | sed 's/^/    /'
@@ -296,6 +328,7 @@ for r in $(seq "$RUNS"); do
     fi
     measure "$name" warm "$r" -d "$gen/cold.txt" -l "$LEN" -Q "$WARM_RATE"
     kill "$pid"; wait "$pid" 2>/dev/null; pid=
+    stop_upstream
   done
 done
 
@@ -312,7 +345,8 @@ print(' '.join(str(round(s.median(c),3)) for c in zip(*rows)))")
   done
 done
 echo
-echo "recursion from the root of a loopback hierarchy (3 NSDs); resolvers on CPU 1, dnsperf and NSDs on CPU 0; medians of $RUNS runs, each from an empty cache;"
+if [ "$FORWARD" = 1 ]; then echo "forwarding to a non-validating Unbound (CPU 0) resolving a loopback hierarchy (3 NSDs); resolvers on CPU 1, dnsperf, the upstream and NSDs on CPU 0; medians of $RUNS runs, each from empty caches;"
+else echo "recursion from the root of a loopback hierarchy (3 NSDs); resolvers on CPU 1, dnsperf and NSDs on CPU 0; medians of $RUNS runs, each from an empty cache;"; fi
 [ "$SIGNED" = 1 ] && echo "SIGNED=1: every zone signed; dnsperf sets DO; AD%: of $ADCHECK cold names asked again with dig +dnssec after the cold phase, the share with AD (median)"
 echo "cold: $COLD distinct names once at $RATE q/s; warm: the same names at $WARM_RATE q/s for ${LEN}s; $(nproc) cores $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 printf '| %-14s | %-5s | %8s | %9s | %6s | %8s | %8s | %8s | %8s | %12s | %13s | %6s | %5s |\n' server phase offered qps lost "avg µs" "p50 µs" "p99 µs" NOERROR% "CPU µs/query" "out q/query" "RSS MB" AD%
