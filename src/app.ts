@@ -23,6 +23,7 @@ import { Observer } from "./metrics/observer";
 import { LiveFeed } from "./http/live";
 import { toWire } from "./wire/name";
 import { rcodeOf } from "./wire/message";
+import { QType } from "./wire/constants";
 import { UdpServer } from "./server/udp";
 import { Requests, type AnswerHook } from "./server/request";
 import { loadTrust, type TrustStore } from "./upstream/tls-ca";
@@ -36,7 +37,8 @@ import { loadRootHints, RecursiveResolver, Recursor, type RecursionSettings, typ
 import { traceResolution } from "./recursion/trace";
 import { Validator } from "./validator/validate";
 import { loadAnchors, type Anchor } from "./validator/anchors";
-import { UpstreamDnssec, ValidatingForwarder } from "./upstream/validating";
+import { dnssecQuery, UpstreamDnssec, ValidatingForwarder } from "./upstream/validating";
+import { AnchorStates } from "./validator/rfc5011";
 import { UpstreamPool, UpstreamState } from "./upstream/pool";
 import { PacketCache } from "./cache/cache";
 import { LocalData } from "./zones/local";
@@ -69,7 +71,7 @@ interface Runtime extends Snapshot {
 /** What outlives reloads, made when first needed: the iterator, the validator, what the upstreams do with DNSSEC. */
 interface LongLived {
   recursor: () => Recursor;
-  validator: () => Validator;
+  validator: (cfg: ResolvedConfig) => Validator;
   upstreamDnssec: () => UpstreamDnssec;
 }
 
@@ -108,7 +110,7 @@ function buildRuntime(cfg: ResolvedConfig, upstreamCounters: UpstreamCounters, r
   let resolver: Resolver = forwarder;
   let v: Validator | null = null;
   if (validating) {
-    v = keep.validator();
+    v = keep.validator(cfg);
     // Other anchors, or answers now from other upstreams: the keys trusted so far are checked again.
     const changed = (k: "dnssec" | "upstreams" | "mode") => before && JSON.stringify(before.config[k]) !== JSON.stringify(cfg[k]);
     if (changed("dnssec") || changed("upstreams") || changed("mode")) v.clear();
@@ -150,6 +152,9 @@ export function answerHook(stats: QueryStats | null, qlog: QueryLog | null, queu
 }
 
 /** Settings a reload cannot apply (sockets, rings, processes, threads): they keep their values until a restart. */
+/** How often the trust anchors' DNSKEY RRsets are fetched again (RFC 5011 2.3). */
+const ANCHOR_REFRESH_MS = 3_600_000;
+
 const RESTART_KEYS = ["listen", "listen_tls", "listen_https", "doh", "http", "ring", "pending", "data_dir", "udp", "processes", "background_nice"] as const;
 type RestartKey = (typeof RESTART_KEYS)[number];
 
@@ -203,7 +208,11 @@ export class App {
   private readonly recursorFor = (): Recursor => (this.recursor ??= new Recursor(() => this.runtime.recursion!));
   /** The DNSSEC validator, made when validation is first configured; the zone keys it trusts outlive reloads. */
   validator: Validator | null = null;
-  private readonly validatorFor = (): Validator => (this.validator ??= new Validator(() => this.runtime.anchors, () => this.runtime.ntas, () => this.runtime.config.dnssec.aggressive_nsec));
+  private readonly validatorFor = (cfg: ResolvedConfig): Validator =>
+    (this.validator ??= new Validator(() => this.runtime.anchors, () => this.runtime.ntas, {
+      aggressive: () => this.runtime.config.dnssec.aggressive_nsec,
+      tracker: new AnchorStates(join(cfg.data_dir, "dnssec")), // data_dir changes only with a restart
+    }));
   /** Whether the upstreams return DNSSEC data (forwarding with dnssec.validate = "auto"), checked by its task. */
   upstreamDnssec: UpstreamDnssec | null = null;
   private readonly keep: LongLived = {
@@ -288,6 +297,7 @@ export class App {
     app.certificates?.start(app.tasks, cfg.jobs.watch_interval_ms);
     if (app.runtime.recursion) app.recursor?.start(app.tasks);
     app.upstreamDnssec?.start(app.tasks);
+    if (app.validator) app.startAnchorRefresh();
     log.info("bunbound started", {
       version: VERSION,
       listen: app.boundListen(),
@@ -445,6 +455,25 @@ export class App {
     return this.zones.transfer(zone.p.name, q.id, query.slice(12, q.questionEnd));
   };
 
+  private anchorRefresh = false;
+  /**
+   * Asks for each trust anchor's DNSKEY RRset every hour (RFC 5011 2.3: at least that often for a TTL of two
+   * days), through the resolver as a question would, so that key rollovers are seen without client traffic.
+   */
+  private startAnchorRefresh(): void {
+    if (this.anchorRefresh) return;
+    this.anchorRefresh = true;
+    this.tasks.every("dnssec-anchor-refresh", "upstream", ANCHOR_REFRESH_MS, async (signal) => {
+      const v = this.validator;
+      if (!v || this.runtime.config.dnssec.validate === false) return;
+      v.refreshAnchors();
+      for (const a of this.runtime.anchors) {
+        const { msg, q } = dnssecQuery(a.zone, QType.DNSKEY, false);
+        await this.runtime.resolver.forward(msg, q, Date.now() + this.runtime.config.timeouts.query_ms, signal);
+      }
+    });
+  }
+
   reload(next: ResolvedConfig): Promise<void> {
     if (this.stopping) throw new Error("shutting down");
     const before = this.runtime.config;
@@ -456,6 +485,7 @@ export class App {
     else this.recursor?.stop();
     this.upstreamDnssec?.start(this.tasks);
     this.upstreamDnssec?.reconsider();
+    if (this.validator) this.startAnchorRefresh();
     this.processes?.reload(); // each serving process reloads from the same sources
     setLogLevel(next.log_level);
     this.reloads++;

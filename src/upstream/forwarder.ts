@@ -90,7 +90,7 @@ export class Forwarder implements Resolver {
   /**
    * Asks upstreams the question of the query in `query` until one answers, the attempts run out, or
    * `signal` aborts (the deadline). Resolves to the upstream's scrubbed response, else the last answer that
-   * said SERVFAIL/REFUSED/NOTIMP/FORMERR, else null. `via`: ask that upstream only (of the question's route).
+   * said SERVFAIL/REFUSED/NOTIMP/FORMERR, else null. `via`: ask that upstream only, once.
    */
   async forward(query: Uint8Array, q: QueryInfo, deadline: number, signal: AbortSignal, via?: UpstreamState): Promise<Forwarded | null> {
     const pool = this.opts.pool;
@@ -108,7 +108,7 @@ export class Forwarder implements Resolver {
     writeOpt(msg, HEADER_LEN + question.length, 0, q.dnssecOk);
 
     let fallback: Forwarded | null = null;
-    const attempts = Math.max(3, list.length * 2);
+    const attempts = via ? 1 : Math.max(3, list.length * 2);
     for (let a = 0; a < attempts && !signal.aborted; a++) {
       const left = deadline - this.clock.now();
       if (left <= 0) break;

@@ -25,11 +25,11 @@ const RETRY_MAX_MS = 60_000;
 /** A complete check is repeated this often (an upstream may change what it does), or at once on a reload. */
 const RECHECK_MS = 3_600_000;
 
-/** A query of our own for name/type: RD, CD and DO set, parsed into `q`. */
-export function dnssecQuery(name: Uint8Array, type: number): { msg: Uint8Array; q: QueryInfo } {
+/** A query of our own for name/type: RD, DO and (unless `cd` is false) CD set, parsed into `q`. */
+export function dnssecQuery(name: Uint8Array, type: number, cd = true): { msg: Uint8Array; q: QueryInfo } {
   const msg = new Uint8Array(HEADER_LEN + name.length + 4);
   msg[2] = Flag.RD >> 8;
-  msg[3] = Flag.CD;
+  msg[3] = cd ? Flag.CD : 0;
   msg[5] = 1;
   msg.set(name, HEADER_LEN);
   const at = HEADER_LEN + name.length;

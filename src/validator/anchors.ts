@@ -57,7 +57,7 @@ function parse(text: string, where: string): ZoneRecord[] {
 }
 
 /** The SHA-256 DS (RFC 4509) of a DNSKEY at `zone`. */
-function dsOfKey(zone: Uint8Array, rdata: Uint8Array): Ds | null {
+export function dsOfKey(zone: Uint8Array, rdata: Uint8Array): Ds | null {
   if (rdata.length < 5) return null;
   const digest = createHash("sha256").update(zone).update(rdata).digest();
   return { keyTag: keyTag(rdata), algorithm: rdata[3]!, digestType: 2, digest: new Uint8Array(digest) };

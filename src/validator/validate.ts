@@ -16,6 +16,7 @@ import { lowerWire } from "./canonical";
 import { parseRrsig, type Dnskey, type Rrsig } from "./verify";
 import type { Anchor } from "./anchors";
 import { NsecStore } from "./aggressive";
+import type { AnchorStates } from "./rfc5011";
 import type { QueryInfo } from "../wire/query";
 
 const CNAME = 5;
@@ -58,6 +59,17 @@ export class VerdictCounters {
     if (v.state === "bogus" && v.ede === EdeCode.DnssecIndeterminate) this.indeterminate++;
     else this[v.state]++;
   }
+}
+
+export interface ValidatorOptions {
+  /** dnssec.aggressive_nsec: keep validated NSECs and answer NXDOMAIN from them (default on). */
+  aggressive?: () => boolean;
+  /** Seconds since the epoch. */
+  now?: () => number;
+  /** Zones whose keys are kept at most. */
+  max?: number;
+  /** RFC 5011 tracking of the anchored zones' keys. */
+  tracker?: AnchorStates | null;
 }
 
 /** How validate() is to read the answer. */
@@ -107,15 +119,33 @@ export class Validator {
   /** Validated NSEC records of negative answers, for aggressive NXDOMAIN answers (RFC 8198). */
   readonly nsecs = new NsecStore();
 
+  private readonly aggressive: () => boolean;
+  private readonly now: () => number;
+  private readonly max: number;
+  /** RFC 5011 states of the anchored zones' keys, when tracked. */
+  readonly tracker: AnchorStates | null;
+
   constructor(
-    private readonly anchors: () => Anchor[],
+    private readonly configured: () => Anchor[],
     /** Negative trust anchors (RFC 7646): zones at or below these are not validated. */
     private readonly ntas: () => Uint8Array[],
-    /** dnssec.aggressive_nsec: keep validated NSECs and answer NXDOMAIN from them. */
-    private readonly aggressive: () => boolean = () => true,
-    private readonly now: () => number = () => Date.now() / 1000,
-    private readonly max = 10_000,
-  ) {}
+    opts: ValidatorOptions = {},
+  ) {
+    this.aggressive = opts.aggressive ?? (() => true);
+    this.now = opts.now ?? (() => Date.now() / 1000);
+    this.max = opts.max ?? 10_000;
+    this.tracker = opts.tracker ?? null;
+  }
+
+  /** The anchors trusted now: the configured ones, as RFC 5011 tracking has updated them. */
+  private anchors(): Anchor[] {
+    return this.tracker ? this.tracker.apply(this.configured()) : this.configured();
+  }
+
+  /** Forgets the anchored zones' keys, so that the next question fetches their DNSKEY RRsets again (RFC 5011 refresh). */
+  refreshAnchors(): void {
+    for (const a of this.configured()) this.zones.delete(keyOf(a.zone));
+  }
 
   /** Forgets every zone's keys and the NSECs kept (new anchors on reload). */
   clear(): void {
@@ -291,7 +321,7 @@ export class Validator {
     const fail = (verdict: Verdict): ZoneKeys => ({ verdict, keys: [], expires: now + FAILED_S });
     if (this.ntas().some((n) => isAtOrBelow(zone, n))) return fail({ state: "insecure", why: `${text(zone)}: negative trust anchor` });
     const anchor = this.anchors().find((a) => sameName(a.zone, zone));
-    if (anchor) return this.keysWith(zone, anchor.ds, fetch);
+    if (anchor) return this.keysWith(zone, anchor.ds, fetch, true);
     if (!this.anchors().some((a) => isAtOrBelow(zone, a.zone))) return fail({ state: "insecure", why: `${text(zone)}: no trust anchor above it` });
     if (zone[0] === 0) return fail({ state: "insecure", why: "no trust anchor for the root" });
     const resp = await fetch(zone, DS);
@@ -344,8 +374,8 @@ export class Validator {
     return { verdict: SECURE, keys: parent.keys, expires: Math.min(parent.expires, now + KEYS_MAX_S), cut: false };
   }
 
-  /** The DNSKEY RRset of `zone` made trusted by `ds`. */
-  private async keysWith(zone: Uint8Array, ds: Ds[], fetch: Fetch): Promise<ZoneKeys> {
+  /** The DNSKEY RRset of `zone` made trusted by `ds` (a trust anchor's when `anchored`: RFC 5011 watches it). */
+  private async keysWith(zone: Uint8Array, ds: Ds[], fetch: Fetch, anchored = false): Promise<ZoneKeys> {
     const now = this.now();
     const resp = await fetch(zone, DNSKEY);
     const m = resp ? readMessage(resp, resp.length) : null;
@@ -353,6 +383,7 @@ export class Validator {
     if (!resp) return { verdict: { state: "bogus", ede: EdeCode.DnssecIndeterminate, why: `${text(zone)}: no answer to DNSKEY` }, keys: [], expires: now };
     if (!set) return { verdict: { state: "bogus", ede: EdeCode.DnskeyMissing, why: `${text(zone)}: no DNSKEY` }, keys: [], expires: now + FAILED_S };
     const r = await trustKeys(set, ds, now, {}, `${text(zone)} DNSKEY`);
+    if (anchored && r.verdict.state === "secure" && this.tracker) await this.tracker.observe(zone, set, ds, now);
     const ttl = r.verdict.state === "secure" ? Math.min(KEYS_MAX_S, ...set.sigs.map((g) => g.originalTtl)) : FAILED_S;
     return { verdict: r.verdict, keys: r.keys, expires: now + ttl };
   }

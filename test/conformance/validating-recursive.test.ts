@@ -4,7 +4,7 @@
 // world. Each case's verdict (AD=1 secure; SERVFAIL bogus, with its RFC 8914 code; else insecure) must be the
 // one the case names, and Unbound's where the case does not say the two differ.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CASES, SignedWorld, dig, startValidatingUnbound, verdictOf, type Resolver } from "../helpers/signed-world";
@@ -21,11 +21,13 @@ const world: SignedWorld | null = await SignedWorld.start().catch((e: Error) => 
 const skip = world === null;
 let unbound: Resolver | null = null;
 let b: Running | null = null;
+let dataDir = "";
 
 beforeAll(async () => {
   if (!world) return;
   unbound = await startValidatingUnbound(world);
   const dir = mkdtempSync(join(tmpdir(), "bunbound-validating-"));
+  dataDir = join(dir, "data");
   const cfg = join(dir, "bunbound.toml");
   writeFileSync(
     cfg,
@@ -89,6 +91,13 @@ describe("DNSSEC verdicts of what bunbound resolves, next to a validating Unboun
     expect(out).toContain("negative response, fully validated");
     // a name inside the zone that does exist is not answered from the NSECs
     expect((await dig(b!.udpPort, "mail.secure.com.", "A")).status).toBe("NOERROR");
+  });
+
+  test.skipIf(skip)("RFC 5011: the root's KSK, trusted through the anchor, is tracked as valid in data_dir", async () => {
+    await dig(b!.udpPort, "www.secure.com.", "A");
+    const file = JSON.parse(readFileSync(join(dataDir, "dnssec", "trust-anchors.json"), "utf8")) as { zones: Record<string, Array<{ keyTag: number; state: string }>> };
+    const tag = Number(/\sDS\s+(\d+)\s/.exec(world!.anchorDs)![1]);
+    expect(file.zones["."]!.map((k) => [k.keyTag, k.state])).toEqual([[tag, "valid"]]);
   });
 
   test.skipIf(skip)("CD=1: a bogus answer is handed over unchecked (RFC 4035 3.2.2)", async () => {

@@ -27,7 +27,10 @@ beforeAll(async () => {
   up = await StandIn.start({ silent: true });
   const dir = mkdtempSync(join(tmpdir(), "bunbound-dash-"));
   const cfg = join(dir, "bunbound.toml");
-  writeFileSync(cfg, `upstreams = ["${up.address}"]\ndata_dir = "${dir}/data"\nrecords = ["a.lan 60 A 10.0.0.1", "b.lan 60 A 10.0.0.2"]\n[timeouts]\nquery_ms = 300\nupstream_ms = 100\n[upstream]\nbreaker_failures = 5\nbreaker_open_ms = 600000\n`);
+  writeFileSync(cfg, `upstreams = ["${up.address}"]\ndata_dir = "${dir}/data"\nrecords = ["a.lan 60 A 10.0.0.1", "b.lan 60 A 10.0.0.2"]\n[timeouts]\nquery_ms = 300\nupstream_ms = 100\n[upstream]\nbreaker_failures = 5\nbreaker_open_ms = 600000\n` +
+    // No check of whether the upstream returns DNSSEC data: its unanswered attempts would count toward the
+    // breaker this test trips with queries of its own.
+    `[dnssec]\nvalidate = false\n`);
   b = await startBunbound(["--config", cfg, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
   traffic = (async () => {
     while (!stop) {

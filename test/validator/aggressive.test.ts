@@ -10,15 +10,15 @@ import { toWire } from "../../src/wire/name";
 import { decode, makeQuery } from "../helpers/dns";
 
 const NOW = 1_800_000_000;
-const sig = (covered: string, ttl = 300): packet.Answer =>
-  ({ type: "RRSIG", class: "IN", ttl, data: { typeCovered: covered, algorithm: 13, labels: 2, originalTTL: ttl, expiration: NOW + 86400, inception: NOW - 3600, keyTag: 1, signersName: "example.com", signature: Buffer.alloc(64, 3) } }) as never;
+const sig = (name: string, covered: string, ttl = 300): packet.Answer =>
+  ({ name, type: "RRSIG", class: "IN", ttl, data: { typeCovered: covered, algorithm: 13, labels: 2, originalTTL: ttl, expiration: NOW + 86400, inception: NOW - 3600, keyTag: 1, signersName: "example.com", signature: Buffer.alloc(64, 3) } }) as never;
 const soa = (ttl = 300, minimum = 60): packet.Answer[] => [
   { name: "example.com", type: "SOA", class: "IN", ttl, data: { mname: "ns.example.com", rname: "h.example.com", serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum } },
-  { name: "example.com", ...sig("SOA", ttl) } as packet.Answer,
+  sig("example.com", "SOA", ttl),
 ];
 const nsec = (owner: string, next: string, ttl = 60): packet.Answer[] => [
   { name: owner, type: "NSEC", class: "IN", ttl, data: { nextDomain: next, rrtypes: ["A", "RRSIG", "NSEC"] } },
-  { name: owner, ...sig("NSEC", ttl) } as packet.Answer,
+  sig(owner, "NSEC", ttl),
 ];
 /** A negative answer to qname from example.com: the SOA, and these NSECs. */
 function negative(qname: string, authorities: packet.Answer[], rcode = 3): Uint8Array {
