@@ -77,6 +77,13 @@ describe("DNSSEC verdicts of forwarded answers, next to a validating Unbound", (
     expect(auto!.logs.some((l) => l.msg === "upstreams return DNSSEC data: forwarded answers are validated")).toBe(true);
   });
 
+  test.skipIf(skip)("what a CD=1 client got unchecked is never served to a CD=0 one: first asked with CD=1, then without", async () => {
+    const unchecked = await dig(auto!.udpPort, "expired.com.", "SOA", ["+cdflag"]);
+    expect([unchecked.status, unchecked.answer.some((l) => /\sSOA\s/.test(l))]).toEqual(["NOERROR", true]);
+    const checked = await dig(auto!.udpPort, "expired.com.", "SOA");
+    expect([checked.status, checked.ede]).toEqual(["SERVFAIL", [7]]);
+  });
+
   test.skipIf(skip)("CD=1: a bogus answer is handed over unchecked; DO=0 with AD: AD and no RRSIGs", async () => {
     const cd = await dig(auto!.udpPort, "www.badsig.com.", "A", ["+cdflag"]);
     expect([cd.status, cd.flags.includes("ad"), cd.answer.some((l) => /\sA\s/.test(l))]).toEqual(["NOERROR", false, true]);

@@ -100,6 +100,13 @@ describe("DNSSEC verdicts of what bunbound resolves, next to a validating Unboun
     expect(file.zones["."]!.map((k) => [k.keyTag, k.state])).toEqual([[tag, "valid"]]);
   });
 
+  test.skipIf(skip)("what a CD=1 client got unchecked is never served to a CD=0 one: first asked with CD=1, then without", async () => {
+    const unchecked = await dig(b!.udpPort, "expired.com.", "SOA", ["+cdflag"]);
+    expect([unchecked.status, unchecked.answer.some((l) => /\sSOA\s/.test(l))]).toEqual(["NOERROR", true]);
+    const checked = await dig(b!.udpPort, "expired.com.", "SOA");
+    expect([checked.status, checked.ede]).toEqual(["SERVFAIL", [7]]);
+  });
+
   test.skipIf(skip)("CD=1: a bogus answer is handed over unchecked (RFC 4035 3.2.2)", async () => {
     const a = await dig(b!.udpPort, "www.badsig.com.", "A", ["+cdflag"]);
     expect(a.status).toBe("NOERROR");
