@@ -1,5 +1,8 @@
-// DNSKEY algorithms on WebCrypto: a DNSKEY's public key imported once (a bounded cache of CryptoKeys), and
-// RRSIG signatures checked with it. RSA: RFC 3110 and 5702; ECDSA: RFC 6605; EdDSA: RFC 8080.
+// DNSKEY algorithms on node:crypto: a DNSKEY's public key made a KeyObject once (a bounded cache), and RRSIG
+// signatures checked with it synchronously: WebCrypto's verify costs the same signature check plus a trip to
+// its thread pool, several times the check itself on the validated-miss path. RSA: RFC 3110 and 5702; ECDSA:
+// RFC 6605; EdDSA: RFC 8080.
+import { createPublicKey, verify, type KeyObject } from "node:crypto";
 
 /** Why a key cannot check signatures: an algorithm this runtime lacks, a key outside the sizes allowed, bad bytes. */
 export type KeyFailure = "unsupported-algorithm" | "unsupported-key" | "bad-key";
@@ -16,17 +19,17 @@ export interface KeyPolicy {
 
 export const DEFAULT_KEY_POLICY: KeyPolicy = { minRsaBits: 512, sha1: true };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AlgParams = any; // WebCrypto parameter shapes differ per algorithm; bun-types does not name them all
-
 interface Prepared {
-  format: "raw" | "jwk";
-  data: Uint8Array | JsonWebKey;
-  importAs: AlgParams;
-  verifyAs: AlgParams;
+  jwk: JsonWebKey;
+  /** The digest named to crypto.verify; null for EdDSA (the algorithm fixes it). */
+  hash: string | null;
+  /** ECDSA: signatures are r | s (RFC 6605 4), not DER. */
+  ecdsa: boolean;
   /** The signature's length in bytes: exact for EC and EdDSA, the modulus length for RSA (shorter is padded). */
   sigLen: number;
   rsa: boolean;
+  /** Ed448: a runtime without it makes the algorithm unsupported, not the key bad. */
+  optional: boolean;
 }
 
 const b64url = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("base64url");
@@ -50,24 +53,20 @@ function rsa(hash: string, floor: number, pub: Uint8Array, policy: KeyPolicy): P
   const n = stripZeros(pub.subarray(eoff + elen));
   const bits = bitLength(n);
   if (bits < Math.max(floor, policy.minRsaBits) || bits > 4096) return "unsupported-key";
-  // RFC 3110 allows longer exponents, but BoringSSL (Bun's WebCrypto) answers "no" for any signature under
-  // one: that would read as bogus, while the zone is one this runtime cannot check.
+  // RFC 3110 allows longer exponents, but BoringSSL (Bun's crypto) answers "no" for any signature under one:
+  // that would read as bogus, while the zone is one this runtime cannot check.
   if (bitLength(e) > 33) return "unsupported-key";
-  const params = { name: "RSASSA-PKCS1-v1_5", hash };
-  return { format: "jwk", data: { kty: "RSA", n: b64url(n), e: b64url(e), ext: true }, importAs: params, verifyAs: params, sigLen: n.length, rsa: true };
+  return { jwk: { kty: "RSA", n: b64url(n), e: b64url(e) }, hash, ecdsa: false, sigLen: n.length, rsa: true, optional: false };
 }
 
 function ecdsa(curve: string, hash: string, size: number, pub: Uint8Array): Prepared | KeyFailure {
-  if (pub.length !== 2 * size) return "bad-key";
-  const point = new Uint8Array(1 + pub.length);
-  point[0] = 4; // RFC 6605 4: the key is x | y, the uncompressed point without its 0x04 prefix
-  point.set(pub, 1);
-  return { format: "raw", data: point, importAs: { name: "ECDSA", namedCurve: curve }, verifyAs: { name: "ECDSA", hash }, sigLen: 2 * size, rsa: false };
+  if (pub.length !== 2 * size) return "bad-key"; // RFC 6605 4: the key is x | y, the uncompressed point without 0x04
+  return { jwk: { kty: "EC", crv: curve, x: b64url(pub.subarray(0, size)), y: b64url(pub.subarray(size)) }, hash, ecdsa: true, sigLen: 2 * size, rsa: false, optional: false };
 }
 
-function eddsa(name: string, size: number, pub: Uint8Array): Prepared | KeyFailure {
+function eddsa(curve: string, size: number, pub: Uint8Array): Prepared | KeyFailure {
   if (pub.length !== size) return "bad-key";
-  return { format: "raw", data: pub, importAs: { name }, verifyAs: { name }, sigLen: 2 * size, rsa: false };
+  return { jwk: { kty: "OKP", crv: curve, x: b64url(pub) }, hash: null, ecdsa: false, sigLen: 2 * size, rsa: false, optional: curve === "Ed448" };
 }
 
 /** What it takes to import and use the key of a DNSKEY of `algorithm`, checked against the policy. */
@@ -75,15 +74,15 @@ function prepare(algorithm: number, pub: Uint8Array, policy: KeyPolicy): Prepare
   switch (algorithm) {
     case 5:
     case 7:
-      return policy.sha1 ? rsa("SHA-1", 512, pub, policy) : "unsupported-algorithm";
+      return policy.sha1 ? rsa("sha1", 512, pub, policy) : "unsupported-algorithm";
     case 8:
-      return rsa("SHA-256", 512, pub, policy);
+      return rsa("sha256", 512, pub, policy);
     case 10:
-      return rsa("SHA-512", 1024, pub, policy);
+      return rsa("sha512", 1024, pub, policy);
     case 13:
-      return ecdsa("P-256", "SHA-256", 32, pub);
+      return ecdsa("P-256", "sha256", 32, pub);
     case 14:
-      return ecdsa("P-384", "SHA-384", 48, pub);
+      return ecdsa("P-384", "sha384", 48, pub);
     case 15:
       return eddsa("Ed25519", 32, pub);
     case 16:
@@ -93,21 +92,19 @@ function prepare(algorithm: number, pub: Uint8Array, policy: KeyPolicy): Prepare
   }
 }
 
-async function importPrepared(p: Prepared): Promise<CryptoKey | KeyFailure> {
+function importPrepared(p: Prepared): KeyObject | KeyFailure {
   try {
-    return p.format === "jwk"
-      ? await crypto.subtle.importKey("jwk", p.data as JsonWebKey, p.importAs, false, ["verify"])
-      : await crypto.subtle.importKey("raw", p.data as Uint8Array<ArrayBuffer>, p.importAs, false, ["verify"]);
-  } catch (e) {
-    // An algorithm name the runtime does not know (Ed448 on BoringSSL) is a missing algorithm, not a bad key.
-    return (e as Error).name === "NotSupportedError" ? "unsupported-algorithm" : "bad-key";
+    return createPublicKey({ key: p.jwk, format: "jwk" });
+  } catch {
+    // A curve the runtime does not know (Ed448 on BoringSSL) is a missing algorithm, not a bad key.
+    return p.optional ? "unsupported-algorithm" : "bad-key";
   }
 }
 
 const idOf = (rdata: Uint8Array) => Buffer.from(rdata.buffer, rdata.byteOffset, rdata.length).toString("latin1");
 
 export interface VerifyKey {
-  key: CryptoKey;
+  key: KeyObject;
   prepared: Prepared;
 }
 
@@ -135,7 +132,10 @@ export class KeyCache {
     const id = idOf(rdata);
     let hit = this.entries.get(id);
     if (hit) this.entries.delete(id);
-    else hit = importPrepared(prepared).then((key) => (typeof key === "string" ? key : { key, prepared }));
+    else {
+      const key = importPrepared(prepared);
+      hit = Promise.resolve(typeof key === "string" ? key : { key, prepared });
+    }
     this.entries.set(id, hit);
     if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
     return hit;
@@ -153,8 +153,10 @@ export async function checkSignature(k: VerifyKey, sig: Uint8Array, data: Uint8A
     s.set(sig, prepared.sigLen - sig.length);
   }
   try {
-    return await crypto.subtle.verify(prepared.verifyAs, k.key, s as Uint8Array<ArrayBuffer>, data as Uint8Array<ArrayBuffer>);
+    return verify(prepared.hash, data, prepared.ecdsa ? { key: k.key, dsaEncoding: "ieee-p1363" } : k.key, s);
   } catch {
-    return "unsupported-key"; // the library refused the key only when using it
+    // The key imported, so what failed is this signature's bytes: not a valid signature (never "unsupported",
+    // which would let a malformed signature make its zone insecure).
+    return false;
   }
 }

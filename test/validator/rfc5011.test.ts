@@ -30,6 +30,8 @@ async function dnskeyAnswer(keys: ZoneKey[], signers: ZoneKey[], now: number): P
   return new Uint8Array(Buffer.concat([header, ...rdatas.map((r) => rr(48, r)), ...sigs.map((s) => rr(46, s))]));
 }
 
+const states = (t: AnchorStates) => Object.fromEntries(t.keys(".").map((k) => [k.keyTag, k.state]));
+
 describe("RFC 5011: the root's keys over a rollover", () => {
   test("a new KSK is trusted after 30 days, survives a restart, and a revoked one is never trusted again", async () => {
     const dir = mkdtempSync(join(tmpdir(), "bunbound-5011-"));
@@ -41,7 +43,6 @@ describe("RFC 5011: the root's keys over a rollover", () => {
     const fetch = async () => published;
     const state = join(dir, "dnssec");
     const validator = (tracker: AnchorStates) => new Validator(() => anchors, () => [], { tracker, now: () => now });
-    const states = (t: AnchorStates) => Object.fromEntries(t.keys(".").map((k) => [k.keyTag, k.state]));
 
     let tracker = new AnchorStates(state);
     expect((await validator(tracker).keysFor(ROOT, fetch)).verdict.state).toBe("secure");
@@ -61,7 +62,7 @@ describe("RFC 5011: the root's keys over a rollover", () => {
     expect((await validator(tracker).keysFor(ROOT, fetch)).verdict.state).toBe("secure");
     expect(states(tracker)[k2.keyTag]).toBe("valid");
     const file = JSON.parse(readFileSync(join(state, "trust-anchors.json"), "utf8"));
-    expect(file.zones["."].map((k: { keyTag: number; state: string }) => [k.keyTag, k.state])).toEqual([[k1.keyTag, "valid"], [k2.keyTag, "valid"]]);
+    expect(Object.fromEntries(file.zones["."].map((k: { keyTag: number; state: string }) => [k.keyTag, k.state]))).toEqual({ [k1.keyTag]: "valid", [k2.keyTag]: "valid" });
 
     // After a restart (the states read back), the root signing with KSK 2 alone is secure; KSK 1 goes missing.
     tracker = new AnchorStates(state);
@@ -92,7 +93,7 @@ describe("RFC 5011: the root's keys over a rollover", () => {
     expect(tracker.keys(".").map((k) => k.state)).toEqual(["valid"]);
     published = await dnskeyAnswer([k1, k2], [k1], now);
     await v().keysFor(ROOT, async () => published);
-    expect(tracker.keys(".").map((k) => k.state)).toEqual(["valid", "addpend"]);
+    expect(states(tracker)).toEqual({ [k1.keyTag]: "valid", [k2.keyTag]: "addpend" });
     published = await dnskeyAnswer([k1], [k1], now);
     await v().keysFor(ROOT, async () => published);
     expect(tracker.keys(".").map((k) => k.state)).toEqual(["valid"]);
