@@ -18,7 +18,8 @@
 # WARMUP=N (default 0) first runs N seconds of distinct probe.com names at RATE (JIT warm-up; the com. cut
 # is cached by the probe anyway), not measured. SERVERS (default "unbound bunbound") picks the resolvers.
 # BACKEND (default auto) is bunbound's UDP backend (udp.backend). BB_ARGS adds bunbound arguments (e.g. "--log-level debug"; its log: gen/rec/bunbound.log).
-# KEEP=1 keeps every phase's dnsperf output in gen/rec/run-NAME-PHASE-N.out.
+# KEEP=1 keeps every phase's dnsperf output in gen/rec/run-NAME-PHASE-N.out, and bunbound's /metrics at the end
+# of each run in gen/rec/metrics-NAME-N.txt.
 # Medians of RUNS (default 3) runs, then the ratios bunbound/unbound.
 # SIGNED=1: the same hierarchy with every zone DNSSEC-signed (ldns-keygen, ldns-signzone; each child's DS, from
 # ldns-key2ds -2, added to its parent before the parent is signed): the root RSASHA256 (KSK+ZSK, like the real
@@ -252,8 +253,8 @@ start_upstream() {
 stop_upstream() { [ -n "$upid" ] && { kill "$upid"; wait "$upid" 2>/dev/null; upid=; }; return 0; }
 port_of() { case $1 in unbound) echo $UPORT ;; bunbound*) echo $BPORT ;; esac; }
 validating() { [ "$SIGNED" = 1 ] && [ "$1" != bunbound-noval ]; }
-# bunbound_dnssec_verdicts_total: "secure insecure bogus"
-bb_verdicts() { curl -s --max-time 2 "http://127.0.0.1:$BHTTP/metrics" | awk '$1 ~ /^bunbound_dnssec_verdicts_total/ {split($1, a, "\""); v[a[2]]=$2} END {printf "%d %d %d\n", v["secure"], v["insecure"], v["bogus"]}'; }
+# bunbound_dnssec_verdicts_total: "secure insecure bogus indeterminate"
+bb_verdicts() { curl -s --max-time 2 "http://127.0.0.1:$BHTTP/metrics" | awk '$1 ~ /^bunbound_dnssec_verdicts_total/ {split($1, a, "\""); v[a[2]]=$2} END {printf "%d %d %d %d\n", v["secure"], v["insecure"], v["bogus"], v["indeterminate"]}'; }
 # adcheck NAME RUN: ADCHECK names of the cold list asked again with dig +dnssec; prints "noerror ad rrsig asked"
 adcheck() {
   local name=$1 r=$2 port; port=$(port_of "$name")
@@ -283,7 +284,7 @@ measure() {
   t0=$(tree_cpu $pid); q0=$(nsd_queries); b0=$(bb_queries)
   taskset -c 0 dnsperf "${DO[@]}" -v -s 127.0.0.1 -p "$port" -c 16 -q 512 "$@" >"$gen/run.out" 2>&1
   t1=$(tree_cpu $pid); q1=$(nsd_queries); b1=$(bb_queries)
-  if [ -n "${v0:-}" ]; then v1=$(bb_verdicts); vs=$(python3 -c "a='$v0'.split(); b='$v1'.split(); print(' verdicts(secure/insecure/bogus)=' + '/'.join(str(int(y)-int(x)) for x, y in zip(a, b)))"); fi
+  if [ -n "${v0:-}" ]; then v1=$(bb_verdicts); vs=$(python3 -c "a='$v0'.split(); b='$v1'.split(); print(' verdicts(secure/insecure/bogus/indeterminate)=' + '/'.join(str(int(y)-int(x)) for x, y in zip(a, b)))"); fi
   local res; res=$(grep -v '^>' "$gen/run.out")
   local done_q qps lat lost cpu out self noerror p50 p99 rss
   done_q=$(echo "$res" | awk '/Queries completed/{print $3}'); done_q=${done_q:-0}
@@ -327,6 +328,7 @@ for r in $(seq "$RUNS"); do
       adrows[$name]+="$(python3 -c "print(round(100*$ad_ad/max(1,$ad_n),1))")"$'\n'
     fi
     measure "$name" warm "$r" -d "$gen/cold.txt" -l "$LEN" -Q "$WARM_RATE"
+    [ -n "${KEEP:-}" ] && [[ $name == bunbound* ]] && curl -s --max-time 2 "http://127.0.0.1:$BHTTP/metrics" >"$gen/metrics-$name-$r.txt"
     kill "$pid"; wait "$pid" 2>/dev/null; pid=
     stop_upstream
   done
