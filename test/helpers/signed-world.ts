@@ -14,7 +14,7 @@ import { type Delegation, LDNS_TOOLS, type SignedZone, signZone, which, zoneText
 
 export { Port53Unavailable } from "./signed-world/nsd";
 export { type Case, CASES, EDE, type Signing, type Verdict, type ZonePlan, ZONES } from "./signed-world/plan";
-export { dig, type DigAnswer, delv, type Resolver, startValidatingUnbound, verdictOf } from "./signed-world/resolvers";
+export { dig, type DigAnswer, delv, expectCase, type Resolver, startValidatingUnbound, verdictOf } from "./signed-world/resolvers";
 
 /** The tools start() needs; a caller that finds some missing skips. */
 export const SIGNED_WORLD_TOOLS = ["nsd", ...LDNS_TOOLS];

@@ -3,7 +3,8 @@
 // resolver under test (bunbound's validator too) is asked the same way.
 import { rmSync } from "node:fs";
 import { startUnbound, type Server } from "../../conformance/servers";
-import type { Verdict } from "./plan";
+import { expect } from "bun:test";
+import type { Case, Verdict } from "./plan";
 import { which } from "./sign";
 
 export type Resolver = Server;
@@ -77,4 +78,20 @@ export async function delv(port: number, delvAnchorFile: string, name: string, t
         ? "bogus"
         : null;
   return { verdict, out: r.out };
+}
+
+/** An answer line without its TTL: two resolvers fetch at different moments. */
+const withoutTtl = (line: string) => line.split(" ").filter((_, i) => i !== 1).join(" ");
+const data = (a: DigAnswer) => a.answer.filter((l) => !/\sRRSIG\s/.test(l)).map(withoutTtl);
+
+/**
+ * One case asked of the resolver under test (`ours`) and of the reference validator (`ref`): the reference gives
+ * the case's verdict (or the one the case notes for it); ours gives the case's verdict and rcode, the case's EDE
+ * when bogus, and otherwise the reference's data.
+ */
+export function expectCase(c: Case, ours: DigAnswer, ref: DigAnswer): void {
+  expect([c.name, verdictOf(ref)]).toEqual([c.name, c.unbound ?? c.verdict]);
+  expect([c.name, verdictOf(ours), ours.status]).toEqual([c.name, c.verdict, c.verdict === "bogus" ? "SERVFAIL" : c.rcode]);
+  if (c.verdict === "bogus" && c.ede !== undefined) expect([c.name, ours.ede]).toEqual([c.name, [c.ede]]);
+  if (c.verdict !== "bogus") expect(data(ours)).toEqual(data(ref));
 }
