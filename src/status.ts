@@ -56,7 +56,7 @@ export interface StatusSource {
   /** The DNSSEC validator, null when validation was never configured. */
   readonly validator: { readonly counters: { secure: number; insecure: number; bogus: number; indeterminate: number }; readonly nsecs: { readonly synthesized: number } } | null;
   /** Forwarding with dnssec.validate = "auto": what the upstreams do with DNSSEC. */
-  readonly upstreamDnssec: { readonly downgraded: boolean; readonly stripping: string[] } | null;
+  readonly upstreamDnssec: { readonly validating: boolean; readonly stripping: string[] } | null;
 }
 
 /** What status reads of the iterator. */
@@ -203,7 +203,7 @@ export class Status {
     const v = this.app.validator;
     if (!v || this.app.config.dnssec.validate === false) return null;
     const u = this.app.config.mode === "forward" && this.app.config.dnssec.validate === "auto" ? this.app.upstreamDnssec : null;
-    return { counters: { ...v.counters }, synthesized: v.nsecs.synthesized, downgraded: u ? u.downgraded : null, stripping: u?.stripping ?? [] };
+    return { counters: { ...v.counters }, synthesized: v.nsecs.synthesized, downgraded: u ? !u.validating : null, stripping: u?.stripping ?? [] };
   }
 
   private pending(): { waiting: number; capacity: number } {

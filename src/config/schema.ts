@@ -213,7 +213,7 @@ export const configSchema = z
     dnssec: z
       .object({
         validate: z.union([z.literal("auto"), z.boolean()]).default("auto")
-          .describe("DNSSEC validation of what is resolved or forwarded (RFC 4035 5): \"auto\" validates in recursive mode, and in forwarding mode unless an upstream answers the root DNSKEY without signatures (then answers pass unvalidated, with a warning); true validates in both and never downgrades; false never validates. Validated answers get AD=1 for clients that set DO or AD; bogus ones are SERVFAIL with an Extended DNS Error; CD=1 clients get the data unchecked."),
+          .describe("DNSSEC validation of what is resolved or forwarded (RFC 4035 5): \"auto\" validates in recursive mode, and in forwarding mode once every upstream has answered the root DNSKEY signed (while one answers it without signatures, or not at all, answers pass unvalidated, with a warning); true validates in both and never downgrades; false never validates. Validated answers get AD=1 for clients that set DO or AD; bogus ones are SERVFAIL with an Extended DNS Error; CD=1 clients get the data unchecked."),
         trust_anchors: z.array(z.string().min(1)).default([])
           .describe("Files of DS or DNSKEY records (master-file form, TTLs optional) that replace the built-in root trust anchors (KSK-2017 and KSK-2024): a private root, a test bed. Either way the anchored zones' keys are tracked through rollovers (RFC 5011), with their states in data_dir/dnssec/trust-anchors.json."),
         aggressive_nsec: z.boolean().default(true)

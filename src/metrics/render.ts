@@ -138,7 +138,7 @@ export function renderPrometheus(m: MetricsInput): string {
     const k = m.dnssec.counters;
     e.counter("bunbound_dnssec_verdicts_total", "DNSSEC verdicts of validated answers, by verdict: bogus and indeterminate (keys or proofs could not be fetched) ones are SERVFAIL.", [[{ verdict: "secure" }, k.secure], [{ verdict: "insecure" }, k.insecure], [{ verdict: "bogus" }, k.bogus], [{ verdict: "indeterminate" }, k.indeterminate]]);
     e.counter("bunbound_dnssec_aggressive_nxdomain_total", "NXDOMAIN answers made from validated NSEC records kept from earlier answers (RFC 8198), without asking.", m.dnssec.synthesized);
-    if (m.dnssec.downgraded !== null) e.gauge("bunbound_dnssec_downgraded", 'Forwarding with dnssec.validate = "auto": 1 while an upstream answers without DNSSEC data and forwarded answers pass unvalidated.', m.dnssec.downgraded ? 1 : 0);
+    if (m.dnssec.downgraded !== null) e.gauge("bunbound_dnssec_downgraded", 'Forwarding with dnssec.validate = "auto": 1 while forwarded answers pass unvalidated (an upstream answers without DNSSEC data, or has not answered the check yet).', m.dnssec.downgraded ? 1 : 0);
   }
   if (m.processes) {
     const p = m.processes;

@@ -2,8 +2,11 @@
 // asked with DO=1 and CD=1 (RFC 6840 5.9: the verdict is ours, not the upstream's policy), and the answer is
 // validated with keys fetched through the same upstreams; a bogus answer becomes SERVFAIL with its EDE.
 // [[forward]] zones are not validated (they are usually private zones no chain of trust reaches), as in
-// recursive mode. With "auto", the upstreams are first asked for the root DNSKEY with DO=1: an upstream that
-// answers it unsigned strips DNSSEC data, and then answers pass unvalidated (logged, and a metric says so).
+// recursive mode. With "auto", the upstreams are first asked for the root DNSKEY with DO=1, and answers are
+// validated once every one has answered it signed; an upstream that answers it unsigned strips DNSSEC data, and
+// while one does (or while one has not answered at all) answers pass unvalidated, logged and shown in a metric:
+// "auto" is allow-downgrade, never a reason for SERVFAIL that the upstream would not give. `true` validates
+// whatever the upstreams do.
 import { Flag, HEADER_LEN, QType, Rcode } from "../wire/constants";
 import { rcodeOf } from "../wire/message";
 import { QueryInfo, parseQuery } from "../wire/query";
@@ -50,10 +53,14 @@ type Finding = "signed" | "unsigned" | "no-answer";
  * that changed them, and every hour. Long-lived (kept across reloads); its task is registered by the App.
  */
 export class UpstreamDnssec {
-  /** True once an upstream answered the root DNSKEY without its RRSIG: forwarded answers pass unvalidated. */
+  /** True once an upstream answered the root DNSKEY without its RRSIG. */
   downgraded = false;
   /** Some check has finished with every upstream answering. */
   known = false;
+  /** Forwarded answers are validated: every upstream was found to return DNSSEC data. */
+  get validating(): boolean {
+    return this.known && !this.downgraded;
+  }
   /** The first check has ended, complete or not. */
   tried = false;
   /** The upstreams that stripped the signatures at the last check ("host:port"). */
@@ -83,6 +90,7 @@ export class UpstreamDnssec {
       let retry = RETRY_MS;
       for (let force = true; !signal.aborted; force = false) {
         const complete = await this.check(signal, force || this.woken === false);
+        if (!complete && !this.tried && !this.known) log.warn('upstreams did not answer the DNSSEC check (the root DNSKEY): forwarded answers pass unvalidated until they do (dnssec.validate = "auto")');
         this.tried = true;
         this.firstDone();
         if (complete) retry = RETRY_MS;
@@ -165,7 +173,7 @@ export class ValidatingForwarder implements Resolver {
     if (q.flags & Flag.CD || f.opts.pool.forwardZone(query, HEADER_LEN, q.qnameEnd)) return f.forward(query, q, deadline, signal);
     if (this.support) {
       if (!this.support.known && !this.support.tried) await Promise.race([this.support.first, sleep(Math.max(0, deadline - Date.now()) / 2, signal)]);
-      if (this.support.downgraded) return f.forward(query, q, deadline, signal);
+      if (!this.support.validating) return f.forward(query, q, deadline, signal);
     }
     const known = this.validator.synthesize(query, q);
     if (known) {

@@ -47,7 +47,7 @@ describe("whether the upstreams return DNSSEC data (dnssec.validate = auto)", ()
     const silent = await standIn({ silent: true });
     const u = new UpstreamDnssec(() => makeForwarder([silent.address], { timeouts: { upstream_ms: 100 } }), () => 300);
     expect(await u.check(never)).toBe(false);
-    expect(u.known).toBe(false);
+    expect([u.known, u.validating]).toEqual([false, false]);
     const refusing = await standIn({ rcode: "REFUSED" });
     const r = new UpstreamDnssec(() => makeForwarder([refusing.address]), () => 500);
     expect(await r.check(never)).toBe(true);
@@ -96,5 +96,21 @@ describe("forwarded answers, validated (dnssec.validate = true)", () => {
     const got = await v.forward(inCorp.query, inCorp.q, deadline(), never);
     expect(decode(got!.resp).answers[0]!.data).toBe(addrFor("app.corp.example"));
     expect(corp.received.map((r) => `${r.name} ${r.type}`)).toEqual(["app.corp.example A"]);
+  });
+});
+
+describe('forwarded answers with dnssec.validate = "auto"', () => {
+  test("an upstream that answers questions but not the check: answers pass unvalidated, never SERVFAIL", async () => {
+    // The root DNSKEY is answered late (a forwarder that cannot reach the root): the check gets nothing in time.
+    const up = await standIn({ delayMs: (name) => (name === "." || name === "" ? 3000 : 0) });
+    const f = makeForwarder([up.address], { timeouts: { upstream_ms: 200 } });
+    const support = new UpstreamDnssec(() => f, () => 200);
+    expect(await support.check(never)).toBe(false);
+    const v = new ValidatingForwarder(f, new Validator(() => loadAnchors(), () => []), support);
+    const { query, q } = ask("www.example.org");
+    const got = await v.forward(query, q, Date.now() + 1000, never);
+    expect(decode(got!.resp).answers[0]!.data).toBe(addrFor("www.example.org"));
+    expect(got!.secure).toBeUndefined();
+    expect(up.received.map((r) => r.type)).toEqual(["A"]); // no DS or DNSKEY lookups
   });
 });
