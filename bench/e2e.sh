@@ -69,7 +69,9 @@ crecs = []
 for i, n in enumerate(cnames):
     crecs += [f"{n} 300 IN A 10.0.{i//256}.{i%256}", f"{n} 300 IN AAAA fd00::{i:x}", f'{n} 300 IN TXT "bench record {i}"']
 with open(f"{out}/backend.conf", "w") as f:
-    f.write(head.format(p=5310) + '  local-zone: "cachebench.net." static\n')
+    # The root static too: an offline backend answers bunbound's start-up DNSSEC check (the root DNSKEY) at once
+    # instead of recursing to unreachable root servers on CPU 0 while the others are measured.
+    f.write(head.format(p=5310) + '  local-zone: "cachebench.net." static\n  local-zone: "." static\n')
     for r in crecs:
         f.write('  local-data: "' + r.replace('"', '\\"') + '"\n')
 with open(f"{out}/unbound-cache.conf", "w") as f:
