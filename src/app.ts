@@ -151,10 +151,10 @@ export function answerHook(stats: QueryStats | null, qlog: QueryLog | null, queu
   };
 }
 
-/** Settings a reload cannot apply (sockets, rings, processes, threads): they keep their values until a restart. */
 /** How often the trust anchors' DNSKEY RRsets are fetched again (RFC 5011 2.3). */
 const ANCHOR_REFRESH_MS = 3_600_000;
 
+/** Settings a reload cannot apply (sockets, rings, processes, threads): they keep their values until a restart. */
 const RESTART_KEYS = ["listen", "listen_tls", "listen_https", "doh", "http", "ring", "pending", "data_dir", "udp", "processes", "background_nice"] as const;
 type RestartKey = (typeof RESTART_KEYS)[number];
 

@@ -193,10 +193,7 @@ export class Recursor {
     const ctx = this.context(deadline, signal, trace, q.dnssecOk || this.validator !== null, cd);
     const name = keyOf(query.subarray(HEADER_LEN, q.qnameEnd));
     const known = this.validator && !cd ? this.validator.synthesize(query, q) : null;
-    if (known) {
-      const resp = q.dnssecOk ? known : (withoutDnssec(known) ?? known);
-      return { resp, scan: scanResponse(resp, resp.length), tail: null, secure: true };
-    }
+    if (known) return { resp: known, scan: scanResponse(known, known.length), tail: null, secure: true };
     try {
       let step = await this.iterate(ctx, name, q.qtype);
       if (!step.ok) return this.servfail(query, q, step);

@@ -176,10 +176,7 @@ export class ValidatingForwarder implements Resolver {
       if (!this.support.validating) return f.forward(query, q, deadline, signal);
     }
     const known = this.validator.synthesize(query, q);
-    if (known) {
-      const resp = q.dnssecOk ? known : (withoutDnssec(known) ?? known);
-      return { resp, scan: scanResponse(resp, resp.length), tail: null, secure: true };
-    }
+    if (known) return { resp: known, scan: scanResponse(known, known.length), tail: null, secure: true };
     const asked = new QueryInfo().copyFrom(q);
     asked.dnssecOk = true;
     asked.flags |= Flag.CD;

@@ -4,7 +4,7 @@
 // trust (chain.ts): the trust anchor's DS at the top, then at each zone the DS set its parent signed — or the
 // parent's proof that there is no DS, which makes the zone and everything below it insecure. Keys are fetched
 // with the caller's `fetch` (the iterator, inside the client's deadline) and kept per zone for their TTL.
-import { keyOf, rdataOf, readMessage, Section, type Message } from "../wire/records";
+import { keyOf, rdataOf, readMessage, Section, withoutDnssec, type Message } from "../wire/records";
 import { rcodeOf } from "../wire/message";
 import { toText } from "../wire/name";
 import { EdeCode, trustKeys, validateSet, type SignedSet, type Verdict } from "./chain";
@@ -153,12 +153,16 @@ export class Validator {
     this.nsecs.clear();
   }
 
-  /** NXDOMAIN for the question of `query` from validated NSECs already kept (secure), or null. */
+  /**
+   * NXDOMAIN for the question of `query` from validated NSECs already kept (secure), or null; without its NSEC
+   * and RRSIG records for a client that did not set DO.
+   */
   synthesize(query: Uint8Array, q: QueryInfo): Uint8Array | null {
     if (!this.aggressive()) return null;
     const resp = this.nsecs.synthesize(query, q, this.now());
-    if (resp) this.counters.count(SECURE);
-    return resp;
+    if (!resp) return null;
+    this.counters.count(SECURE);
+    return q.dnssecOk ? resp : (withoutDnssec(resp) ?? resp);
   }
 
   get size(): number {
@@ -184,9 +188,8 @@ export class Validator {
   private keepNsecs(resp: Uint8Array, m: Message): void {
     const rcode = rcodeOf(resp);
     if (rcode !== 3 && (rcode !== 0 || m.records.some((r) => r.section === Section.Answer))) return;
-    const soaSig = m.records.find((r) => r.section === Section.Authority && r.type === RRSIG && r.rdlen > 18);
-    const sig = soaSig ? parseRrsig(rdataOf(resp, soaSig)) : null;
-    if (sig && m.records.some((r) => r.section === Section.Authority && r.type === NSEC)) this.nsecs.record(resp, m, lowerWire(sig.signer), this.now());
+    const soa = m.records.find((r) => r.section === Section.Authority && r.type === SOA);
+    if (soa && m.records.some((r) => r.section === Section.Authority && r.type === NSEC)) this.nsecs.record(resp, m, lowerWire(soa.owner.bytes), this.now());
   }
 
   private async judge(resp: Uint8Array, m: Message, zoneOf: ZoneOf, fetch: Fetch, partial: boolean): Promise<Verdict> {
