@@ -72,7 +72,7 @@ export class UpstreamDnssec {
   private woken = false;
   /**
    * Resolves when the first check has ended: misses wait for it (within their deadline) rather than guess. If it
-   * was not complete, they are validated meanwhile (what "auto" does until it knows).
+   * was not complete, they pass unvalidated until a later check is.
    */
   readonly first = new Promise<void>((resolve) => (this.firstDone = resolve));
   private started = false;
