@@ -12,6 +12,21 @@ const rrsets = (rrs: RR[]) => {
   return m;
 };
 
+/** Each RR of the reference that the other side has too, but for a TTL at most `seconds` apart, takes that TTL. */
+function ttlWithin(seconds: number): Allowance["apply"] {
+  return (ref, sub) => {
+    for (const s of SECTIONS) {
+      const key = (rr: RR) => `${rr.owner} ${rr.class} ${rr.type} ${rr.fields.join(" ")}`;
+      const pool = new Map<string, number[]>();
+      for (const [i, rr] of sub[s].entries()) pool.set(key(rr), [...(pool.get(key(rr)) ?? []), i]);
+      for (const rr of ref[s]) {
+        const i = pool.get(key(rr))?.shift();
+        if (i !== undefined && Math.abs(sub[s][i]!.ttl - rr.ttl) <= seconds) rr.ttl = sub[s][i]!.ttl;
+      }
+    }
+  };
+}
+
 export const ALLOW = {
   raOnAuthoritative: {
     name: "ra-on-authoritative",
@@ -87,32 +102,12 @@ export const ALLOW = {
   ttlAging: {
     name: "ttl-aging",
     reason: "both forwarders cache and count TTLs down (RFC 1035 3.2.1) from the moment each fetched the data: TTLs, and only TTLs, may differ by up to 5 s",
-    apply(ref, sub) {
-      for (const s of SECTIONS) {
-        const key = (rr: RR) => `${rr.owner} ${rr.class} ${rr.type} ${rr.fields.join(" ")}`;
-        const pool = new Map<string, number[]>();
-        for (const [i, rr] of sub[s].entries()) pool.set(key(rr), [...(pool.get(key(rr)) ?? []), i]);
-        for (const rr of ref[s]) {
-          const i = pool.get(key(rr))?.shift();
-          if (i !== undefined && Math.abs(sub[s][i]!.ttl - rr.ttl) <= 5) rr.ttl = sub[s][i]!.ttl;
-        }
-      }
-    },
+    apply: ttlWithin(5),
   },
   ttlFetchedApart: {
     name: "ttl-fetched-apart",
     reason: "two full resolvers fetch an RRset when their own resolution first needs it (Unbound primes the root NS at its first question, bunbound at its start; a timeout delays one of them) and count it down from then (RFC 1035 3.2.1): TTLs, and only TTLs, may differ by up to 60 s, longer than a whole run; a clamp or a negative TTL that differs still shows",
-    apply(ref, sub) {
-      for (const s of SECTIONS) {
-        const key = (rr: RR) => `${rr.owner} ${rr.class} ${rr.type} ${rr.fields.join(" ")}`;
-        const pool = new Map<string, number[]>();
-        for (const [i, rr] of sub[s].entries()) pool.set(key(rr), [...(pool.get(key(rr)) ?? []), i]);
-        for (const rr of ref[s]) {
-          const i = pool.get(key(rr))?.shift();
-          if (i !== undefined && Math.abs(sub[s][i]!.ttl - rr.ttl) <= 60) rr.ttl = sub[s][i]!.ttl;
-        }
-      }
-    },
+    apply: ttlWithin(60),
   },
   referralDsScrubbed: {
     name: "referral-ds-scrubbed",
