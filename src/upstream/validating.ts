@@ -10,13 +10,14 @@
 import { Flag, HEADER_LEN, QType, Rcode } from "../wire/constants";
 import { rcodeOf } from "../wire/message";
 import { QueryInfo, parseQuery } from "../wire/query";
-import { readMessage, Section, withoutDnssec } from "../wire/records";
+import { rdataOf, readMessage, Section, withoutDnssec } from "../wire/records";
 import { servfailAnswer } from "../wire/response";
 import { scanResponse } from "../wire/scan";
 import { toText } from "../wire/name";
 import { log } from "../metrics/log";
 import { sleep, Wakeup, type TaskManager } from "../lifecycle/tasks";
 import type { Validator, Fetch } from "../validator/validate";
+import { parseRrsig } from "../validator/verify";
 import type { Forwarded, Forwarder, Resolver } from "./forwarder";
 import type { UpstreamState } from "./pool";
 
@@ -147,7 +148,7 @@ function judge(got: Forwarded | null): Finding {
   const m = readMessage(got.resp, got.resp.length);
   if (!m || rcodeOf(got.resp) !== Rcode.NOERROR) return "unsigned";
   const answer = m.records.filter((r) => r.section === Section.Answer);
-  const signed = answer.some((r) => r.type === RRSIG && r.rdlen >= 2 && ((r.src ?? got.resp)[r.rdata]! << 8 | (r.src ?? got.resp)[r.rdata + 1]!) === QType.DNSKEY);
+  const signed = answer.some((r) => r.type === RRSIG && parseRrsig(rdataOf(got.resp, r))?.typeCovered === QType.DNSKEY);
   return answer.some((r) => r.type === QType.DNSKEY) && signed ? "signed" : "unsigned";
 }
 
