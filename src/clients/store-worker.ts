@@ -24,10 +24,12 @@ function withNames(rows: Array<Record<string, unknown>>) {
 function handle(req: StoreRequest): unknown {
   if (req.op === "open") {
     db = new Database(req.path, { create: true });
+    // First: the worker let go for being idle may still be closing the same file (its checkpoint holds a lock),
+    // and the journal_mode pragma below would otherwise fail at once with "database is locked".
+    db.run("PRAGMA busy_timeout = 2000");
     db.run("PRAGMA journal_mode = WAL");
     db.run("PRAGMA synchronous = NORMAL");
     db.run("PRAGMA foreign_keys = ON");
-    db.run("PRAGMA busy_timeout = 2000");
     return { steps: migrate(db), version: schemaVersion(db) };
   }
   if (!db) throw new Error("store is not open");
